@@ -1,0 +1,47 @@
+using System.CommandLine;
+using OptOutRegistry.Server;
+
+namespace OptOutRegistry.Cli.Commands;
+
+/// <summary><c>optout serve</c>: runs the registry server in this process (the same host as <c>optout-server</c>).</summary>
+internal static class ServeCommand
+{
+    public static Command Create()
+    {
+        var urls = new Option<string?>("--urls")
+        {
+            Description = $"Addresses to serve gRPC on, separated by ';' (cleartext URLs are served as HTTP/2). Default: {ServerDefaults.GrpcUrls}",
+        };
+        var dataDir = new Option<string?>("--data-dir")
+        {
+            Description = $"Directory that holds the registry's database, signing key and admin key. Default: {ServerDefaults.DataDirectory}",
+        };
+
+        var command = new Command("serve", "Run the OptOutRegistry server (embedded SQLite, no set-up).")
+        {
+            urls,
+            dataDir,
+        };
+        // Unknown tokens (for example --Kestrel:Certificates:Default:Path=...) go to the host's own configuration.
+        command.TreatUnmatchedTokensAsErrors = false;
+        command.SetAction(async (parseResult, cancellationToken) =>
+        {
+            var hostArgs = new List<string>();
+            if (parseResult.GetValue(urls) is { } u)
+            {
+                hostArgs.Add("--urls");
+                hostArgs.Add(u);
+            }
+
+            if (parseResult.GetValue(dataDir) is { } d)
+            {
+                hostArgs.Add("--data-dir");
+                hostArgs.Add(d);
+            }
+
+            hostArgs.AddRange(parseResult.UnmatchedTokens);
+            return await ServerHost.RunAsync([.. hostArgs], cancellationToken);
+        });
+        return command;
+    }
+}

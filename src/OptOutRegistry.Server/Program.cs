@@ -1,0 +1,3 @@
+using OptOutRegistry.Server;
+
+return await ServerHost.RunAsync(args, CancellationToken.None);

@@ -1,0 +1,11 @@
+namespace OptOutRegistry.Server;
+
+/// <summary>Defaults a new user gets with no configuration at all.</summary>
+public static class ServerDefaults
+{
+    /// <summary>gRPC addresses (cleartext HTTP/2 with prior knowledge). 50051 is the conventional gRPC port.</summary>
+    public const string GrpcUrls = "http://localhost:50051";
+
+    /// <summary>The data directory: database, signing key, admin key.</summary>
+    public const string DataDirectory = "./data";
+}

@@ -1,0 +1,103 @@
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using OptOutRegistry.Server.Hosting;
+
+namespace OptOutRegistry.Server;
+
+/// <summary>
+/// The composition root of the registry server, shared by <c>optout-server</c> and <c>optout serve</c>.
+/// </summary>
+public static partial class ServerHost
+{
+    /// <summary>Builds, starts and runs the server until SIGTERM/SIGINT or <paramref name="cancellationToken"/>.</summary>
+    public static async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
+    {
+        WebApplication app;
+        try
+        {
+            app = Build(args);
+        }
+        catch (Exception ex) when (ex is FormatException or ArgumentException or IOException or UnauthorizedAccessException)
+        {
+            await Console.Error.WriteLineAsync($"optout-server: {ex.Message}");
+            return 2;
+        }
+
+        await using (app)
+        {
+            await app.StartAsync(cancellationToken);
+            var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
+            var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("OptOutRegistry.Server");
+            foreach (var address in addresses)
+            {
+                LogListening(log, address);
+            }
+
+            await app.WaitForShutdownAsync(cancellationToken);
+            LogStopped(log);
+        }
+
+        return 0;
+    }
+
+    /// <summary>Builds the application without starting it (tests start it themselves).</summary>
+    public static WebApplication Build(string[] args)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args });
+        var configuration = builder.Configuration;
+
+        var dataDirectory = Path.GetFullPath(configuration["data-dir"] ?? configuration["DataDir"] ?? ServerDefaults.DataDirectory);
+        Directory.CreateDirectory(dataDirectory);
+
+        var grpcUrls = ListenAddress.ParseList(configuration["urls"] ?? ServerDefaults.GrpcUrls, "--urls");
+
+        // We bind the addresses ourselves (see ListenAddress); stop ASP.NET from binding --urls a second time.
+        builder.WebHost.UseSetting(WebHostDefaults.ServerUrlsKey, string.Empty);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            foreach (var address in grpcUrls)
+            {
+                Bind(kestrel, address, address.IsHttps ? HttpProtocols.Http1AndHttp2 : HttpProtocols.Http2);
+            }
+        });
+
+        builder.Services.AddSingleton(new ServerPaths(dataDirectory));
+
+        var app = builder.Build();
+        return app;
+    }
+
+    private static void Bind(KestrelServerOptions kestrel, ListenAddress address, HttpProtocols protocols)
+    {
+        void Configure(ListenOptions listen)
+        {
+            listen.Protocols = protocols;
+            if (address.IsHttps)
+            {
+                // Standard Kestrel certificate configuration (Kestrel:Certificates:Default:Path / :Password, or the
+                // development certificate) supplies the certificate.
+                listen.UseHttps();
+            }
+        }
+
+        if (address.BindAddress is { } ip)
+        {
+            kestrel.Listen(ip, address.Port, Configure);
+        }
+        else
+        {
+            kestrel.ListenLocalhost(address.Port, Configure);
+        }
+    }
+
+    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "OptOutRegistry listening on {Address}")]
+    private static partial void LogListening(ILogger logger, string address);
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "OptOutRegistry stopped")]
+    private static partial void LogStopped(ILogger logger);
+}
+
+/// <summary>Where the server keeps its files.</summary>
+public sealed record ServerPaths(string DataDirectory);
