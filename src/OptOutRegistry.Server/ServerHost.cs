@@ -44,16 +44,17 @@ public static partial class ServerHost
     /// <summary>Builds the application without starting it (tests start it themselves).</summary>
     public static WebApplication Build(string[] args)
     {
-        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args });
+        // --urls is taken out of the arguments before ASP.NET sees them: the host binds those addresses itself
+        // (see ListenAddress), and ASP.NET would otherwise try to bind them a second time.
+        var hostArgs = TakeOption(args, "urls", out var urlsArgument);
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = hostArgs });
         var configuration = builder.Configuration;
 
         var dataDirectory = Path.GetFullPath(configuration["data-dir"] ?? configuration["DataDir"] ?? ServerDefaults.DataDirectory);
         Directory.CreateDirectory(dataDirectory);
 
-        var grpcUrls = ListenAddress.ParseList(configuration["urls"] ?? ServerDefaults.GrpcUrls, "--urls");
-
-        // We bind the addresses ourselves (see ListenAddress); stop ASP.NET from binding --urls a second time.
-        builder.WebHost.UseSetting(WebHostDefaults.ServerUrlsKey, string.Empty);
+        var grpcUrls = ListenAddress.ParseList(urlsArgument ?? configuration["urls"] ?? ServerDefaults.GrpcUrls, "--urls");
+        configuration[WebHostDefaults.ServerUrlsKey] = string.Empty;
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
@@ -67,6 +68,31 @@ public static partial class ServerHost
 
         var app = builder.Build();
         return app;
+    }
+
+    /// <summary>Removes <c>--name value</c> or <c>--name=value</c> from the arguments and returns its value.</summary>
+    private static string[] TakeOption(string[] args, string name, out string? value)
+    {
+        value = null;
+        var rest = new List<string>(args.Length);
+        for (var i = 0; i < args.Length; i++)
+        {
+            var arg = args[i];
+            if (arg == "--" + name && i + 1 < args.Length)
+            {
+                value = args[++i];
+            }
+            else if (arg.StartsWith("--" + name + "=", StringComparison.Ordinal))
+            {
+                value = arg[(name.Length + 3)..];
+            }
+            else
+            {
+                rest.Add(arg);
+            }
+        }
+
+        return [.. rest];
     }
 
     private static void Bind(KestrelServerOptions kestrel, ListenAddress address, HttpProtocols protocols)
