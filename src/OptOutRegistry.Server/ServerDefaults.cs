@@ -6,6 +6,9 @@ public static class ServerDefaults
     /// <summary>gRPC addresses (cleartext HTTP/2 with prior knowledge). 50051 is the conventional gRPC port.</summary>
     public const string GrpcUrls = "http://localhost:50051";
 
+    /// <summary>HTTP/1.1 addresses of the JSON and Spawning-compatible gateways (cleartext h2c cannot share a port with HTTP/1.1).</summary>
+    public const string HttpUrls = "http://localhost:50052";
+
     /// <summary>The data directory: database, signing key, admin key.</summary>
     public const string DataDirectory = "./data";
 }

@@ -46,7 +46,7 @@ public static partial class ServerHost
     {
         // --urls is taken out of the arguments before ASP.NET sees them: the host binds those addresses itself
         // (see ListenAddress), and ASP.NET would otherwise try to bind them a second time.
-        var hostArgs = TakeOption(args, "urls", out var urlsArgument);
+        var hostArgs = TakeOption(TakeOption(args, "urls", out var urlsArgument), "http-urls", out var httpUrlsArgument);
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = hostArgs });
         var configuration = builder.Configuration;
 
@@ -55,12 +55,24 @@ public static partial class ServerHost
 
         var grpcUrls = ListenAddress.ParseList(urlsArgument ?? configuration["urls"] ?? ServerDefaults.GrpcUrls, "--urls");
         configuration[WebHostDefaults.ServerUrlsKey] = string.Empty;
+
+        // The JSON/Spawning gateways for plain HTTP clients. In cleartext they need their own HTTP/1.1 addresses (see
+        // ListenAddress); over TLS the gRPC addresses serve them too through ALPN. "none" turns them off.
+        var httpUrlsSetting = httpUrlsArgument ?? configuration["http-urls"] ?? ServerDefaults.HttpUrls;
+        var httpUrls = string.Equals(httpUrlsSetting, "none", StringComparison.OrdinalIgnoreCase)
+            ? []
+            : ListenAddress.ParseList(httpUrlsSetting, "--http-urls");
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
             foreach (var address in grpcUrls)
             {
                 Bind(kestrel, address, address.IsHttps ? HttpProtocols.Http1AndHttp2 : HttpProtocols.Http2);
+            }
+
+            foreach (var address in httpUrls)
+            {
+                Bind(kestrel, address, address.IsHttps ? HttpProtocols.Http1AndHttp2 : HttpProtocols.Http1);
             }
         });
 

@@ -12,6 +12,10 @@ internal static class ServeCommand
         {
             Description = $"Addresses to serve gRPC on, separated by ';' (cleartext URLs are served as HTTP/2). Default: {ServerDefaults.GrpcUrls}",
         };
+        var httpUrls = new Option<string?>("--http-urls")
+        {
+            Description = $"HTTP/1.1 addresses for the JSON and Spawning-compatible gateways, or 'none'. Default: {ServerDefaults.HttpUrls}",
+        };
         var dataDir = new Option<string?>("--data-dir")
         {
             Description = $"Directory that holds the registry's database, signing key and admin key. Default: {ServerDefaults.DataDirectory}",
@@ -20,6 +24,7 @@ internal static class ServeCommand
         var command = new Command("serve", "Run the OptOutRegistry server (embedded SQLite, no set-up).")
         {
             urls,
+            httpUrls,
             dataDir,
         };
         // Unknown tokens (for example --Kestrel:Certificates:Default:Path=...) go to the host's own configuration.
@@ -31,6 +36,12 @@ internal static class ServeCommand
             {
                 hostArgs.Add("--urls");
                 hostArgs.Add(u);
+            }
+
+            if (parseResult.GetValue(httpUrls) is { } h)
+            {
+                hostArgs.Add("--http-urls");
+                hostArgs.Add(h);
             }
 
             if (parseResult.GetValue(dataDir) is { } d)
