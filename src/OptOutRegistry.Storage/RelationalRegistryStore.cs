@@ -1,0 +1,826 @@
+using System.Data.Common;
+using System.Runtime.CompilerServices;
+using System.Text;
+using OptOutRegistry.Storage.Internal;
+using OptOutRegistry.Storage.Transparency;
+
+namespace OptOutRegistry.Storage;
+
+/// <summary>
+/// The store logic both databases share: validation, the append transaction (rows + event + Merkle nodes + log
+/// head), reads, proofs and tailing. Subclasses supply connections, transactions, the SQL that differs (locking the
+/// log head, full-text search) and change notification.
+/// </summary>
+public abstract class RelationalRegistryStore : IRegistryStore
+{
+    /// <summary>Separator of list columns (creators, identifiers); refused inside values by validation.</summary>
+    private protected const char ListSeparator = '\u001F';
+
+    private const string ReservationColumns =
+        "id, holder_id, state, state_changed_us, registered_us, valid_from_us, valid_until_us, title, creators, identifiers, language, holder_name, payload, created_seq, last_seq";
+
+    private readonly TimeProvider _time;
+    private TaskCompletionSource _committed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private protected RelationalRegistryStore(TimeProvider? time) => _time = time ?? TimeProvider.System;
+
+    /// <summary>The longest a tailing reader waits before polling again when no notification arrives.</summary>
+    public TimeSpan TailPollInterval { get; init; } = TimeSpan.FromMilliseconds(250);
+
+    // ---- dialect hooks ----
+
+    private protected abstract ValueTask<DbConnection> OpenReadConnectionAsync(CancellationToken cancellationToken);
+
+    private protected abstract Task<T> RunInWriteTransactionAsync<T>(
+        Func<DbConnection, DbTransaction, CancellationToken, Task<T>> work, CancellationToken cancellationToken);
+
+    /// <summary>Reads (size, last_time_us, frontier) of the single log-head row, locking it until commit.</summary>
+    private protected abstract string SelectLogHeadForUpdateSql { get; }
+
+    /// <summary>Inserts a reservation (params @p0..@p14 as in <see cref="ReservationParameters"/>, search text @p15..@p18).</summary>
+    private protected abstract string InsertReservationSql { get; }
+
+    /// <summary>Replaces a reservation's fields (same parameters; @p13 is its created_seq).</summary>
+    private protected abstract string UpdateReservationSql { get; }
+
+    /// <summary>Runs inside the append transaction just before commit (PostgreSQL: NOTIFY).</summary>
+    private protected virtual Task BeforeCommitAsync(DbConnection connection, DbTransaction transaction, long newSize, CancellationToken cancellationToken) =>
+        Task.CompletedTask;
+
+    private protected abstract bool IsUniqueViolation(DbException exception);
+
+    private protected abstract Task<IReadOnlyList<SearchHit>> SearchCoreAsync(
+        DbConnection connection, string[] words, int limit, bool activeOnly, CancellationToken cancellationToken);
+
+    /// <summary>Called when tailing starts waiting, so a store can start listening to other processes.</summary>
+    private protected virtual void EnsureListening()
+    {
+    }
+
+    /// <inheritdoc/>
+    public abstract Task MigrateAsync(CancellationToken cancellationToken = default);
+
+    /// <inheritdoc/>
+    public abstract Task<int> GetSchemaVersionAsync(CancellationToken cancellationToken = default);
+
+    /// <inheritdoc/>
+    public abstract ValueTask DisposeAsync();
+
+    /// <summary>Wakes every tailing reader (a commit here or, for PostgreSQL, a NOTIFY from another process).</summary>
+    private protected void SignalCommitted()
+    {
+        var previous = Interlocked.Exchange(ref _committed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        previous.TrySetResult();
+    }
+
+    // ---- writes ----
+
+    /// <inheritdoc/>
+    public async Task<CommittedEvent> AppendAsync(Mutation mutation, CancellationToken cancellationToken = default)
+    {
+        MutationValidator.Validate(mutation);
+        var result = await AppendCoreAsync([mutation], cancellationToken).ConfigureAwait(false);
+        return result[0];
+    }
+
+    /// <inheritdoc/>
+    public async Task<IReadOnlyList<CommittedEvent>> AppendBatchAsync(IReadOnlyList<Mutation> batch, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        if (batch.Count == 0)
+        {
+            return [];
+        }
+
+        for (var i = 0; i < batch.Count; i++)
+        {
+            try
+            {
+                MutationValidator.Validate(batch[i]);
+            }
+            catch (StoreException ex)
+            {
+                throw ex.AtIndex(i);
+            }
+        }
+
+        return await AppendCoreAsync(batch, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<IReadOnlyList<CommittedEvent>> AppendCoreAsync(IReadOnlyList<Mutation> batch, CancellationToken cancellationToken)
+    {
+        var events = await RunInWriteTransactionAsync(
+            async (connection, transaction, ct) =>
+            {
+                var writer = new WriteSession(this, connection, transaction);
+                try
+                {
+                    var head = await writer.ReadLogHeadAsync(ct).ConfigureAwait(false);
+                    var frontier = head.Frontier;
+                    var lastTime = head.LastTimeMicroseconds;
+                    var committed = new CommittedEvent[batch.Count];
+                    for (var i = 0; i < batch.Count; i++)
+                    {
+                        // Server time never goes backwards in the log, whatever the wall clock does.
+                        var now = Math.Max(StoreTime.ToMicroseconds(_time.GetUtcNow()), lastTime);
+                        lastTime = now;
+                        try
+                        {
+                            committed[i] = await writer.ApplyAsync(batch[i], frontier, now, ct).ConfigureAwait(false);
+                        }
+                        catch (StoreException ex) when (batch.Count > 1)
+                        {
+                            throw ex.AtIndex(i);
+                        }
+                    }
+
+                    await writer.WriteLogHeadAsync(frontier, lastTime, ct).ConfigureAwait(false);
+                    await BeforeCommitAsync(connection, transaction, frontier.Size, ct).ConfigureAwait(false);
+                    return committed;
+                }
+                finally
+                {
+                    writer.Dispose();
+                }
+            },
+            cancellationToken).ConfigureAwait(false);
+        SignalCommitted();
+        return events;
+    }
+
+    /// <inheritdoc/>
+    public async Task PutVerificationChallengeAsync(VerificationChallenge challenge, CancellationToken cancellationToken = default)
+    {
+        MutationValidator.ValidateChallenge(challenge);
+        await RunInWriteTransactionAsync(
+            async (connection, transaction, ct) =>
+            {
+                using var command = CreateCommand(connection, transaction,
+                    "INSERT INTO verification_challenges (holder_id, host, token, created_us, expires_us) VALUES (@p0, @p1, @p2, @p3, @p4) "
+                    + "ON CONFLICT (holder_id, host) DO UPDATE SET token = excluded.token, created_us = excluded.created_us, expires_us = excluded.expires_us",
+                    challenge.HolderId, challenge.Host, challenge.Token,
+                    StoreTime.ToMicroseconds(challenge.CreatedAt), StoreTime.ToMicroseconds(challenge.ExpiresAt));
+                await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+                return 0;
+            },
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc/>
+    public Task<bool> DeleteVerificationChallengeAsync(string holderId, string host, CancellationToken cancellationToken = default) =>
+        RunInWriteTransactionAsync(
+            async (connection, transaction, ct) =>
+            {
+                using var command = CreateCommand(connection, transaction,
+                    "DELETE FROM verification_challenges WHERE holder_id = @p0 AND host = @p1", holderId, host);
+                return await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false) > 0;
+            },
+            cancellationToken);
+
+    // ---- reads ----
+
+    /// <inheritdoc/>
+    public async Task<HolderRecord?> GetHolderAsync(string holderId, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenReadConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = CreateCommand(connection, null,
+            "SELECT id, display_name, contact_email, created_us, created_seq FROM holders WHERE id = @p0", holderId);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            return null;
+        }
+
+        return new HolderRecord(reader.GetString(0), reader.GetString(1), NullableString(reader, 2),
+            StoreTime.FromMicroseconds(reader.GetInt64(3)), reader.GetInt64(4));
+    }
+
+    private const string ApiKeyColumns = "key_id, holder_id, key_hash, prefix, label, created_us, revoked_us";
+
+    /// <inheritdoc/>
+    public async Task<ApiKeyRecord?> FindApiKeyByHashAsync(byte[] keyHash, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(keyHash);
+        var keys = await QueryListAsync(
+            $"SELECT {ApiKeyColumns} FROM api_keys WHERE key_hash = @p0", ReadApiKey, cancellationToken, keyHash).ConfigureAwait(false);
+        return keys.Count == 0 ? null : keys[0];
+    }
+
+    /// <inheritdoc/>
+    public Task<IReadOnlyList<ApiKeyRecord>> ListApiKeysAsync(string holderId, CancellationToken cancellationToken = default) =>
+        QueryListAsync($"SELECT {ApiKeyColumns} FROM api_keys WHERE holder_id = @p0 ORDER BY created_us, key_id", ReadApiKey, cancellationToken, holderId);
+
+    /// <inheritdoc/>
+    public Task<IReadOnlyList<VerifiedHostRecord>> ListVerifiedHostsAsync(string holderId, CancellationToken cancellationToken = default) =>
+        QueryListAsync("SELECT holder_id, host, method, verified_us FROM verified_hosts WHERE holder_id = @p0 ORDER BY host",
+            ReadVerifiedHost, cancellationToken, holderId);
+
+    /// <inheritdoc/>
+    public async IAsyncEnumerable<VerifiedHostRecord> ReadAllVerifiedHostsAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenReadConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = CreateCommand(connection, null,
+            "SELECT holder_id, host, method, verified_us FROM verified_hosts ORDER BY holder_id, host");
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            yield return ReadVerifiedHost(reader);
+        }
+    }
+
+    /// <inheritdoc/>
+    public async Task<VerificationChallenge?> GetVerificationChallengeAsync(string holderId, string host, CancellationToken cancellationToken = default)
+    {
+        var list = await QueryListAsync(
+            "SELECT holder_id, host, token, created_us, expires_us FROM verification_challenges WHERE holder_id = @p0 AND host = @p1",
+            static r => new VerificationChallenge(r.GetString(0), r.GetString(1), r.GetString(2),
+                StoreTime.FromMicroseconds(r.GetInt64(3)), StoreTime.FromMicroseconds(r.GetInt64(4))),
+            cancellationToken, holderId, host).ConfigureAwait(false);
+        return list.Count == 0 ? null : list[0];
+    }
+
+    /// <inheritdoc/>
+    public async Task<string?> FindIdempotencyKeyAsync(string holderId, string key, CancellationToken cancellationToken = default)
+    {
+        var list = await QueryListAsync(
+            "SELECT result_id FROM idempotency_keys WHERE holder_id = @p0 AND idem_key = @p1",
+            static r => r.GetString(0), cancellationToken, holderId, key).ConfigureAwait(false);
+        return list.Count == 0 ? null : list[0];
+    }
+
+    /// <inheritdoc/>
+    public async Task<ReservationRecord?> GetReservationAsync(string reservationId, CancellationToken cancellationToken = default)
+    {
+        var list = await QueryListAsync($"SELECT {ReservationColumns} FROM reservations WHERE id = @p0",
+            ReadReservation, cancellationToken, reservationId).ConfigureAwait(false);
+        return list.Count == 0 ? null : list[0];
+    }
+
+    /// <inheritdoc/>
+    public async Task<Page<ReservationRecord>> ListReservationsByHolderAsync(
+        string holderId, string? pageToken, int pageSize, CancellationToken cancellationToken = default)
+    {
+        if (pageSize is < 1 or > 1000)
+        {
+            throw new ArgumentOutOfRangeException(nameof(pageSize), $"page_size: {pageSize} is outside 1..1000");
+        }
+
+        var after = PageToken.Decode(pageToken);
+        var rows = await QueryListAsync(
+            $"SELECT {ReservationColumns} FROM reservations WHERE holder_id = @p0 AND created_seq > @p1 ORDER BY created_seq LIMIT @p2",
+            ReadReservation, cancellationToken, holderId, after, (long)pageSize + 1).ConfigureAwait(false);
+        if (rows.Count <= pageSize)
+        {
+            return new Page<ReservationRecord>(rows, null);
+        }
+
+        var items = new List<ReservationRecord>(pageSize);
+        for (var i = 0; i < pageSize; i++)
+        {
+            items.Add(rows[i]);
+        }
+
+        return new Page<ReservationRecord>(items, PageToken.Encode(items[^1].CreatedSequence));
+    }
+
+    /// <inheritdoc/>
+    public Task<IReadOnlyList<ReservationStateRecord>> GetReservationHistoryAsync(string reservationId, CancellationToken cancellationToken = default) =>
+        QueryListAsync("SELECT state, at_us, seq FROM reservation_states WHERE reservation_id = @p0 ORDER BY seq",
+            static r => new ReservationStateRecord((ReservationState)r.GetInt64(0), StoreTime.FromMicroseconds(r.GetInt64(1)), r.GetInt64(2)),
+            cancellationToken, reservationId);
+
+    /// <inheritdoc/>
+    public async IAsyncEnumerable<ReservationRecord> ReadAllReservationsAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenReadConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = CreateCommand(connection, null, $"SELECT {ReservationColumns} FROM reservations ORDER BY created_seq");
+        await using var reader = await command.ExecuteReaderAsync(System.Data.CommandBehavior.SequentialAccess, cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            yield return ReadReservation(reader);
+        }
+    }
+
+    /// <inheritdoc/>
+    public async Task<IReadOnlyList<SearchHit>> SearchWorksAsync(string query, int limit, bool activeOnly = true, CancellationToken cancellationToken = default)
+    {
+        if (limit is < 1 or > 1000)
+        {
+            throw new ArgumentOutOfRangeException(nameof(limit), $"limit: {limit} is outside 1..1000");
+        }
+
+        if (query is { Length: > 1000 })
+        {
+            throw new ArgumentException($"query: {query.Length} characters; the limit is 1000", nameof(query));
+        }
+
+        var words = SearchText.Words(query);
+        if (words.Length == 0)
+        {
+            return [];
+        }
+
+        await using var connection = await OpenReadConnectionAsync(cancellationToken).ConfigureAwait(false);
+        return await SearchCoreAsync(connection, words, limit, activeOnly, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc/>
+    public Task<IReadOnlyList<CommittedEvent>> ReadEventsAsync(long fromSequence, int max, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(fromSequence);
+        if (max is < 1 or > 100_000)
+        {
+            throw new ArgumentOutOfRangeException(nameof(max), $"max: {max} is outside 1..100000");
+        }
+
+        return QueryListAsync(
+            "SELECT seq, time_us, actor, type, payload, leaf_hash FROM events WHERE seq >= @p0 ORDER BY seq LIMIT @p1",
+            static r => new CommittedEvent(r.GetInt64(0), StoreTime.FromMicroseconds(r.GetInt64(1)), r.GetString(2), r.GetString(3),
+                (byte[])r.GetValue(4), (byte[])r.GetValue(5)),
+            cancellationToken, fromSequence, (long)max);
+    }
+
+    /// <inheritdoc/>
+    public async Task<long> GetLatestSequenceAsync(CancellationToken cancellationToken = default)
+    {
+        var head = await ReadLogHeadAsync(cancellationToken).ConfigureAwait(false);
+        return head.Size - 1;
+    }
+
+    /// <inheritdoc/>
+    public async IAsyncEnumerable<CommittedEvent> TailEventsAsync(long fromSequence, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(fromSequence);
+        var next = fromSequence;
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            // Take the signal before reading so a commit between the read and the wait is not missed.
+            var signal = Volatile.Read(ref _committed).Task;
+            var batch = await ReadEventsAsync(next, 1000, cancellationToken).ConfigureAwait(false);
+            foreach (var committedEvent in batch)
+            {
+                yield return committedEvent;
+                next = committedEvent.Sequence + 1;
+            }
+
+            if (batch.Count == 0)
+            {
+                EnsureListening();
+                await Task.WhenAny(signal, Task.Delay(TailPollInterval, cancellationToken)).ConfigureAwait(false);
+            }
+        }
+    }
+
+    // ---- transparency ----
+
+    /// <inheritdoc/>
+    public async Task<TreeHead> GetTreeHeadAsync(CancellationToken cancellationToken = default)
+    {
+        var head = await ReadLogHeadAsync(cancellationToken).ConfigureAwait(false);
+        return new TreeHead(head.Size, head.Frontier.ComputeRoot(), StoreTime.FromMicroseconds(head.LastTimeMicroseconds));
+    }
+
+    /// <inheritdoc/>
+    public async Task<byte[]> GetRootAsync(long treeSize, CancellationToken cancellationToken = default)
+    {
+        await EnsureTreeSizeAsync(treeSize, nameof(treeSize), cancellationToken).ConfigureAwait(false);
+        if (treeSize == 0)
+        {
+            return MerkleHash.EmptyRoot.ToArray();
+        }
+
+        var plan = MerkleProofPlan.ForRoot(treeSize);
+        return (await ResolveAsync(plan, cancellationToken).ConfigureAwait(false))[0];
+    }
+
+    /// <inheritdoc/>
+    public async Task<byte[][]> GetInclusionProofAsync(long leafIndex, long treeSize, CancellationToken cancellationToken = default)
+    {
+        await EnsureTreeSizeAsync(treeSize, nameof(treeSize), cancellationToken).ConfigureAwait(false);
+        return await ResolveAsync(MerkleProofPlan.ForInclusion(leafIndex, treeSize), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc/>
+    public async Task<byte[][]> GetConsistencyProofAsync(long size1, long size2, CancellationToken cancellationToken = default)
+    {
+        await EnsureTreeSizeAsync(size2, nameof(size2), cancellationToken).ConfigureAwait(false);
+        return await ResolveAsync(MerkleProofPlan.ForConsistency(size1, size2), cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task EnsureTreeSizeAsync(long treeSize, string name, CancellationToken cancellationToken)
+    {
+        var head = await ReadLogHeadAsync(cancellationToken).ConfigureAwait(false);
+        if (treeSize < 0 || treeSize > head.Size)
+        {
+            throw new ArgumentOutOfRangeException(name, $"{name}: {treeSize} is outside 0..{head.Size} (the current log size)");
+        }
+    }
+
+    private async Task<byte[][]> ResolveAsync(MerkleProofPlan plan, CancellationToken cancellationToken)
+    {
+        var needed = plan.RequiredNodes;
+        var found = new Dictionary<MerkleNodeId, byte[]>(needed.Count);
+        var leaves = new StringBuilder();
+        var nodes = new StringBuilder();
+        foreach (var id in needed)
+        {
+            var target = id.Level == 0 ? leaves : nodes;
+            if (target.Length > 0)
+            {
+                target.Append(',');
+            }
+
+            target.Append(id.Level == 0 ? id.Index : id.ToKey());
+        }
+
+        await using var connection = await OpenReadConnectionAsync(cancellationToken).ConfigureAwait(false);
+        if (leaves.Length > 0)
+        {
+            // Level 0 is the events' own leaf hashes; the numbers are computed longs, safe to inline.
+            await using var command = CreateCommand(connection, null, $"SELECT seq, leaf_hash FROM events WHERE seq IN ({leaves})");
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                found[new MerkleNodeId(0, reader.GetInt64(0))] = (byte[])reader.GetValue(1);
+            }
+        }
+
+        if (nodes.Length > 0)
+        {
+            await using var command = CreateCommand(connection, null, $"SELECT node_id, hash FROM merkle_nodes WHERE node_id IN ({nodes})");
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                found[MerkleNodeId.FromKey(reader.GetInt64(0))] = (byte[])reader.GetValue(1);
+            }
+        }
+
+        return plan.Resolve(found.GetValueOrDefault);
+    }
+
+    private async Task<LogHead> ReadLogHeadAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenReadConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = CreateCommand(connection, null, "SELECT size, last_time_us, frontier FROM log_head WHERE id = 1");
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            throw new InvalidOperationException("The log head row is missing: run MigrateAsync first.");
+        }
+
+        return LogHead.Read(reader);
+    }
+
+    // ---- helpers ----
+
+    private protected static DbCommand CreateCommand(DbConnection connection, DbTransaction? transaction, string sql, params object?[] values)
+    {
+        var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.Transaction = transaction;
+        for (var i = 0; i < values.Length; i++)
+        {
+            var parameter = command.CreateParameter();
+            parameter.ParameterName = "p" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            parameter.Value = values[i] ?? DBNull.Value;
+            command.Parameters.Add(parameter);
+        }
+
+        return command;
+    }
+
+    private async Task<IReadOnlyList<T>> QueryListAsync<T>(string sql, Func<DbDataReader, T> map, CancellationToken cancellationToken, params object?[] values)
+    {
+        await using var connection = await OpenReadConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = CreateCommand(connection, null, sql, values);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var list = new List<T>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            list.Add(map(reader));
+        }
+
+        return list;
+    }
+
+    private protected static string? NullableString(DbDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
+
+    private static ApiKeyRecord ReadApiKey(DbDataReader r) => new(
+        r.GetString(0), r.GetString(1), (byte[])r.GetValue(2), r.GetString(3), NullableString(r, 4),
+        StoreTime.FromMicroseconds(r.GetInt64(5)), r.IsDBNull(6) ? null : StoreTime.FromMicroseconds(r.GetInt64(6)));
+
+    private static VerifiedHostRecord ReadVerifiedHost(DbDataReader r) =>
+        new(r.GetString(0), r.GetString(1), r.GetString(2), StoreTime.FromMicroseconds(r.GetInt64(3)));
+
+    private static ReservationRecord ReadReservation(DbDataReader r)
+    {
+        // Columns are read in order: SequentialAccess is used for the full scan.
+        var id = r.GetString(0);
+        var holderId = r.GetString(1);
+        var state = (ReservationState)r.GetInt64(2);
+        var stateChanged = r.GetInt64(3);
+        var registered = r.GetInt64(4);
+        var validFrom = r.GetInt64(5);
+        long? validUntil = r.IsDBNull(6) ? null : r.GetInt64(6);
+        var title = NullableString(r, 7);
+        var creators = SplitList(r.GetString(8));
+        var identifiers = SplitList(r.GetString(9));
+        var language = NullableString(r, 10);
+        var holderName = NullableString(r, 11);
+        var payload = (byte[])r.GetValue(12);
+        var createdSeq = r.GetInt64(13);
+        var lastSeq = r.GetInt64(14);
+        return new ReservationRecord(id, holderId, state, StoreTime.FromMicroseconds(stateChanged), StoreTime.FromMicroseconds(registered),
+            StoreTime.FromMicroseconds(validFrom), validUntil is { } u ? StoreTime.FromMicroseconds(u) : null,
+            new WorkMetadata(title, creators, identifiers, language), holderName, payload, createdSeq, lastSeq);
+    }
+
+    private static string[] SplitList(string joined) => joined.Length == 0 ? [] : joined.Split(ListSeparator);
+
+    private static string JoinList(IReadOnlyList<string> items) => items.Count == 0 ? string.Empty : string.Join(ListSeparator, items);
+
+    /// <summary>Builds the parameter values of <see cref="InsertReservationSql"/> / <see cref="UpdateReservationSql"/>.</summary>
+    private protected static object?[] ReservationParameters(
+        PutReservation change, long stateChangedUs, long registeredUs, long createdSeq, long lastSeq)
+    {
+        var work = change.Work ?? WorkMetadata.Empty;
+        var validFrom = change.ValidFrom is { } from ? StoreTime.ToMicroseconds(from) : registeredUs;
+        var creators = JoinList(work.Creators);
+        var identifiers = JoinList(work.Identifiers);
+        return
+        [
+            change.ReservationId, change.HolderId, (long)change.State, stateChangedUs, registeredUs, validFrom,
+            change.ValidUntil is { } until ? StoreTime.ToMicroseconds(until) : null,
+            work.Title, creators, identifiers, work.Language, change.HolderDisplayName, change.Payload, createdSeq, lastSeq,
+            SearchText.Normalize(work.Title), SearchText.Normalize(string.Join(' ', work.Creators)),
+            SearchText.Normalize(string.Join(' ', work.Identifiers)), SearchText.Normalize(change.HolderDisplayName),
+        ];
+    }
+
+    private readonly record struct LogHead(long Size, long LastTimeMicroseconds, MerkleFrontier Frontier)
+    {
+        public static LogHead Read(DbDataReader reader)
+        {
+            var size = reader.GetInt64(0);
+            return new LogHead(size, reader.GetInt64(1), MerkleFrontier.Deserialize(size, (byte[])reader.GetValue(2)));
+        }
+    }
+
+    /// <summary>One append transaction: commands are created once per statement and reused for every mutation of a batch.</summary>
+    private sealed class WriteSession(RelationalRegistryStore store, DbConnection connection, DbTransaction transaction) : IDisposable
+    {
+        private readonly Dictionary<string, DbCommand> _commands = new(ReferenceEqualityComparer.Instance);
+        private readonly HashSet<string> _knownHolders = new(StringComparer.Ordinal);
+
+        public async Task<LogHead> ReadLogHeadAsync(CancellationToken ct)
+        {
+            await using var reader = await Command(store.SelectLogHeadForUpdateSql, []).ExecuteReaderAsync(ct).ConfigureAwait(false);
+            if (!await reader.ReadAsync(ct).ConfigureAwait(false))
+            {
+                throw new InvalidOperationException("The log head row is missing: run MigrateAsync first.");
+            }
+
+            return LogHead.Read(reader);
+        }
+
+        public Task WriteLogHeadAsync(MerkleFrontier frontier, long lastTime, CancellationToken ct) =>
+            Execute("UPDATE log_head SET size = @p0, last_time_us = @p1, frontier = @p2 WHERE id = 1", ct,
+                frontier.Size, lastTime, frontier.Serialize());
+
+        public async Task<CommittedEvent> ApplyAsync(Mutation mutation, MerkleFrontier frontier, long timeUs, CancellationToken ct)
+        {
+            var sequence = frontier.Size;
+            for (var i = 0; i < mutation.Changes.Count; i++)
+            {
+                try
+                {
+                    await ApplyChangeAsync(mutation.Changes[i], $"changes[{i}]", sequence, timeUs, ct).ConfigureAwait(false);
+                }
+                catch (DbException ex) when (store.IsUniqueViolation(ex))
+                {
+                    // A concurrent writer (another process) won a race the checks above could not see.
+                    throw new StoreException(StoreErrorKind.Conflict, $"changes[{i}]", "already exists", -1, ex);
+                }
+            }
+
+            var draft = mutation.Event;
+            var leafHash = EventLeaf.Hash(sequence, timeUs, draft.Actor, draft.Type, draft.Payload);
+            await Execute("INSERT INTO events (seq, time_us, actor, type, payload, leaf_hash) VALUES (@p0, @p1, @p2, @p3, @p4, @p5)", ct,
+                sequence, timeUs, draft.Actor, draft.Type, draft.Payload, leafHash).ConfigureAwait(false);
+            var sink = new NodeCollector();
+            frontier.Append(leafHash, ref sink);
+            if (sink.Nodes is { } completed)
+            {
+                foreach (var (id, hash) in completed)
+                {
+                    await Execute("INSERT INTO merkle_nodes (node_id, hash) VALUES (@p0, @p1)", ct, id.ToKey(), hash).ConfigureAwait(false);
+                }
+            }
+
+            return new CommittedEvent(sequence, StoreTime.FromMicroseconds(timeUs), draft.Actor, draft.Type, draft.Payload, leafHash);
+        }
+
+        private async Task ApplyChangeAsync(StoreChange change, string path, long sequence, long timeUs, CancellationToken ct)
+        {
+            switch (change)
+            {
+                case CreateHolder c:
+                    if (await HolderExistsAsync(c.HolderId, ct).ConfigureAwait(false))
+                    {
+                        throw new StoreException(StoreErrorKind.Conflict, path + ".holder_id", $"holder '{c.HolderId}' already exists");
+                    }
+
+                    await Execute("INSERT INTO holders (id, display_name, contact_email, created_us, created_seq) VALUES (@p0, @p1, @p2, @p3, @p4)", ct,
+                        c.HolderId, c.DisplayName, c.ContactEmail, timeUs, sequence).ConfigureAwait(false);
+                    _knownHolders.Add(c.HolderId);
+                    break;
+
+                case AddApiKey c:
+                    await RequireHolderAsync(c.HolderId, path, ct).ConfigureAwait(false);
+                    if (await Exists("SELECT 1 FROM api_keys WHERE key_id = @p0 OR key_hash = @p1", ct, c.KeyId, c.KeyHash).ConfigureAwait(false))
+                    {
+                        throw new StoreException(StoreErrorKind.Conflict, path + ".key_id", "an API key with this id or hash already exists");
+                    }
+
+                    await Execute("INSERT INTO api_keys (key_id, holder_id, key_hash, prefix, label, created_us) VALUES (@p0, @p1, @p2, @p3, @p4, @p5)", ct,
+                        c.KeyId, c.HolderId, c.KeyHash, c.Prefix, c.Label, timeUs).ConfigureAwait(false);
+                    break;
+
+                case RevokeApiKey c:
+                    if (await Execute("UPDATE api_keys SET revoked_us = COALESCE(revoked_us, @p2) WHERE key_id = @p0 AND holder_id = @p1", ct,
+                            c.KeyId, c.HolderId, timeUs).ConfigureAwait(false) == 0)
+                    {
+                        throw new StoreException(StoreErrorKind.NotFound, path + ".key_id", $"holder '{c.HolderId}' has no API key '{c.KeyId}'");
+                    }
+
+                    break;
+
+                case AddVerifiedHost c:
+                    await RequireHolderAsync(c.HolderId, path, ct).ConfigureAwait(false);
+                    await Execute("INSERT INTO verified_hosts (holder_id, host, method, verified_us) VALUES (@p0, @p1, @p2, @p3) "
+                        + "ON CONFLICT (holder_id, host) DO UPDATE SET method = excluded.method, verified_us = excluded.verified_us", ct,
+                        c.HolderId, c.Host, c.Method, timeUs).ConfigureAwait(false);
+                    break;
+
+                case PutReservation c:
+                    await PutReservationAsync(c, path, sequence, timeUs, ct).ConfigureAwait(false);
+                    break;
+
+                case ChangeReservationState c:
+                    await ChangeStateAsync(c, path, sequence, timeUs, ct).ConfigureAwait(false);
+                    break;
+
+                case RecordIdempotencyKey c:
+                    if (await Exists("SELECT 1 FROM idempotency_keys WHERE holder_id = @p0 AND idem_key = @p1", ct, c.HolderId, c.Key).ConfigureAwait(false))
+                    {
+                        throw new StoreException(StoreErrorKind.Conflict, path + ".key", $"idempotency key '{c.Key}' was already used by holder '{c.HolderId}'");
+                    }
+
+                    await Execute("INSERT INTO idempotency_keys (holder_id, idem_key, result_id, created_us) VALUES (@p0, @p1, @p2, @p3)", ct,
+                        c.HolderId, c.Key, c.ResultId, timeUs).ConfigureAwait(false);
+                    break;
+
+                default:
+                    throw new StoreException(StoreErrorKind.Invalid, path, $"unknown change type {change.GetType().Name}");
+            }
+        }
+
+        private async Task PutReservationAsync(PutReservation c, string path, long sequence, long timeUs, CancellationToken ct)
+        {
+            await RequireHolderAsync(c.HolderId, path, ct).ConfigureAwait(false);
+            var existing = await ReadReservationKeyAsync(c.ReservationId, ct).ConfigureAwait(false);
+            if (existing is null)
+            {
+                await Execute(store.InsertReservationSql, ct, ReservationParameters(c, timeUs, timeUs, sequence, sequence)).ConfigureAwait(false);
+                await AddHistoryAsync(c.ReservationId, sequence, c.State, timeUs, ct).ConfigureAwait(false);
+                return;
+            }
+
+            var (holderId, state, createdSeq, registeredUs, stateChangedUs) = existing.Value;
+            if (!string.Equals(holderId, c.HolderId, StringComparison.Ordinal))
+            {
+                throw new StoreException(StoreErrorKind.Conflict, path + ".reservation_id",
+                    $"reservation '{c.ReservationId}' belongs to another holder");
+            }
+
+            var changed = state != c.State;
+            await Execute(store.UpdateReservationSql, ct,
+                ReservationParameters(c, changed ? timeUs : stateChangedUs, registeredUs, createdSeq, sequence)).ConfigureAwait(false);
+            if (changed)
+            {
+                await AddHistoryAsync(c.ReservationId, sequence, c.State, timeUs, ct).ConfigureAwait(false);
+            }
+        }
+
+        private async Task ChangeStateAsync(ChangeReservationState c, string path, long sequence, long timeUs, CancellationToken ct)
+        {
+            var existing = await ReadReservationKeyAsync(c.ReservationId, ct).ConfigureAwait(false);
+            if (existing is null)
+            {
+                throw new StoreException(StoreErrorKind.NotFound, path + ".reservation_id", $"reservation '{c.ReservationId}' does not exist");
+            }
+
+            if (existing.Value.State == c.State)
+            {
+                throw new StoreException(StoreErrorKind.Conflict, path + ".state",
+                    $"reservation '{c.ReservationId}' is already {c.State.ToString().ToLowerInvariant()}");
+            }
+
+            if (c.Payload is null)
+            {
+                await Execute("UPDATE reservations SET state = @p1, state_changed_us = @p2, last_seq = @p3 WHERE id = @p0", ct,
+                    c.ReservationId, (long)c.State, timeUs, sequence).ConfigureAwait(false);
+            }
+            else
+            {
+                await Execute("UPDATE reservations SET state = @p1, state_changed_us = @p2, last_seq = @p3, payload = @p4 WHERE id = @p0", ct,
+                    c.ReservationId, (long)c.State, timeUs, sequence, c.Payload).ConfigureAwait(false);
+            }
+
+            await AddHistoryAsync(c.ReservationId, sequence, c.State, timeUs, ct).ConfigureAwait(false);
+        }
+
+        private Task AddHistoryAsync(string reservationId, long sequence, ReservationState state, long timeUs, CancellationToken ct) =>
+            Execute("INSERT INTO reservation_states (reservation_id, seq, state, at_us) VALUES (@p0, @p1, @p2, @p3)", ct,
+                reservationId, sequence, (long)state, timeUs);
+
+        private async Task<(string HolderId, ReservationState State, long CreatedSeq, long RegisteredUs, long StateChangedUs)?> ReadReservationKeyAsync(
+            string reservationId, CancellationToken ct)
+        {
+            await using var reader = await Command(
+                "SELECT holder_id, state, created_seq, registered_us, state_changed_us FROM reservations WHERE id = @p0", [reservationId])
+                .ExecuteReaderAsync(ct).ConfigureAwait(false);
+            if (!await reader.ReadAsync(ct).ConfigureAwait(false))
+            {
+                return null;
+            }
+
+            return (reader.GetString(0), (ReservationState)reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4));
+        }
+
+        private async Task RequireHolderAsync(string holderId, string path, CancellationToken ct)
+        {
+            if (!await HolderExistsAsync(holderId, ct).ConfigureAwait(false))
+            {
+                throw new StoreException(StoreErrorKind.NotFound, path + ".holder_id", $"holder '{holderId}' does not exist");
+            }
+        }
+
+        private async Task<bool> HolderExistsAsync(string holderId, CancellationToken ct)
+        {
+            if (_knownHolders.Contains(holderId))
+            {
+                return true;
+            }
+
+            var exists = await Exists("SELECT 1 FROM holders WHERE id = @p0", ct, holderId).ConfigureAwait(false);
+            if (exists)
+            {
+                _knownHolders.Add(holderId);
+            }
+
+            return exists;
+        }
+
+        private async Task<bool> Exists(string sql, CancellationToken ct, params object?[] values)
+        {
+            await using var reader = await Command(sql, values).ExecuteReaderAsync(ct).ConfigureAwait(false);
+            return await reader.ReadAsync(ct).ConfigureAwait(false);
+        }
+
+        private Task<int> Execute(string sql, CancellationToken ct, params object?[] values) => Command(sql, values).ExecuteNonQueryAsync(ct);
+
+        private DbCommand Command(string sql, object?[] values)
+        {
+            if (!_commands.TryGetValue(sql, out var command))
+            {
+                command = CreateCommand(connection, transaction, sql, values);
+                _commands.Add(sql, command);
+                return command;
+            }
+
+            for (var i = 0; i < values.Length; i++)
+            {
+                command.Parameters[i].Value = values[i] ?? DBNull.Value;
+            }
+
+            return command;
+        }
+
+        public void Dispose()
+        {
+            foreach (var command in _commands.Values)
+            {
+                command.Dispose();
+            }
+        }
+    }
+
+    private struct NodeCollector : IMerkleNodeSink
+    {
+        public List<(MerkleNodeId, byte[])>? Nodes;
+
+        public void Add(MerkleNodeId id, byte[] hash) => (Nodes ??= []).Add((id, hash));
+    }
+}

@@ -1,0 +1,202 @@
+using System.Data.Common;
+using Microsoft.Data.Sqlite;
+
+namespace OptOutRegistry.Storage.Sqlite;
+
+/// <summary>
+/// The embedded store: one SQLite database file in the data directory, WAL journal with
+/// <c>synchronous=FULL</c> (a write is on disk when its task completes), one writer connection behind a lock and a
+/// pool of reader connections that never wait for the writer (WAL readers see the last committed snapshot).
+/// </summary>
+public sealed class SqliteRegistryStore : RelationalRegistryStore
+{
+    /// <summary>File name of the database inside the data directory.</summary>
+    public const string DatabaseFileName = "registry.db";
+
+    private readonly string _readConnectionString;
+    private readonly SqliteConnection _writer;
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private bool _disposed;
+
+    private SqliteRegistryStore(string path, TimeProvider? time)
+        : base(time)
+    {
+        DatabasePath = path;
+        var builder = new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadWriteCreate, Pooling = true, DefaultTimeout = 30 };
+        _readConnectionString = builder.ToString();
+        var writerBuilder = new SqliteConnectionStringBuilder(_readConnectionString) { Pooling = false };
+        _writer = new SqliteConnection(writerBuilder.ToString());
+    }
+
+    /// <summary>Path of the database file.</summary>
+    public string DatabasePath { get; }
+
+    /// <summary>
+    /// Opens (creating if needed) the store in <paramref name="dataDirectory"/>. Call <see cref="RelationalRegistryStore.MigrateAsync"/> next.
+    /// </summary>
+    public static async Task<SqliteRegistryStore> OpenAsync(string dataDirectory, TimeProvider? time = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(dataDirectory);
+        Directory.CreateDirectory(dataDirectory);
+        var store = new SqliteRegistryStore(Path.Combine(dataDirectory, DatabaseFileName), time);
+        try
+        {
+            await store._writer.OpenAsync(cancellationToken).ConfigureAwait(false);
+            // WAL: readers do not block the writer nor it them. synchronous=FULL: the WAL is fsynced at every
+            // commit, so an acknowledged write survives power loss, not just a process crash (sqlite.org/pragma.html#pragma_synchronous).
+            await ExecuteAsync(store._writer, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 30000;", cancellationToken)
+                .ConfigureAwait(false);
+            return store;
+        }
+        catch
+        {
+            await store.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <inheritdoc/>
+    public override Task MigrateAsync(CancellationToken cancellationToken = default) => MigrateToAsync(SqliteSchema.Migrations.Length, cancellationToken);
+
+    /// <summary>Migrates up to <paramref name="targetVersion"/> only (tests build old data directories with it).</summary>
+    internal async Task MigrateToAsync(int targetVersion, CancellationToken cancellationToken)
+    {
+        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var current = await ReadUserVersionAsync(_writer, cancellationToken).ConfigureAwait(false);
+            if (current > SqliteSchema.Migrations.Length)
+            {
+                throw new InvalidOperationException(
+                    $"The database '{DatabasePath}' is at schema version {current}, newer than this program knows ({SqliteSchema.Migrations.Length}).");
+            }
+
+            for (var version = current + 1; version <= targetVersion; version++)
+            {
+                using var transaction = _writer.BeginTransaction();
+                using var command = _writer.CreateCommand();
+                command.Transaction = transaction;
+                command.CommandText = SqliteSchema.Migrations[version - 1] + $"\nPRAGMA user_version = {version};";
+                await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                transaction.Commit();
+            }
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    /// <inheritdoc/>
+    public override async Task<int> GetSchemaVersionAsync(CancellationToken cancellationToken = default)
+    {
+        await using var connection = (SqliteConnection)await OpenReadConnectionAsync(cancellationToken).ConfigureAwait(false);
+        return await ReadUserVersionAsync(connection, cancellationToken).ConfigureAwait(false);
+    }
+
+    private protected override async ValueTask<DbConnection> OpenReadConnectionAsync(CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var connection = new SqliteConnection(_readConnectionString);
+        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+        return connection;
+    }
+
+    private protected override async Task<T> RunInWriteTransactionAsync<T>(
+        Func<DbConnection, DbTransaction, CancellationToken, Task<T>> work, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            // BEGIN IMMEDIATE (the Microsoft.Data.Sqlite default): takes the write lock now, so another process
+            // sharing the file cannot slip an append in between our read of the log head and our commit.
+            using var transaction = _writer.BeginTransaction(deferred: false);
+            var result = await work(_writer, transaction, cancellationToken).ConfigureAwait(false);
+            transaction.Commit();
+            return result;
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    private protected override string SelectLogHeadForUpdateSql => "SELECT size, last_time_us, frontier FROM log_head WHERE id = 1";
+
+    private protected override string InsertReservationSql => SqliteSchema.InsertReservation;
+
+    private protected override string UpdateReservationSql => SqliteSchema.UpdateReservation;
+
+    private protected override bool IsUniqueViolation(DbException exception) =>
+        exception is SqliteException { SqliteErrorCode: 19 }; // SQLITE_CONSTRAINT
+
+    private protected override async Task<IReadOnlyList<SearchHit>> SearchCoreAsync(
+        DbConnection connection, string[] words, int limit, bool activeOnly, CancellationToken cancellationToken)
+    {
+        // Words hold only letters and digits (SearchText), so quoting them makes a safe FTS5 phrase each;
+        // the last is a prefix query for search-as-you-type.
+        var match = new System.Text.StringBuilder();
+        for (var i = 0; i < words.Length; i++)
+        {
+            match.Append(i == 0 ? "\"" : " \"").Append(words[i]).Append('"');
+        }
+
+        match.Append('*');
+        await using var command = connection.CreateCommand();
+        // bm25 column weights: title 10, creators 4, identifiers 2, holder name 1. Lower bm25 is better.
+        command.CommandText =
+            "SELECT r.id, r.holder_id, r.title, r.state, bm25(works_fts, 10.0, 4.0, 2.0, 1.0) AS score "
+            + "FROM works_fts JOIN reservations r ON r.created_seq = works_fts.rowid "
+            + "WHERE works_fts MATCH $match" + (activeOnly ? " AND r.state = 1" : string.Empty)
+            + " ORDER BY score, r.created_seq LIMIT $limit";
+        command.Parameters.Add(new SqliteParameter("$match", match.ToString()));
+        command.Parameters.Add(new SqliteParameter("$limit", limit));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var hits = new List<SearchHit>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            hits.Add(new SearchHit(reader.GetString(0), reader.GetString(1), NullableString(reader, 2),
+                (ReservationState)reader.GetInt64(3), -reader.GetDouble(4)));
+        }
+
+        return hits;
+    }
+
+    /// <inheritdoc/>
+    public override async ValueTask DisposeAsync()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        await _writeLock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            await _writer.DisposeAsync().ConfigureAwait(false);
+            // Only this database's pooled readers: other stores in the process keep theirs.
+            using var pooled = new SqliteConnection(_readConnectionString);
+            SqliteConnection.ClearPool(pooled);
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    private static async Task<int> ReadUserVersionAsync(SqliteConnection connection, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA user_version";
+        return Convert.ToInt32(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    private static async Task ExecuteAsync(SqliteConnection connection, string sql, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+}
