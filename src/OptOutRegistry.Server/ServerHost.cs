@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using OptOutRegistry.Grpc;
 using OptOutRegistry.Server.Hosting;
 
 namespace OptOutRegistry.Server;
@@ -77,8 +78,23 @@ public static partial class ServerHost
         });
 
         builder.Services.AddSingleton(new ServerPaths(dataDirectory));
+        builder.Services.AddGrpcTransport(options =>
+        {
+            if (configuration.GetValue<int?>("max-receive-message-size") is { } maxReceive)
+            {
+                options.MaxReceiveMessageSize = maxReceive;
+            }
+        });
+
+        // Components: one AddXxx line each.
 
         var app = builder.Build();
+
+        // Endpoints: one MapXxx line each. Health and reflection let grpcurl, grpcui and load balancers work
+        // without our .proto files.
+        app.MapGrpcHealthService();
+        app.MapGrpcReflectionService();
+
         return app;
     }
 
