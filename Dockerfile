@@ -1,0 +1,30 @@
+# OptOutRegistry server image: multi-stage build, runs as a non-root user.
+#   docker build -t optout-registry .
+#   docker run -p 50051:50051 -p 50052:50052 -v optout-data:/data optout-registry
+# The same steps without Docker are in README.md ("Run it").
+
+ARG DOTNET_VERSION=10.0
+
+FROM mcr.microsoft.com/dotnet/sdk:${DOTNET_VERSION} AS build
+WORKDIR /src
+# Restore first, from the project files only, so the layer is cached until a dependency changes.
+COPY Directory.Build.props Directory.Packages.props .editorconfig ./
+COPY protos/ protos/
+COPY src/ src/
+RUN dotnet restore src/OptOutRegistry.Server/OptOutRegistry.Server.csproj \
+ && dotnet restore src/OptOutRegistry.Cli/OptOutRegistry.Cli.csproj
+RUN dotnet publish src/OptOutRegistry.Server/OptOutRegistry.Server.csproj -c Release --no-restore -o /app/server \
+ && dotnet publish src/OptOutRegistry.Cli/OptOutRegistry.Cli.csproj -c Release --no-restore -o /app/cli
+
+FROM mcr.microsoft.com/dotnet/aspnet:${DOTNET_VERSION} AS runtime
+# The .NET images ship an unprivileged "app" user (APP_UID); the data volume belongs to it.
+WORKDIR /app
+COPY --from=build /app/server ./
+COPY --from=build /app/cli ./cli/
+RUN mkdir -p /data && chown "$APP_UID" /data
+USER $APP_UID
+VOLUME ["/data"]
+# 50051: gRPC (h2c). 50052: HTTP/1.1 JSON and Spawning-compatible gateways.
+EXPOSE 50051 50052
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["dotnet", "optout-server.dll", "--urls", "http://0.0.0.0:50051", "--http-urls", "http://0.0.0.0:50052", "--data-dir", "/data"]
