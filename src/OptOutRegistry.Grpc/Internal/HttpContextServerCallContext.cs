@@ -391,12 +391,12 @@ internal sealed class HttpContextServerCallContext : ServerCallContext
         var metadata = new Metadata();
         foreach (var header in headers)
         {
-            var key = header.Key;
-            if (GrpcProtocolConstants.IsFilteredRequestHeader(key))
+            // Kestrel enumerates known headers in canonical casing ("Content-Type"); gRPC metadata keys are lower-case.
+            var lower = header.Key.ToLowerInvariant();
+            if (GrpcProtocolConstants.IsFilteredRequestHeader(lower))
             {
                 continue;
             }
-            var lower = key.ToLowerInvariant();
             if (Metadata.IsBinaryKey(lower))
             {
                 // PROTOCOL-HTTP2.md: duplicate binary headers may arrive joined with ','; split before decoding.

@@ -130,7 +130,7 @@ internal static class MessageFraming
     {
         if (encoding is null || string.Equals(encoding, GrpcProtocolConstants.IdentityEncoding, StringComparison.Ordinal))
         {
-            Throw(new Status(StatusCode.Internal, "Request did not include grpc-encoding value with compressed message."));
+            Throw(new Status(StatusCode.Internal, "Message is compressed (flag 1) but grpc-encoding is missing or identity."));
         }
         if (!string.Equals(encoding, GrpcProtocolConstants.GzipEncoding, StringComparison.Ordinal))
         {

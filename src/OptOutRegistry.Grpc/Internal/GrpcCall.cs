@@ -1,0 +1,809 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Sockets;
+using Google.Protobuf;
+
+namespace OptOutRegistry.Grpc.Internal;
+
+internal interface IGrpcCall : IDisposable
+{
+    Task<Metadata> GetResponseHeadersAsync();
+
+    Status GetStatus();
+
+    Metadata GetTrailers();
+}
+
+/// <summary>
+/// One client call on HttpClient: request headers (PROTOCOL-HTTP2.md "Requests"), framing both ways, status read from
+/// trailers or from a trailers-only HEADERS frame, a local deadline timer, and cancellation by RST_STREAM (disposing the
+/// response, grpc-dotnet GrpcCall.CancelCall). Implements the response reader and request writer itself to save objects.
+/// </summary>
+internal sealed class GrpcCall<TRequest, TResponse> : IGrpcCall, IAsyncStreamReader<TResponse>, IClientStreamWriter<TRequest>
+    where TRequest : class, IMessage<TRequest>, new()
+    where TResponse : class, IMessage<TResponse>, new()
+{
+    private const int InitialReadBufferSize = 16 * 1024;
+    private static readonly Task<bool> s_true = Task.FromResult(true);
+    private static readonly Task<bool> s_false = Task.FromResult(false);
+
+    private readonly GrpcChannel _channel;
+    private readonly Method<TRequest, TResponse> _method;
+    private readonly CallOptions _options;
+    private readonly DateTime _deadline;
+    private CancellationTokenSource? _cts;
+    private CancellationTokenRegistration _userRegistration;
+    private HttpRequestMessage? _request;
+    private Task<HttpResponseMessage>? _responseTask;
+    private volatile HttpResponseMessage? _response;
+    private Stream? _responseStream;
+    private byte[]? _readBuffer;
+    private int _readStart;
+    private int _readEnd;
+    private Status? _status;
+    private HttpHeaders? _trailerSource;
+    private Metadata? _trailers;
+    private TResponse? _current;
+    private PushStreamContent? _requestContent;
+    private ArrayBufferWriter<byte>? _writeBuffer;
+    private Task? _pendingWrite;
+    private bool _requestCompleted;
+    private int _cleanedUp;
+    private volatile bool _disposed;
+
+    public GrpcCall(GrpcChannel channel, Method<TRequest, TResponse> method, CallOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(method);
+        _channel = channel;
+        _method = method;
+        _options = options;
+        _deadline = options.Deadline is { } d ? (d.Kind == DateTimeKind.Local ? d.ToUniversalTime() : d) : DateTime.MaxValue;
+    }
+
+    private CancellationToken Token => _cts?.Token ?? default;
+
+    public TResponse Current => _current ?? throw new InvalidOperationException("No current message; call MoveNext first.");
+
+    // ---- starting ----
+
+    public Task<TResponse> RunUnaryAsync(TRequest request)
+    {
+        try
+        {
+            StartWithMessage(request);
+        }
+        catch (Exception ex)
+        {
+            return Task.FromException<TResponse>(Fail(ex));
+        }
+        return ReadSingleResponseAsync();
+    }
+
+    public void StartWithMessage(TRequest request)
+    {
+        var size = request.CalculateSize();
+        if (size > _channel.MaxSendMessageSize)
+        {
+            throw StatusException(MessageFraming.SendingMessageExceedsLimitStatus);
+        }
+        byte[] payload;
+        if (_channel.RequestGzip)
+        {
+            var writer = new ArrayBufferWriter<byte>(size + MessageFraming.HeaderSize);
+            MessageFraming.WriteMessage(writer, request, _channel.MaxSendMessageSize, gzip: true);
+            payload = writer.WrittenSpan.ToArray();
+        }
+        else
+        {
+            // Not pooled: HttpClient may re-send the content on a retryable connection failure after we stop caring.
+            payload = new byte[MessageFraming.HeaderSize + size];
+            BinaryPrimitives.WriteUInt32BigEndian(payload.AsSpan(1), (uint)size);
+            request.WriteTo(payload.AsSpan(MessageFraming.HeaderSize));
+        }
+        Start(new UnaryContent(payload));
+    }
+
+    public void StartStreaming()
+    {
+        _requestContent = new PushStreamContent();
+        Start(_requestContent);
+    }
+
+    private void Start(HttpContent content)
+    {
+        var needsToken = _deadline != DateTime.MaxValue || _options.CancellationToken.CanBeCanceled || _requestContent is not null;
+        TimeSpan remaining = default;
+        if (_deadline != DateTime.MaxValue)
+        {
+            remaining = _deadline - DateTime.UtcNow;
+            if (remaining <= TimeSpan.Zero)
+            {
+                // The deadline has already passed: fail locally without touching the network (PROTOCOL-HTTP2.md: the
+                // client generates DEADLINE_EXCEEDED itself).
+                throw StatusException(new Status(StatusCode.DeadlineExceeded, ""));
+            }
+        }
+        _options.CancellationToken.ThrowIfCancellationRequested();
+        if (needsToken)
+        {
+            _cts = new CancellationTokenSource();
+            _cts.Token.UnsafeRegister(static s => ((GrpcCall<TRequest, TResponse>)s!).OnCallCancelled(), this);
+            if (_options.CancellationToken.CanBeCanceled)
+            {
+                _userRegistration = _options.CancellationToken.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), _cts);
+            }
+            if (_deadline != DateTime.MaxValue)
+            {
+                _cts.CancelAfter(remaining > TimeSpan.FromMilliseconds(uint.MaxValue - 1) ? TimeSpan.FromMilliseconds(uint.MaxValue - 1) : remaining);
+            }
+        }
+        _request = CreateRequest(content, remaining);
+        _responseTask = SendAsync(_request);
+    }
+
+    private static readonly ConcurrentDictionary<(string, string), Uri> s_uris = new();
+
+    private HttpRequestMessage CreateRequest(HttpContent content, TimeSpan remaining)
+    {
+        var uri = s_uris.GetOrAdd((_channel.BaseAddress, _method.FullName), static k => new Uri(k.Item1 + k.Item2, UriKind.Absolute));
+        var message = new HttpRequestMessage(HttpMethod.Post, uri)
+        {
+            // HTTP/2 only: prior knowledge for http://, ALPN for https:// (grpc-dotnet GrpcCall.CreateHttpRequestMessage).
+            Version = HttpVersion.Version20,
+            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+            Content = content,
+        };
+        var headers = message.Headers;
+        // PROTOCOL-HTTP2.md: grpc-timeout straight after the pseudo-headers, then call-definition headers, then metadata.
+        if (_deadline != DateTime.MaxValue)
+        {
+            headers.TryAddWithoutValidation(GrpcProtocolConstants.TimeoutHeader, GrpcProtocolHelpers.EncodeTimeout(remaining.Ticks));
+        }
+        headers.TryAddWithoutValidation(GrpcProtocolConstants.TeHeader, GrpcProtocolConstants.TeTrailers);
+        headers.TryAddWithoutValidation("user-agent", GrpcProtocolConstants.UserAgent);
+        headers.TryAddWithoutValidation(GrpcProtocolConstants.MessageAcceptEncodingHeader, GrpcProtocolConstants.SupportedAcceptEncoding);
+        if (_channel.RequestGzip)
+        {
+            headers.TryAddWithoutValidation(GrpcProtocolConstants.MessageEncodingHeader, GrpcProtocolConstants.GzipEncoding);
+        }
+        content.Headers.TryAddWithoutValidation("content-type", GrpcProtocolConstants.GrpcContentType);
+        if (_options.Headers is { } metadata)
+        {
+            foreach (var entry in metadata)
+            {
+                // User metadata must not override the deadline or the protocol headers.
+                if (entry.Key is GrpcProtocolConstants.TimeoutHeader or "content-type" or GrpcProtocolConstants.TeHeader
+                    or GrpcProtocolConstants.MessageEncodingHeader or GrpcProtocolConstants.MessageAcceptEncodingHeader)
+                {
+                    continue;
+                }
+                headers.TryAddWithoutValidation(entry.Key, entry.IsBinary ? GrpcProtocolHelpers.EncodeBase64(entry.ValueBytes) : entry.Value);
+            }
+        }
+        return message;
+    }
+
+    private async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request)
+    {
+        var response = await _channel.Invoker.SendAsync(request, Token).ConfigureAwait(false);
+        _response = response;
+        if (_disposed || (_cts?.IsCancellationRequested ?? false))
+        {
+            response.Dispose();
+            throw new OperationCanceledException(Token);
+        }
+        ValidateHeaders(response);
+        return response;
+    }
+
+    /// <summary>
+    /// grpc-dotnet GrpcCall.ValidateHeaders order: grpc-status in the headers (trailers-only) wins; then HTTP/1.x is
+    /// INTERNAL; a non-200 status is mapped by doc/http-grpc-status-mapping.md; then the content-type must be gRPC.
+    /// </summary>
+    private void ValidateHeaders(HttpResponseMessage response)
+    {
+        if (response.Headers.NonValidated.TryGetValues(GrpcProtocolConstants.StatusTrailer, out _))
+        {
+            _trailerSource = response.Headers;
+            _status = ReadStatus(response.Headers);
+            return;
+        }
+        if (response.Version < HttpVersion.Version20)
+        {
+            _status = new Status(StatusCode.Internal, $"Bad gRPC response. Response protocol downgraded to HTTP/{response.Version.ToString(2)}.");
+            return;
+        }
+        if (response.StatusCode != HttpStatusCode.OK)
+        {
+            var code = (int)response.StatusCode;
+            _status = new Status(GrpcProtocolHelpers.MapHttpStatus(code), $"Bad gRPC response. HTTP status code: {code}");
+            return;
+        }
+        string? contentType = null;
+        if (response.Content.Headers.NonValidated.TryGetValues("content-type", out var ct))
+        {
+            contentType = ct.ToString();
+        }
+        if (!GrpcProtocolHelpers.IsGrpcContentType(contentType))
+        {
+            _status = new Status(StatusCode.Internal, contentType is null
+                ? "Bad gRPC response. Response did not have a content-type header."
+                : $"Bad gRPC response. Invalid content-type value: {contentType}");
+        }
+    }
+
+    // ---- unary and client-streaming response ----
+
+    public async Task<TResponse> ReadSingleResponseAsync()
+    {
+        try
+        {
+            await _responseTask!.ConfigureAwait(false);
+            if (_status is { } early)
+            {
+                // A unary call must carry one message, so a trailers-only OK is a protocol violation (grpc-dotnet).
+                throw StatusException(early.StatusCode == StatusCode.OK
+                    ? new Status(StatusCode.Internal, "Failed to deserialize response message. The response header contained a gRPC status of OK, which means no message was returned from the method.")
+                    : early);
+            }
+            var message = await ReadMessageAsync().ConfigureAwait(false);
+            if (message is null)
+            {
+                var s = FinishFromTrailers();
+                throw StatusException(s.StatusCode == StatusCode.OK ? new Status(StatusCode.Internal, "Failed to deserialize response message.") : s);
+            }
+            if (await ReadMessageAsync().ConfigureAwait(false) is not null)
+            {
+                throw StatusException(new Status(StatusCode.Internal, "Unary response had more than one message."));
+            }
+            var status = FinishFromTrailers();
+            if (status.StatusCode != StatusCode.OK)
+            {
+                throw StatusException(status);
+            }
+            return message;
+        }
+        catch (Exception ex)
+        {
+            throw Fail(ex);
+        }
+        finally
+        {
+            Cleanup();
+        }
+    }
+
+    // ---- response stream ----
+
+    public Task<bool> MoveNext(CancellationToken cancellationToken = default)
+    {
+        if (_status is { } finished && Volatile.Read(ref _cleanedUp) != 0)
+        {
+            return finished.StatusCode == StatusCode.OK ? s_false : Task.FromException<bool>(StatusException(finished));
+        }
+        // Sync fast path: a whole message already in the read buffer (several often arrive in one DATA frame).
+        if (_response is not null && _status is null && !cancellationToken.IsCancellationRequested && TryReadBufferedMessage(out var buffered))
+        {
+            _current = buffered;
+            return s_true;
+        }
+        return MoveNextSlowAsync(cancellationToken);
+    }
+
+    private async Task<bool> MoveNextSlowAsync(CancellationToken cancellationToken)
+    {
+        using var registration = cancellationToken.CanBeCanceled
+            ? cancellationToken.UnsafeRegister(static s => ((GrpcCall<TRequest, TResponse>)s!).CancelFromReader(), this)
+            : default;
+        try
+        {
+            await _responseTask!.ConfigureAwait(false);
+            if (_status is { } early)
+            {
+                if (early.StatusCode == StatusCode.OK)
+                {
+                    Cleanup();
+                    return false;
+                }
+                throw StatusException(early);
+            }
+            var message = await ReadMessageAsync().ConfigureAwait(false);
+            if (message is not null)
+            {
+                _current = message;
+                return true;
+            }
+            var status = FinishFromTrailers();
+            Cleanup();
+            if (status.StatusCode != StatusCode.OK)
+            {
+                throw StatusException(status);
+            }
+            return false;
+        }
+        catch (Exception ex)
+        {
+            var rpc = Fail(ex);
+            Cleanup();
+            throw rpc;
+        }
+    }
+
+    private void CancelFromReader()
+    {
+        _disposed = true;
+        _cts?.Cancel();
+        OnCallCancelled();
+    }
+
+    // ---- request stream ----
+
+    public Task WriteAsync(TRequest message, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        if (_requestContent is null)
+        {
+            throw new InvalidOperationException("This call has no request stream.");
+        }
+        if (_requestCompleted)
+        {
+            throw new InvalidOperationException("Request stream has already been completed.");
+        }
+        if (_pendingWrite is { IsCompleted: false })
+        {
+            throw new InvalidOperationException("Can't write the message because the previous write is in progress.");
+        }
+        if (_status is { } status && status.StatusCode != StatusCode.OK)
+        {
+            return Task.FromException(StatusException(status));
+        }
+        var task = WriteCoreAsync(message, cancellationToken);
+        _pendingWrite = task;
+        return task;
+    }
+
+    private async Task WriteCoreAsync(TRequest message, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var streamTask = _requestContent!.StreamTask;
+            var stream = streamTask.IsCompletedSuccessfully ? streamTask.Result : await streamTask.WaitAsync(Token).ConfigureAwait(false);
+            var buffer = _writeBuffer ??= new ArrayBufferWriter<byte>(256);
+            buffer.ResetWrittenCount();
+            try
+            {
+                MessageFraming.WriteMessage(buffer, message, _channel.MaxSendMessageSize, _channel.RequestGzip);
+            }
+            catch (RpcException ex)
+            {
+                // Too large to send: the call cannot continue (grpc-dotnet cancels it with RESOURCE_EXHAUSTED).
+                _status ??= ex.Status;
+                _cts?.Cancel();
+                throw;
+            }
+            using var linked = cancellationToken.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, Token) : null;
+            var token = linked?.Token ?? Token;
+            await stream.WriteAsync(buffer.WrittenMemory, token).ConfigureAwait(false);
+            await stream.FlushAsync(token).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            if (cancellationToken.IsCancellationRequested && !Token.IsCancellationRequested)
+            {
+                throw;
+            }
+            throw Fail(ex);
+        }
+    }
+
+    public Task CompleteAsync()
+    {
+        if (_requestContent is null)
+        {
+            throw new InvalidOperationException("This call has no request stream.");
+        }
+        if (_pendingWrite is { IsCompleted: false })
+        {
+            throw new InvalidOperationException("Can't complete the request stream because a write is in progress.");
+        }
+        _requestCompleted = true;
+        // Returning from SerializeToStreamAsync makes HttpClient send END_STREAM (PROTOCOL-HTTP2.md: EOS on the last DATA frame).
+        _requestContent.Complete();
+        return Task.CompletedTask;
+    }
+
+    // ---- reading frames ----
+
+    private bool TryReadBufferedMessage(out TResponse? message)
+    {
+        message = null;
+        var available = _readEnd - _readStart;
+        if (available < MessageFraming.HeaderSize)
+        {
+            return false;
+        }
+        var span = _readBuffer.AsSpan(_readStart, available);
+        var length = ReadLength(span, out var compressed);
+        if (available - MessageFraming.HeaderSize < length)
+        {
+            return false;
+        }
+        message = Parse(span.Slice(MessageFraming.HeaderSize, length), compressed);
+        _readStart += MessageFraming.HeaderSize + length;
+        return true;
+    }
+
+    private int ReadLength(ReadOnlySpan<byte> header, out bool compressed)
+    {
+        var flag = header[0];
+        if (flag > 1)
+        {
+            throw StatusException(new Status(StatusCode.Internal, $"Unexpected compressed flag value {flag} in the message prefix; only 0 and 1 are defined."));
+        }
+        compressed = flag == 1;
+        var length = BinaryPrimitives.ReadUInt32BigEndian(header.Slice(1));
+        if (length > (uint)_channel.MaxReceiveMessageSize)
+        {
+            // Checked on the prefix, before buffering the payload.
+            throw StatusException(MessageFraming.ReceivedMessageExceedsLimitStatus);
+        }
+        return (int)length;
+    }
+
+    private TResponse Parse(ReadOnlySpan<byte> payload, bool compressed)
+    {
+        try
+        {
+            if (!compressed)
+            {
+                return Method<TRequest, TResponse>.ResponseParser.ParseFrom(payload);
+            }
+            string? encoding = null;
+            if (_response!.Headers.NonValidated.TryGetValues(GrpcProtocolConstants.MessageEncodingHeader, out var values))
+            {
+                encoding = values.ToString();
+            }
+            MessageFraming.CheckEncodingForCompressedMessage(encoding);
+            var rented = MessageFraming.Decompress(new ReadOnlySequence<byte>(payload.ToArray()), _channel.MaxReceiveMessageSize, out var length);
+            try
+            {
+                return Method<TRequest, TResponse>.ResponseParser.ParseFrom(new ReadOnlySpan<byte>(rented, 0, length));
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
+        catch (InvalidProtocolBufferException)
+        {
+            throw StatusException(new Status(StatusCode.Internal, "Failed to deserialize response message."));
+        }
+        catch (RpcException ex)
+        {
+            throw StatusException(ex.Status);
+        }
+    }
+
+    private async ValueTask<TResponse?> ReadMessageAsync()
+    {
+        if (TryReadBufferedMessage(out var buffered))
+        {
+            return buffered;
+        }
+        _responseStream ??= await _response!.Content.ReadAsStreamAsync(Token).ConfigureAwait(false);
+        if (!await FillAsync(MessageFraming.HeaderSize).ConfigureAwait(false))
+        {
+            if (_readEnd == _readStart)
+            {
+                return null;
+            }
+            throw StatusException(MessageFraming.IncompleteMessageStatus);
+        }
+        var length = ReadLength(_readBuffer.AsSpan(_readStart, MessageFraming.HeaderSize), out var compressed);
+        if (!await FillAsync(MessageFraming.HeaderSize + length).ConfigureAwait(false))
+        {
+            throw StatusException(MessageFraming.IncompleteMessageStatus);
+        }
+        var message = Parse(_readBuffer.AsSpan(_readStart + MessageFraming.HeaderSize, length), compressed);
+        _readStart += MessageFraming.HeaderSize + length;
+        return message;
+    }
+
+    /// <summary>Reads until <paramref name="count"/> bytes are buffered; false at end of stream.</summary>
+    private async ValueTask<bool> FillAsync(int count)
+    {
+        if (_readBuffer is null)
+        {
+            _readBuffer = ArrayPool<byte>.Shared.Rent(Math.Max(InitialReadBufferSize, count));
+        }
+        if (_readEnd - _readStart >= count)
+        {
+            return true;
+        }
+        if (_readBuffer.Length - _readStart < count)
+        {
+            var target = _readBuffer.Length >= count ? _readBuffer : ArrayPool<byte>.Shared.Rent(count);
+            Buffer.BlockCopy(_readBuffer, _readStart, target, 0, _readEnd - _readStart);
+            if (!ReferenceEquals(target, _readBuffer))
+            {
+                ArrayPool<byte>.Shared.Return(_readBuffer);
+                _readBuffer = target;
+            }
+            _readEnd -= _readStart;
+            _readStart = 0;
+        }
+        while (_readEnd - _readStart < count)
+        {
+            var read = await _responseStream!.ReadAsync(_readBuffer.AsMemory(_readEnd), Token).ConfigureAwait(false);
+            if (read == 0)
+            {
+                return false;
+            }
+            _readEnd += read;
+        }
+        return true;
+    }
+
+    // ---- status ----
+
+    private Status FinishFromTrailers()
+    {
+        var response = _response!;
+        // PROTOCOL-HTTP2.md: the status is in the trailers; a trailers-only response was handled in ValidateHeaders.
+        _trailerSource = response.TrailingHeaders;
+        var status = ReadStatus(response.TrailingHeaders);
+        _status ??= status;
+        return _status.Value;
+    }
+
+    private static Status ReadStatus(HttpHeaders headers)
+    {
+        if (!headers.NonValidated.TryGetValues(GrpcProtocolConstants.StatusTrailer, out var statusValues))
+        {
+            // doc/http-grpc-status-mapping.md: a 200 response without grpc-status is UNKNOWN.
+            return new Status(StatusCode.Unknown, "No grpc-status found on response.");
+        }
+        var text = statusValues.ToString();
+        if (!int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var code))
+        {
+            return new Status(StatusCode.Unknown, $"Unexpected grpc-status value '{text}'.");
+        }
+        var detail = "";
+        if (headers.NonValidated.TryGetValues(GrpcProtocolConstants.MessageTrailer, out var messageValues))
+        {
+            detail = PercentEncoding.Decode(messageValues.ToString());
+        }
+        return new Status((StatusCode)code, detail);
+    }
+
+    public Status GetStatus() => _status is { } s && (Volatile.Read(ref _cleanedUp) != 0 || _disposed)
+        ? s
+        : throw new InvalidOperationException("Unable to get the status because the call is not complete.");
+
+    public Metadata GetTrailers()
+    {
+        if ((Volatile.Read(ref _cleanedUp) == 0 && !_disposed) || _status is null)
+        {
+            throw new InvalidOperationException("Can't get the call trailers because the call has not completed successfully.");
+        }
+        return _trailers ??= _trailerSource is null ? new Metadata() : BuildMetadata(_trailerSource);
+    }
+
+    public async Task<Metadata> GetResponseHeadersAsync()
+    {
+        try
+        {
+            var response = await _responseTask!.ConfigureAwait(false);
+            // In a trailers-only response the headers are the trailers; the protocol fields are filtered either way.
+            return BuildMetadata(response.Headers);
+        }
+        catch (Exception ex)
+        {
+            throw Fail(ex);
+        }
+    }
+
+    private static Metadata BuildMetadata(HttpHeaders headers)
+    {
+        var metadata = new Metadata();
+        foreach (var header in headers.NonValidated)
+        {
+            var key = header.Key.ToLowerInvariant();
+            if (GrpcProtocolConstants.IsFilteredResponseHeader(key))
+            {
+                continue;
+            }
+            foreach (var value in header.Value)
+            {
+                if (Metadata.IsBinaryKey(key))
+                {
+                    // PROTOCOL-HTTP2.md: split on ',' before decoding, values may be joined.
+                    foreach (var part in value.Split(','))
+                    {
+                        if (GrpcProtocolHelpers.TryDecodeBase64(part, out var bytes))
+                        {
+                            metadata.Add(new Metadata.Entry(key, bytes));
+                        }
+                    }
+                }
+                else
+                {
+                    try
+                    {
+                        metadata.Add(new Metadata.Entry(key, value));
+                    }
+                    catch (ArgumentException)
+                    {
+                        // Not valid gRPC metadata (e.g. non-ASCII): not surfaced.
+                    }
+                }
+            }
+        }
+        return metadata;
+    }
+
+    private RpcException StatusException(Status status)
+    {
+        _status ??= status;
+        return new RpcException(status, _trailerSource is null ? null : (_trailers ??= BuildMetadata(_trailerSource)));
+    }
+
+    /// <summary>
+    /// Turns any failure into an RpcException (grpc-dotnet ResolveRpcExceptionStatusCode): the deadline wins once it has
+    /// passed; a cancel by the caller is CANCELLED; RST_STREAM codes map per PROTOCOL-HTTP2.md "Errors"; connection
+    /// failures are UNAVAILABLE; anything else INTERNAL.
+    /// </summary>
+    private RpcException Fail(Exception ex)
+    {
+        if (ex is RpcException rpc && _status is not null)
+        {
+            return rpc;
+        }
+        Status status;
+        if (_deadline != DateTime.MaxValue && DateTime.UtcNow >= _deadline && ex is not RpcException)
+        {
+            status = new Status(StatusCode.DeadlineExceeded, "");
+        }
+        else if (ex is RpcException r)
+        {
+            status = r.Status;
+        }
+        else if (_disposed || _options.CancellationToken.IsCancellationRequested)
+        {
+            status = new Status(StatusCode.Cancelled, "Call canceled by the client.");
+        }
+        else if (FindInner<HttpProtocolException>(ex) is { } protocol)
+        {
+            status = new Status(GrpcProtocolHelpers.MapHttp2ErrorCode(protocol.ErrorCode), $"Error reading from the server: {protocol.Message}");
+        }
+        else if (FindInner<SocketException>(ex) is not null || FindInner<IOException>(ex) is not null || ex is HttpRequestException)
+        {
+            status = new Status(StatusCode.Unavailable, $"Error connecting to the server: {ex.GetType().Name}: {ex.Message}");
+        }
+        else if (ex is OperationCanceledException)
+        {
+            status = new Status(StatusCode.Cancelled, "Call canceled.");
+        }
+        else
+        {
+            status = new Status(StatusCode.Internal, $"Error in the gRPC call: {ex.GetType().Name}: {ex.Message}");
+        }
+        _status ??= status;
+        return new RpcException(status, _trailerSource is null ? null : (_trailers ??= BuildMetadata(_trailerSource)));
+    }
+
+    private static T? FindInner<T>(Exception? ex)
+        where T : Exception
+    {
+        while (ex is not null)
+        {
+            if (ex is T t)
+            {
+                return t;
+            }
+            ex = ex.InnerException;
+        }
+        return null;
+    }
+
+    // ---- teardown ----
+
+    private void OnCallCancelled()
+    {
+        // After the response headers, disposing the response resets the stream with RST_STREAM(CANCEL)
+        // (grpc-dotnet GrpcCall.CancelCall); before them the token passed to SendAsync does it.
+        _response?.Dispose();
+        _requestContent?.Abort();
+    }
+
+    private void Cleanup()
+    {
+        if (Interlocked.Exchange(ref _cleanedUp, 1) != 0)
+        {
+            return;
+        }
+        _response?.Dispose();
+        _requestContent?.Abort();
+        _request?.Dispose();
+        _userRegistration.Dispose();
+        _cts?.Dispose();
+        if (_readBuffer is { } buffer)
+        {
+            _readBuffer = null;
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    public void Dispose()
+    {
+        if (Volatile.Read(ref _cleanedUp) != 0)
+        {
+            return;
+        }
+        _disposed = true;
+        _status ??= new Status(StatusCode.Cancelled, "Call canceled by the client.");
+        try
+        {
+            _cts?.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // Completed concurrently.
+        }
+        OnCallCancelled();
+    }
+}
+
+/// <summary>The framed request of a unary or server-streaming call; re-sendable if HttpClient retries.</summary>
+internal sealed class UnaryContent(byte[] payload) : HttpContent
+{
+    protected override Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context)
+        => stream.WriteAsync(payload, 0, payload.Length);
+
+    protected override Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context, CancellationToken cancellationToken)
+        => stream.WriteAsync(payload.AsMemory(), cancellationToken).AsTask();
+
+    protected override bool TryComputeLength(out long length)
+    {
+        length = payload.Length;
+        return true;
+    }
+}
+
+/// <summary>
+/// The request body of a streaming call: HttpClient hands us its request stream and the body stays open until
+/// <see cref="Complete"/> (then END_STREAM is sent) or <see cref="Abort"/> (grpc-dotnet PushStreamContent).
+/// </summary>
+internal sealed class PushStreamContent : HttpContent
+{
+    private readonly TaskCompletionSource<Stream> _stream = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _complete = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public Task<Stream> StreamTask => _stream.Task;
+
+    public void Complete() => _complete.TrySetResult();
+
+    public void Abort()
+    {
+        _stream.TrySetCanceled();
+        _complete.TrySetCanceled();
+    }
+
+    protected override Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context)
+    {
+        _stream.TrySetResult(stream);
+        return _complete.Task;
+    }
+
+    protected override Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context, CancellationToken cancellationToken)
+        => SerializeToStreamAsync(stream, context);
+
+    protected override bool TryComputeLength(out long length)
+    {
+        length = -1;
+        return false;
+    }
+}
