@@ -1,0 +1,864 @@
+using System.Buffers;
+using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Text;
+using OptOutRegistry.Core.Identifiers;
+using OptOutRegistry.Core.Matching.Internal;
+using OptOutRegistry.Core.Model;
+using OptOutRegistry.Core.Urls;
+
+namespace OptOutRegistry.Core.Matching;
+
+/// <summary>
+/// The in-memory matcher (DESIGN.md "Serving checks fast"): answers (subject, purpose, as-of) for URLs, hosts,
+/// SHA-256 digests, standard identifiers and ISCC codes, with provenance on demand.
+/// <para><b>Check path (URLs).</b> The raw URL is canonicalised into a stack buffer
+/// (<see cref="UrlCanonicalizer.TryWriteMatchKey"/>). The host's label suffixes (<c>a.b.example.com</c>,
+/// <c>b.example.com</c>, <c>example.com</c>, <c>com</c>) are hashed in one backward pass and probed in the host
+/// table, one probe each; most hosts have no rules and the check ends there. No Public Suffix List lookup
+/// happens on this path (domain selectors were validated when registered). Only the host's own record leads to
+/// its exact-URL probe (one or two hash probes) and its prefix/pattern list.</para>
+/// <para><b>Layout</b> (documented for the snapshot writer): key hashes (64-bit, <c>KeyHasher</c>) in
+/// open-addressing tables of parallel <c>ulong</c>/<c>uint</c> arrays at load ≤ 0.8; the <c>uint</c> is a
+/// reservation index (30 bits) with flags (bit 31 host verified, bit 30 any-query) or a host-record index.
+/// Reservations are 32-byte structs (validity interval in UTC ticks, packed statements, holder and policy
+/// indices, id in a byte arena); hosts are 12-byte records heading linked lists of 16-byte prefix/pattern
+/// rules and 12-byte host/domain rules. No key strings are stored for URL, host, SHA-256 or identifier
+/// selectors.</para>
+/// <para><b>Hash collisions.</b> A 64-bit key hash is compared, not the key. Two different keys collide with
+/// probability 2⁻⁶⁴; a query that is not covered is reported covered when its hash equals one of the n indexed
+/// hashes: about n / 2⁶⁴ per check, 5 × 10⁻¹² at 100 million selectors, i.e. one false hit in 2 × 10¹¹ checks.
+/// The rate is accepted and documented rather than paying for stored keys (60+ bytes per URL). Reservation ids
+/// are verified against their stored bytes.</para>
+/// <para><b>Concurrency.</b> One writer at a time (<see cref="Apply"/> takes a private lock), any number of
+/// readers that take no lock and allocate nothing: writers fully write an entry before publishing it with a
+/// release write, grow arrays by copy-and-publish, and change a reservation's end instant with one atomic 64-bit
+/// write. A write is visible to every check that starts after <see cref="Apply"/> returns (well inside the
+/// 100 ms budget); table growth, the only slow write, runs on the writer without blocking readers.</para>
+/// <para><b>History.</b> Nothing is removed: superseded and revoked reservations keep their entries with the
+/// instant of the change, so as-of checks before it still see them.</para>
+/// </summary>
+public sealed class MatcherIndex
+{
+    private const uint VerifiedBit = 1u << 31;
+    private const uint AnyQueryBit = 1u << 30;
+    private const uint ReservationMask = AnyQueryBit - 1;
+    private const int StackKeyLength = 1024;
+
+    // Specificity ranks (DESIGN.md: exact url > longest prefix/pattern > host > domain); the low 20 bits hold a
+    // length (pattern or host length) so that longer wins within a rank.
+    private const int RankDomain = 1;
+    private const int RankHost = 2;
+    private const int RankPath = 3;
+    private const int RankUrlAnyQuery = 4;
+    private const int RankUrl = 5;
+    private const int RankContent = 6;
+
+    private readonly object _writeLock = new();
+    private readonly TimeProvider _time;
+    private readonly KeyTable _hosts;
+    private readonly KeyTable _urls;
+    private readonly KeyTable _sha256;
+    private readonly KeyTable _identifiers;
+    private readonly KeyTable _ids;
+    private readonly IsccIndex _iscc;
+    private readonly AppendArray<ReservationRecord> _reservations;
+    private readonly AppendArray<HostRecord> _hostRecords;
+    private readonly AppendArray<PathRule> _pathRules;
+    private readonly AppendArray<HostRule> _hostRules;
+    private readonly AppendArray<string?> _holders = new(64);
+    private readonly AppendArray<string?> _policies = new(64);
+    private readonly Dictionary<string, int> _holderIndex = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _policyIndex = new(StringComparer.Ordinal);
+    private readonly ByteArena _arena = new();
+    private readonly long[] _selectorCounts = new long[SelectorKinds.Count];
+
+    /// <summary>An empty index.</summary>
+    public MatcherIndex(MatcherOptions? options = null)
+    {
+        options ??= new MatcherOptions();
+        _time = options.TimeProvider;
+        var expected = Math.Max(16, options.ExpectedSelectors);
+        _urls = new KeyTable(expected * 7 / 10);
+        _hosts = new KeyTable(expected / 8);
+        _sha256 = new KeyTable(16);
+        _identifiers = new KeyTable(16);
+        _ids = new KeyTable(expected / 4);
+        _iscc = new IsccIndex(options.IsccMaxDistance);
+        _reservations = new AppendArray<ReservationRecord>((int)Math.Min(expected / 4, Array.MaxLength));
+        _hostRecords = new AppendArray<HostRecord>((int)Math.Min(expected / 8, Array.MaxLength));
+        _pathRules = new AppendArray<PathRule>((int)Math.Min(expected / 8, Array.MaxLength));
+        _hostRules = new AppendArray<HostRule>((int)Math.Min(expected / 8, Array.MaxLength));
+        _policies.Add(null);
+        IsccMaxDistance = options.IsccMaxDistance;
+    }
+
+    /// <summary>The ISCC Hamming threshold in use.</summary>
+    public int IsccMaxDistance { get; }
+
+    /// <summary>Number of reservations indexed (all states).</summary>
+    public int ReservationCount => _reservations.Count;
+
+    /// <summary>Number of selectors indexed (all states).</summary>
+    public long SelectorCount
+    {
+        get
+        {
+            long sum = 0;
+            foreach (var c in _selectorCounts)
+            {
+                sum += Volatile.Read(ref Unsafe.AsRef(in c));
+            }
+
+            return sum;
+        }
+    }
+
+    /// <summary>Builds an index from a stream of reservations (e.g. the store at start), in any state.</summary>
+    /// <exception cref="ModelValidationException">Two reservations share an id.</exception>
+    public static MatcherIndex Build(IEnumerable<Reservation> reservations, MatcherOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(reservations);
+        var index = new MatcherIndex(options);
+        lock (index._writeLock)
+        {
+            foreach (var r in reservations)
+            {
+                index.AddReservation(r);
+            }
+        }
+
+        return index;
+    }
+
+    /// <summary>
+    /// Applies one write. Writers are serialised; readers are never blocked. Supersede and revoke keep the old
+    /// reservation with the instant of the change.
+    /// </summary>
+    /// <exception cref="ModelValidationException">Unknown or already-ended reservation id, duplicate id, or an instant before registration.</exception>
+    public void Apply(ReservationChange change)
+    {
+        ArgumentNullException.ThrowIfNull(change);
+        lock (_writeLock)
+        {
+            switch (change.Kind)
+            {
+                case ReservationChangeKind.Add:
+                    AddReservation(change.Reservation!);
+                    break;
+                case ReservationChangeKind.Supersede:
+                    // Validate the replacement before ending the old one, so a bad change alters nothing.
+                    EnsureNewId(change.Reservation!.Id);
+                    End(change.ReservationId!, change.At!.Value, ReservationState.Superseded);
+                    AddReservation(change.Reservation!);
+                    break;
+                case ReservationChangeKind.Revoke:
+                    End(change.ReservationId!, change.At!.Value, ReservationState.Revoked);
+                    break;
+                default:
+                    throw new ModelValidationException("kind", $"unknown change kind {(int)change.Kind}");
+            }
+        }
+    }
+
+    /// <summary>
+    /// The zero-allocation fast path: raw URL string → verdict. Throws <see cref="UrlFormatException"/> for a URL
+    /// that cannot be canonicalised; use <see cref="TryCheckUrl"/> to get the error as a value.
+    /// </summary>
+    public Verdict CheckUrl(ReadOnlySpan<char> url, UsageCategory purpose, DateTimeOffset? asOf = null)
+    {
+        if (!TryCheckUrl(url, purpose, asOf, out var verdict, out var error))
+        {
+            ThrowUrlError(error);
+        }
+
+        return verdict;
+    }
+
+    /// <summary>
+    /// Raw URL string → verdict without allocating or throwing. Returns false with the reason when the URL cannot
+    /// be canonicalised (the verdict is then <see cref="Verdict.Unknown"/>).
+    /// </summary>
+    [SkipLocalsInit]
+    public bool TryCheckUrl(ReadOnlySpan<char> url, UsageCategory purpose, DateTimeOffset? asOf, out Verdict verdict, out UrlError error)
+    {
+        Span<char> buffer = stackalloc char[StackKeyLength];
+        char[]? rented = null;
+        if (!UrlCanonicalizer.TryWriteMatchKey(url, buffer, out var written, out var parts, out error))
+        {
+            if (error != UrlError.DestinationTooSmall
+                || !TryCanonicalizeLong(url, ref rented, out buffer, out written, out parts, out error))
+            {
+                verdict = Verdict.Unknown;
+                return false;
+            }
+        }
+
+        var sink = default(VerdictAccumulator);
+        MatchUrl(buffer[..written], parts, purpose, Ticks(asOf), ref sink);
+        verdict = sink.Complete();
+        if (rented is not null)
+        {
+            ArrayPool<char>.Shared.Return(rented);
+        }
+
+        return true;
+    }
+
+    /// <summary>A host's verdict from host and domain selectors only (no path rules apply to a bare host).</summary>
+    [SkipLocalsInit]
+    public Verdict CheckHost(ReadOnlySpan<char> host, UsageCategory purpose, DateTimeOffset? asOf = null)
+    {
+        Span<char> buffer = stackalloc char[256];
+        if (!UrlCanonicalizer.TryNormalizeHost(host, buffer, out var written, out var error))
+        {
+            ThrowUrlError(error);
+        }
+
+        var sink = default(VerdictAccumulator);
+        MatchHostSuffixes(buffer[..written], default, withAuthority: false, purpose, Ticks(asOf), ref sink);
+        return sink.Complete();
+    }
+
+    /// <summary>Full check with provenance. Throws <see cref="ModelValidationException"/> (field <c>subject</c>) for an invalid subject.</summary>
+    public CheckResult Check(in CheckQuery query)
+    {
+        if (query.Subject is null)
+        {
+            throw new ModelValidationException("subject", "is missing");
+        }
+
+        var t = Ticks(query.AsOf);
+        var sink = new ProvenanceSink(_arena);
+        switch (query.Kind)
+        {
+            case SubjectKind.Url:
+            {
+                var buffer = new char[(UrlCanonicalizer.MaxUrlLength * 3) + 16];
+                if (!UrlCanonicalizer.TryWriteMatchKey(query.Subject, buffer, out var written, out var parts, out var error))
+                {
+                    throw new ModelValidationException("subject", $"'{Truncate(query.Subject)}' is not a checkable URL: {UrlErrors.Describe(error)}");
+                }
+
+                MatchUrl(buffer.AsSpan(0, written), parts, query.Purpose, t, ref sink);
+                break;
+            }
+
+            case SubjectKind.Host:
+            {
+                string host;
+                try
+                {
+                    host = UrlCanonicalizer.NormalizeHost(query.Subject);
+                }
+                catch (UrlFormatException e)
+                {
+                    throw new ModelValidationException("subject", $"'{Truncate(query.Subject)}' is not a valid host: {e.Message}");
+                }
+
+                MatchHostSuffixes(host, default, withAuthority: false, query.Purpose, t, ref sink);
+                break;
+            }
+
+            case SubjectKind.Sha256:
+            {
+                var selector = ParseSubject(SelectorKind.Sha256, query.Subject);
+                MatchContentKey(_sha256, KeyHasher.HashDigest(selector.Sha256), SelectorKind.Sha256, selector.Text, query.Purpose, t, ref sink);
+                break;
+            }
+
+            case SubjectKind.Identifier:
+            {
+                var selector = ParseSubject(SelectorKind.Identifier, query.Subject);
+                MatchContentKey(_identifiers, KeyHasher.Hash(selector.Text), SelectorKind.Identifier, selector.Text, query.Purpose, t, ref sink);
+                break;
+            }
+
+            case SubjectKind.Iscc:
+            {
+                var selector = ParseSubject(SelectorKind.Iscc, query.Subject);
+                MatchIscc(selector.Iscc!, query.Purpose, t, ref sink);
+                break;
+            }
+
+            default:
+                throw new ModelValidationException("kind", $"unknown subject kind {(int)query.Kind}");
+        }
+
+        return BuildResult(sink.Candidates);
+    }
+
+    /// <summary>Verdict for content with this SHA-256 digest (32 bytes).</summary>
+    public Verdict CheckSha256(ReadOnlySpan<byte> digest, UsageCategory purpose, DateTimeOffset? asOf = null)
+    {
+        if (digest.Length != 32)
+        {
+            throw new ModelValidationException("sha256", $"a SHA-256 digest is 32 bytes; got {digest.Length}");
+        }
+
+        var sink = default(VerdictAccumulator);
+        MatchContentKey(_sha256, KeyHasher.HashDigest(digest), SelectorKind.Sha256, default, purpose, Ticks(asOf), ref sink);
+        return sink.Complete();
+    }
+
+    /// <summary>Verdict for a work with this identifier.</summary>
+    public Verdict CheckIdentifier(StandardIdentifier identifier, UsageCategory purpose, DateTimeOffset? asOf = null)
+    {
+        var sink = default(VerdictAccumulator);
+        MatchContentKey(_identifiers, KeyHasher.Hash(identifier.ToString()), SelectorKind.Identifier, default, purpose, Ticks(asOf), ref sink);
+        return sink.Complete();
+    }
+
+    /// <summary>Verdict for content with this ISCC: any comparable unit within the Hamming threshold (instance units: equal).</summary>
+    public Verdict CheckIscc(IsccCode code, UsageCategory purpose, DateTimeOffset? asOf = null)
+    {
+        ArgumentNullException.ThrowIfNull(code);
+        var sink = default(VerdictAccumulator);
+        MatchIscc(code, purpose, Ticks(asOf), ref sink);
+        return sink.Complete();
+    }
+
+    /// <summary>Sizes of the index, for the memory budget (bytes per selector).</summary>
+    public MatcherStatistics GetStatistics()
+    {
+        lock (_writeLock)
+        {
+            long bytes = _hosts.Bytes + _urls.Bytes + _sha256.Bytes + _identifiers.Bytes + _ids.Bytes + _iscc.Bytes + _arena.Bytes;
+            bytes += (long)_reservations.Capacity * Unsafe.SizeOf<ReservationRecord>();
+            bytes += (long)_hostRecords.Capacity * Unsafe.SizeOf<HostRecord>();
+            bytes += (long)_pathRules.Capacity * Unsafe.SizeOf<PathRule>();
+            bytes += (long)_hostRules.Capacity * Unsafe.SizeOf<HostRule>();
+            var counts = new Dictionary<SelectorKind, long>();
+            for (var k = 0; k < _selectorCounts.Length; k++)
+            {
+                counts[(SelectorKind)k] = _selectorCounts[k];
+            }
+
+            return new MatcherStatistics(_reservations.Count, SelectorCount, _hostRecords.Count, counts, bytes);
+        }
+    }
+
+    // ---------------------------------------------------------------- check internals
+
+    private long Ticks(DateTimeOffset? asOf) => asOf?.UtcTicks ?? _time.GetUtcNow().UtcTicks;
+
+    private static bool TryCanonicalizeLong(ReadOnlySpan<char> url, ref char[]? rented, out Span<char> buffer,
+        out int written, out MatchKeyParts parts, out UrlError error)
+    {
+        // Percent-encoding can triple a URL's length; the canonicaliser caps input at MaxUrlLength.
+        rented = ArrayPool<char>.Shared.Rent((UrlCanonicalizer.MaxUrlLength * 3) + 16);
+        buffer = rented;
+        if (UrlCanonicalizer.TryWriteMatchKey(url, buffer, out written, out parts, out error))
+        {
+            return true;
+        }
+
+        ArrayPool<char>.Shared.Return(rented);
+        rented = null;
+        return false;
+    }
+
+    private void MatchUrl<TSink>(ReadOnlySpan<char> key, MatchKeyParts parts, UsageCategory purpose, long t, ref TSink sink)
+        where TSink : struct, IMatchSink
+    {
+        var hostLength = parts.HostLength;
+        if (parts.PortEnd > hostLength)
+        {
+            // An explicit (non-default) port: url/prefix/pattern rules live under "host:port".
+            var cursor = _hosts.Find(KeyHasher.HostHash(key[..parts.PortEnd]));
+            if (cursor.Next(out var record))
+            {
+                MatchAuthority(key, parts, (int)record, purpose, t, ref sink);
+            }
+
+            MatchHostSuffixes(key[..hostLength], default, withAuthority: false, purpose, t, ref sink);
+        }
+        else
+        {
+            MatchHostSuffixes(key[..hostLength], key, withAuthority: true, purpose, t, ref sink, parts);
+        }
+    }
+
+    private void MatchHostSuffixes<TSink>(ReadOnlySpan<char> host, ReadOnlySpan<char> key, bool withAuthority,
+        UsageCategory purpose, long t, ref TSink sink, MatchKeyParts parts = default)
+        where TSink : struct, IMatchSink
+    {
+        // One backward pass: the hash state at each label boundary is the hash of that suffix.
+        var state = KeyHasher.HostStart;
+        for (var i = host.Length - 1; i >= 0; i--)
+        {
+            state = KeyHasher.HostStep(state, host[i]);
+            if (i != 0 && host[i - 1] != '.')
+            {
+                continue;
+            }
+
+            var cursor = _hosts.Find(KeyHasher.HostFinish(state, host.Length - i));
+            if (!cursor.Next(out var recordIndex))
+            {
+                continue;
+            }
+
+            var records = _hostRecords.Items;
+            var hostRules = Volatile.Read(ref records[recordIndex].HostRules);
+            if (hostRules >= 0)
+            {
+                MatchHostRules(hostRules, host[i..], exact: i == 0, purpose, t, ref sink);
+            }
+
+            if (i == 0 && withAuthority)
+            {
+                MatchAuthority(key, parts, (int)recordIndex, purpose, t, ref sink);
+            }
+        }
+    }
+
+    private void MatchHostRules<TSink>(int head, ReadOnlySpan<char> suffix, bool exact, UsageCategory purpose, long t, ref TSink sink)
+        where TSink : struct, IMatchSink
+    {
+        var rules = _hostRules.Items;
+        for (var n = head; n >= 0; n = rules[n].Next)
+        {
+            ref var rule = ref rules[n];
+            if (rule.Kind == HostRule.ExactHost && !exact)
+            {
+                continue;
+            }
+
+            var isDomain = rule.Kind == HostRule.Domain;
+            var site = new MatchSite(isDomain ? SelectorKind.Domain : SelectorKind.Host, (rule.Value & VerifiedBit) != 0, suffix);
+            Consider(rule.Value, Specificity(isDomain ? RankDomain : RankHost, suffix.Length), purpose, t, ref sink, in site);
+        }
+    }
+
+    [SkipLocalsInit]
+    private void MatchAuthority<TSink>(ReadOnlySpan<char> key, MatchKeyParts parts, int recordIndex, UsageCategory purpose, long t, ref TSink sink)
+        where TSink : struct, IMatchSink
+    {
+        var records = _hostRecords.Items;
+        ref var record = ref records[recordIndex];
+        if ((Volatile.Read(ref record.Flags) & HostRecord.HasUrls) != 0)
+        {
+            var cursor = _urls.Find(KeyHasher.Hash(key));
+            while (cursor.Next(out var value))
+            {
+                var anyQuery = (value & AnyQueryBit) != 0;
+                var site = new MatchSite(SelectorKind.Url, (value & VerifiedBit) != 0, key);
+                Consider(value, Specificity(anyQuery ? RankUrlAnyQuery : RankUrl, key.Length), purpose, t, ref sink, in site);
+            }
+
+            if (parts.QueryStart >= 0)
+            {
+                var withoutQuery = key[..parts.QueryStart];
+                cursor = _urls.Find(KeyHasher.Hash(withoutQuery));
+                while (cursor.Next(out var value))
+                {
+                    if ((value & AnyQueryBit) != 0)
+                    {
+                        var site = new MatchSite(SelectorKind.Url, (value & VerifiedBit) != 0, withoutQuery);
+                        Consider(value, Specificity(RankUrlAnyQuery, withoutQuery.Length), purpose, t, ref sink, in site);
+                    }
+                }
+            }
+        }
+
+        var head = Volatile.Read(ref record.PathRules);
+        if (head < 0)
+        {
+            return;
+        }
+
+        var path = key[parts.PathStart..];
+        var authority = key[..parts.PathStart];
+        Span<char> patternBuffer = stackalloc char[256];
+        var rules = _pathRules.Items;
+        for (var n = head; n >= 0; n = rules[n].Next)
+        {
+            ref var rule = ref rules[n];
+            if (rule.Length > path.Length && rule.IsPattern == 0)
+            {
+                continue;
+            }
+
+            var bytes = _arena.Get(rule.Path);
+            bool matched;
+            if (rule.IsPattern == 0)
+            {
+                matched = Ascii.Equals(bytes, path[..bytes.Length]);
+            }
+            else
+            {
+                var chars = bytes.Length <= patternBuffer.Length ? patternBuffer[..bytes.Length] : new char[bytes.Length];
+                Ascii.ToUtf16(bytes, chars, out _);
+                matched = PathPattern.IsMatch(path, chars);
+            }
+
+            if (matched)
+            {
+                var site = new MatchSite(rule.IsPattern == 0 ? SelectorKind.Prefix : SelectorKind.Pattern, (rule.Value & VerifiedBit) != 0, authority, rule.Path);
+                Consider(rule.Value, Specificity(RankPath, rule.Length), purpose, t, ref sink, in site);
+            }
+        }
+    }
+
+    private void MatchContentKey<TSink>(KeyTable table, ulong hash, SelectorKind kind, ReadOnlySpan<char> text, UsageCategory purpose, long t, ref TSink sink)
+        where TSink : struct, IMatchSink
+    {
+        var cursor = table.Find(hash);
+        while (cursor.Next(out var value))
+        {
+            var site = new MatchSite(kind, false, text);
+            Consider(value, Specificity(RankContent, 64), purpose, t, ref sink, in site);
+        }
+    }
+
+    private void MatchIscc<TSink>(IsccCode code, UsageCategory purpose, long t, ref TSink sink)
+        where TSink : struct, IMatchSink
+    {
+        var adapter = new IsccAdapter<TSink>(this, purpose, t, sink);
+        foreach (var unit in code.Units)
+        {
+            if (unit.MainType == IsccMainType.Meta)
+            {
+                continue;
+            }
+
+            _iscc.Search(unit.Head, (ushort)unit.TypeKey, ref adapter);
+        }
+
+        sink = adapter.Sink;
+    }
+
+    private struct IsccAdapter<TSink>(MatcherIndex index, UsageCategory purpose, long t, TSink sink) : IIsccSink
+        where TSink : struct, IMatchSink
+    {
+        public TSink Sink = sink;
+
+        public void Add(uint value, ulong head, int distance, uint text)
+        {
+            var site = new MatchSite(SelectorKind.Iscc, false, default, text, distance, head, 0);
+            index.Consider(value, Specificity(RankContent, 64 - distance), purpose, t, ref Sink, in site);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Consider<TSink>(uint value, int specificity, UsageCategory purpose, long t, ref TSink sink, scoped in MatchSite site)
+        where TSink : struct, IMatchSink
+    {
+        var r = (int)(value & ReservationMask);
+        var records = _reservations.Items;
+        ref var record = ref records[r];
+        if (t < record.ValidFrom || t >= Volatile.Read(ref record.End))
+        {
+            return;
+        }
+
+        var verdict = UsageStatements.ResolvePacked(record.Statements, purpose, out var decidedBy);
+        if (verdict == Verdict.Unknown)
+        {
+            // A reservation that says nothing about this purpose neither covers nor carves out.
+            return;
+        }
+
+        sink.Add(r, record.Holder, specificity, verdict, decidedBy, in site);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Specificity(int rank, int length) => (rank << 20) | Math.Min(length, 0xFFFFF);
+
+    private CheckResult BuildResult(List<Candidate> candidates)
+    {
+        if (candidates.Count == 0)
+        {
+            return CheckResult.Unknown;
+        }
+
+        // Per holder: the most specific match decides (ties: most restrictive); across holders: most restrictive.
+        var best = new Dictionary<int, (int Specificity, Verdict Verdict)>();
+        foreach (var c in candidates)
+        {
+            if (!best.TryGetValue(c.Holder, out var b) || c.Specificity > b.Specificity
+                || (c.Specificity == b.Specificity && c.Verdict > b.Verdict))
+            {
+                best[c.Holder] = (c.Specificity, c.Verdict);
+            }
+        }
+
+        var verdict = Verdict.Unknown;
+        foreach (var b in best.Values)
+        {
+            verdict = verdict.MostRestrictive(b.Verdict);
+        }
+
+        var reservations = _reservations.Items;
+        var holders = _holders.Items;
+        var policies = _policies.Items;
+        var matches = new List<Match>(candidates.Count);
+        foreach (var c in candidates)
+        {
+            ref var record = ref reservations[c.Reservation];
+            var deciding = best[c.Holder].Specificity == c.Specificity;
+            IsccUnit? unit = null;
+            var text = c.Text;
+            if (c.Kind == SelectorKind.Iscc)
+            {
+                unit = FindUnit(text, c.IsccHead);
+            }
+
+            matches.Add(new Match(
+                _arena.GetString(record.Id),
+                holders[record.Holder]!,
+                c.Kind,
+                text,
+                c.Verified,
+                policies[record.Policy],
+                c.DecidedBy,
+                (UsagePermission)(byte)c.Verdict,
+                deciding,
+                unit,
+                c.Distance >= 0 ? c.Distance : null));
+        }
+
+        matches.Sort(static (a, b) =>
+            a.IsDeciding != b.IsDeciding ? (a.IsDeciding ? -1 : 1) : ((int)b.Permission).CompareTo((int)a.Permission));
+        return new CheckResult(verdict, matches);
+    }
+
+    private static IsccUnit? FindUnit(string code, ulong head)
+    {
+        if (!IsccCode.TryParse(code, out var parsed, out _))
+        {
+            return null;
+        }
+
+        foreach (var u in parsed!.Units)
+        {
+            if (u.Head == head)
+            {
+                return u;
+            }
+        }
+
+        return null;
+    }
+
+    private Selector ParseSubject(SelectorKind kind, string subject)
+    {
+        if (!Selector.TryCreate(kind, subject, SelectorOptions.None, null, out var selector, out _, out var error))
+        {
+            throw new ModelValidationException("subject", error!);
+        }
+
+        return selector!;
+    }
+
+    private static string Truncate(string s) => s.Length <= 200 ? s : string.Concat(s.AsSpan(0, 200), "…");
+
+    [DoesNotReturn]
+    private static void ThrowUrlError(UrlError error) =>
+        throw new UrlFormatException(error, UrlErrors.Describe(error));
+
+    // ---------------------------------------------------------------- write internals (under _writeLock)
+
+    private void EnsureNewId(string id)
+    {
+        if (FindReservation(id) >= 0)
+        {
+            throw new ModelValidationException("id", $"reservation '{id}' is already in the index");
+        }
+    }
+
+    private int FindReservation(string id)
+    {
+        var cursor = _ids.Find(KeyHasher.Hash(id));
+        Span<byte> utf8 = stackalloc byte[Reservation.MaxIdLength * 3];
+        var length = Encoding.UTF8.GetBytes(id, utf8);
+        while (cursor.Next(out var r))
+        {
+            if (_arena.Get(_reservations[(int)r].Id).SequenceEqual(utf8[..length]))
+            {
+                return (int)r;
+            }
+        }
+
+        return -1;
+    }
+
+    private void End(string id, DateTimeOffset at, ReservationState state)
+    {
+        var r = FindReservation(id);
+        if (r < 0)
+        {
+            throw new ModelValidationException("reservation_id", $"reservation '{id}' is not in the index");
+        }
+
+        ref var record = ref _reservations[r];
+        if (record.State != (byte)ReservationState.Active)
+        {
+            throw new ModelValidationException("reservation_id", $"reservation '{id}' is already {((ReservationState)record.State).ToString().ToLowerInvariant()}");
+        }
+
+        // An instant before valid_from is allowed: the reservation then never comes into force.
+        var ticks = at.UtcTicks;
+        record.State = (byte)state;
+        if (ticks < record.End)
+        {
+            Volatile.Write(ref record.End, ticks);
+        }
+    }
+
+    private void AddReservation(Reservation reservation)
+    {
+        ArgumentNullException.ThrowIfNull(reservation);
+        EnsureNewId(reservation.Id);
+        if (_reservations.Count >= (int)ReservationMask)
+        {
+            throw new InvalidOperationException($"The index holds at most {ReservationMask} reservations.");
+        }
+
+        var record = new ReservationRecord
+        {
+            ValidFrom = reservation.ValidFrom.UtcTicks,
+            End = reservation.EffectiveUntil?.UtcTicks ?? long.MaxValue,
+            Id = _arena.Add(reservation.Id),
+            Holder = Intern(_holders, _holderIndex, reservation.HolderId),
+            Policy = reservation.PolicyUrl is null ? 0 : Intern(_policies, _policyIndex, reservation.PolicyUrl),
+            Statements = reservation.Statements.Packed,
+            State = (byte)reservation.State,
+        };
+
+        // The record is published before any selector refers to it (readers load the array after the index).
+        var r = _reservations.Add(record);
+        _ids.Add(KeyHasher.Hash(reservation.Id), (uint)r);
+        foreach (var s in reservation.Selectors)
+        {
+            AddSelector((uint)r, s);
+        }
+    }
+
+    private static int Intern(AppendArray<string?> list, Dictionary<string, int> index, string value)
+    {
+        if (!index.TryGetValue(value, out var i))
+        {
+            i = list.Add(value);
+            index[value] = i;
+        }
+
+        return i;
+    }
+
+    private void AddSelector(uint reservation, ReservationSelector entry)
+    {
+        var selector = entry.Selector;
+        var value = reservation | (entry.HostVerified ? VerifiedBit : 0);
+        switch (selector.Kind)
+        {
+            case SelectorKind.Url:
+            {
+                if (selector.AnyQuery)
+                {
+                    value |= AnyQueryBit;
+                }
+
+                _urls.Add(KeyHasher.Hash(selector.Text), value);
+                var h = GetOrAddHostRecord(selector.Authority!);
+                ref var record = ref _hostRecords[h];
+                Volatile.Write(ref record.Flags, (byte)(record.Flags | HostRecord.HasUrls));
+                break;
+            }
+
+            case SelectorKind.Prefix:
+            case SelectorKind.Pattern:
+            {
+                var h = GetOrAddHostRecord(selector.Authority!);
+                var path = selector.Path!;
+                var rule = new PathRule
+                {
+                    Value = value,
+                    Path = _arena.Add(path),
+                    Length = (ushort)Math.Min(path.Length, ushort.MaxValue),
+                    IsPattern = selector.Kind == SelectorKind.Pattern ? (byte)1 : (byte)0,
+                    Next = _hostRecords[h].PathRules,
+                };
+                var n = _pathRules.Add(rule);
+                Volatile.Write(ref _hostRecords[h].PathRules, n);
+                break;
+            }
+
+            case SelectorKind.Host:
+            case SelectorKind.Domain:
+            {
+                var h = GetOrAddHostRecord(selector.Authority!);
+                var rule = new HostRule
+                {
+                    Value = value,
+                    Kind = selector.Kind == SelectorKind.Domain ? HostRule.Domain
+                        : selector.IncludeSubdomains ? HostRule.HostAndSubdomains : HostRule.ExactHost,
+                    Next = _hostRecords[h].HostRules,
+                };
+                var n = _hostRules.Add(rule);
+                Volatile.Write(ref _hostRecords[h].HostRules, n);
+                break;
+            }
+
+            case SelectorKind.Sha256:
+                _sha256.Add(KeyHasher.HashDigest(selector.Sha256), value);
+                break;
+            case SelectorKind.Identifier:
+                _identifiers.Add(KeyHasher.Hash(selector.Text), value);
+                break;
+            case SelectorKind.Iscc:
+            {
+                var text = _arena.Add(selector.Text);
+                foreach (var unit in selector.Iscc!.Units)
+                {
+                    // Meta-Codes measure metadata similarity, not content identity: not indexed.
+                    if (unit.MainType == IsccMainType.Meta)
+                    {
+                        continue;
+                    }
+
+                    _iscc.Add(unit.Head, (ushort)unit.TypeKey, value, exactOnly: unit.MainType == IsccMainType.Instance, text);
+                }
+
+                break;
+            }
+
+            default:
+                throw new ModelValidationException("kind", $"unknown selector kind {(int)selector.Kind}");
+        }
+
+        _selectorCounts[(int)selector.Kind]++;
+    }
+
+    private int GetOrAddHostRecord(string authority)
+    {
+        var hash = KeyHasher.HostHash(authority);
+        var cursor = _hosts.Find(hash);
+        if (cursor.Next(out var existing))
+        {
+            return (int)existing;
+        }
+
+        var index = _hostRecords.Add(new HostRecord { HostRules = -1, PathRules = -1 });
+        _hosts.Add(hash, (uint)index);
+        return index;
+    }
+}
+
+/// <summary>Sizes of a <see cref="MatcherIndex"/>.</summary>
+/// <param name="Reservations">Reservations indexed.</param>
+/// <param name="Selectors">Selectors indexed.</param>
+/// <param name="Hosts">Hosts and authorities with rules.</param>
+/// <param name="SelectorsByKind">Selectors per kind.</param>
+/// <param name="Bytes">Bytes allocated by the index's arrays (capacity, not count).</param>
+public sealed record MatcherStatistics(int Reservations, long Selectors, int Hosts, IReadOnlyDictionary<SelectorKind, long> SelectorsByKind, long Bytes)
+{
+    /// <summary>Bytes per selector.</summary>
+    public double BytesPerSelector => Selectors == 0 ? 0 : (double)Bytes / Selectors;
+
+    /// <inheritdoc />
+    public override string ToString() =>
+        string.Create(CultureInfo.InvariantCulture, $"{Selectors:N0} selectors in {Reservations:N0} reservations on {Hosts:N0} hosts: {Bytes / 1048576.0:F1} MiB, {BytesPerSelector:F1} B/selector");
+}
