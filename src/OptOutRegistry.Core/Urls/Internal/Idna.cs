@@ -63,6 +63,25 @@ internal static unsafe class Idna
     /// <summary>Converts <paramref name="domain"/> to ASCII and appends it; false when UTS #46 rejects it.</summary>
     public static bool TryToAscii(scoped ReadOnlySpan<char> domain, ref CharBuffer destination)
     {
+        if (IdnaUpdates.Affects(domain))
+        {
+            var updated = new CharBuffer(stackalloc char[256]);
+            try
+            {
+                IdnaUpdates.Apply(domain, ref updated);
+                return TryToAsciiCore(updated.Written, ref destination);
+            }
+            finally
+            {
+                updated.Dispose();
+            }
+        }
+
+        return TryToAsciiCore(domain, ref destination);
+    }
+
+    private static bool TryToAsciiCore(scoped ReadOnlySpan<char> domain, ref CharBuffer destination)
+    {
         if (s_idna == 0)
         {
             return TryFallback(domain, ref destination);
