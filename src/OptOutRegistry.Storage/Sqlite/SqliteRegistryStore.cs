@@ -186,6 +186,22 @@ public sealed class SqliteRegistryStore : RelationalRegistryStore
         }
     }
 
+    /// <summary>Reads an integer pragma on the writer connection (tests check durability settings with it).</summary>
+    internal async Task<long> ReadWriterPragmaAsync(string name)
+    {
+        await _writeLock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            await using var command = _writer.CreateCommand();
+            command.CommandText = "PRAGMA " + name;
+            return Convert.ToInt64(await command.ExecuteScalarAsync().ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture);
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
     private static async Task<int> ReadUserVersionAsync(SqliteConnection connection, CancellationToken cancellationToken)
     {
         await using var command = connection.CreateCommand();

@@ -40,7 +40,8 @@ public static class MerkleVerifier
 
         if (size1 == size2)
         {
-            return proof.Count == 0 && root1.Length == MerkleHash.Size && root1.SequenceEqual(root2);
+            // verify.go: equal sizes need an empty proof and identical roots, nothing more.
+            return proof.Count == 0 && root1.SequenceEqual(root2);
         }
 
         if (proof.Count == 0)

@@ -1,0 +1,136 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using Npgsql;
+
+namespace OptOutRegistry.Storage.Tests.Infrastructure;
+
+/// <summary>
+/// A real PostgreSQL server for the test run: Debian's binaries (/usr/lib/postgresql/&lt;version&gt;/bin, newest
+/// version found), initdb into a temporary directory, pg_ctl on a free loopback port with the unix socket in the same
+/// directory, stopped and deleted at the end. As root the server runs as the 'postgres' system user (initdb refuses
+/// root). No binaries means the tests fail with instructions: they are never skipped.
+/// </summary>
+public sealed class PostgresServerFixture : IAsyncLifetime
+{
+    private const string DebianRoot = "/usr/lib/postgresql";
+    private DirectoryInfo? _dir;
+    private string? _binDir;
+    private bool _asPostgresUser;
+    private int _databaseCounter;
+
+    public int Port { get; private set; }
+
+    public string DataDirectory => Path.Combine(_dir!.FullName, "data");
+
+    public async Task InitializeAsync()
+    {
+        _binDir = FindBinaries();
+        _dir = Directory.CreateTempSubdirectory("optout-pg-");
+        _asPostgresUser = string.Equals(Environment.UserName, "root", StringComparison.Ordinal);
+        if (_asPostgresUser)
+        {
+            await ProcessRunner.RunAsync("chown", ["-R", "postgres:postgres", _dir.FullName], TimeSpan.FromSeconds(30));
+        }
+
+        await RunPgAsync("initdb", ["-D", DataDirectory, "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync"],
+            TimeSpan.FromMinutes(2));
+        Port = FreePort();
+        await StartAsync();
+    }
+
+    /// <summary>Starts (or restarts) the server on <see cref="Port"/>.</summary>
+    public Task StartAsync() => RunPgAsync("pg_ctl",
+        ["-D", DataDirectory, "-l", Path.Combine(_dir!.FullName, "server.log"), "-w", "-t", "60",
+            "-o", $"-p {Port.ToString(CultureInfo.InvariantCulture)} -k {_dir.FullName} -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=on",
+            "start"],
+        TimeSpan.FromMinutes(2));
+
+    /// <summary>Creates a fresh database and returns its connection string.</summary>
+    public async Task<string> CreateDatabaseAsync()
+    {
+        var name = "optout_test_" + Interlocked.Increment(ref _databaseCounter).ToString(CultureInfo.InvariantCulture);
+        await using (var connection = new NpgsqlConnection(ConnectionString("postgres")))
+        {
+            await connection.OpenAsync();
+            await using var command = new NpgsqlCommand($"CREATE DATABASE {name}", connection);
+            await command.ExecuteNonQueryAsync();
+        }
+
+        return ConnectionString(name);
+    }
+
+    public string ConnectionString(string database) =>
+        new NpgsqlConnectionStringBuilder
+        {
+            Host = "127.0.0.1",
+            Port = Port,
+            Username = "postgres",
+            Database = database,
+            Pooling = true,
+            MaxPoolSize = 20,
+            Timeout = 30,
+        }.ToString();
+
+    public async Task DisposeAsync()
+    {
+        if (_dir is null)
+        {
+            return;
+        }
+
+        try
+        {
+            if (_binDir is not null && Directory.Exists(DataDirectory))
+            {
+                NpgsqlConnection.ClearAllPools();
+                await RunPgAsync("pg_ctl", ["-D", DataDirectory, "-m", "fast", "-w", "stop"], TimeSpan.FromMinutes(1));
+            }
+        }
+        finally
+        {
+            _dir.Delete(recursive: true);
+        }
+    }
+
+    private Task<string> RunPgAsync(string tool, IEnumerable<string> arguments, TimeSpan timeout)
+    {
+        var path = Path.Combine(_binDir!, tool);
+        return _asPostgresUser
+            ? ProcessRunner.RunAsync("runuser", ["-u", "postgres", "--", path, .. arguments], timeout)
+            : ProcessRunner.RunAsync(path, arguments, timeout);
+    }
+
+    private static string FindBinaries()
+    {
+        if (Directory.Exists(DebianRoot))
+        {
+            var best = Directory.GetDirectories(DebianRoot)
+                .Select(d => (Dir: d, Version: int.TryParse(Path.GetFileName(d), NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v : -1))
+                .Where(x => x.Version > 0 && File.Exists(Path.Combine(x.Dir, "bin", "initdb")) && File.Exists(Path.Combine(x.Dir, "bin", "pg_ctl")))
+                .OrderByDescending(x => x.Version)
+                .FirstOrDefault();
+            if (best.Dir is not null)
+            {
+                return Path.Combine(best.Dir, "bin");
+            }
+        }
+
+        throw new InvalidOperationException(
+            $"PostgreSQL server binaries (initdb, pg_ctl) were not found under {DebianRoot}/<version>/bin. "
+            + "Install the Debian package 'postgresql' (CI: .ci/run does apt-get install postgresql).");
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class PostgresCollection : ICollectionFixture<PostgresServerFixture>
+{
+    public const string Name = "PostgreSQL server";
+}
