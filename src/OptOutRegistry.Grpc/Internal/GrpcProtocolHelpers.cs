@@ -95,7 +95,7 @@ internal static class GrpcProtocolHelpers
             }
             return string.Create(CultureInfo.InvariantCulture, $"{ms}m");
         }
-        var seconds = Math.Min((ticks + TimeSpan.TicksPerSecond - 1) / TimeSpan.TicksPerSecond, 99_999_999L);
+        var seconds = Math.Min((ticks / TimeSpan.TicksPerSecond) + (ticks % TimeSpan.TicksPerSecond != 0 ? 1 : 0), 99_999_999L);
         if (seconds % 3600 == 0)
         {
             return string.Create(CultureInfo.InvariantCulture, $"{seconds / 3600}H");
