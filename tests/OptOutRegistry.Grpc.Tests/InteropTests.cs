@@ -1,0 +1,314 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Google.Protobuf;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using OptOutRegistry.Grpc.Tests.TestAssets;
+using OptOutRegistry.Interop.V1;
+
+namespace OptOutRegistry.Grpc.Tests;
+
+/// <summary>Runs tests/interop/python_client.py (python3-grpcio) once against our server, which gzips its responses.</summary>
+public sealed class PythonClientRun : IAsyncLifetime
+{
+    private WebApplication? _app;
+
+    public Dictionary<string, (bool Ok, string Detail)> Results { get; } = new();
+
+    public string Output { get; private set; } = "";
+
+    public async Task InitializeAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Loopback, 0, o => o.Protocols = HttpProtocols.Http2));
+        builder.Services.AddGrpcTransport(o => o.ResponseCompressionAlgorithm = "gzip");
+        _app = builder.Build();
+        InteropTestService.Map(_app, new InteropTestService());
+        _app.MapGrpcHealthService();
+        _app.MapGrpcReflectionService();
+        await _app.StartAsync();
+        var address = new Uri(_app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+        var (_, output) = await Task.Run(() => PythonInterop.Run(PythonInterop.Python,
+            [Path.Combine(PythonInterop.InteropDir, "python_client.py"), "--address", $"127.0.0.1:{address.Port}",
+             "--protos", PythonInterop.ProtosDir, "--std-protos", PythonInterop.StdProtosDir],
+            TimeSpan.FromMinutes(3)));
+        Output = output;
+        foreach (var line in output.Split('\n'))
+        {
+            if (!line.StartsWith('{'))
+            {
+                continue;
+            }
+            using var doc = JsonDocument.Parse(line);
+            Results[doc.RootElement.GetProperty("case").GetString()!] = (doc.RootElement.GetProperty("ok").GetBoolean(), doc.RootElement.GetProperty("detail").GetString()!);
+        }
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_app is not null)
+        {
+            await _app.DisposeAsync();
+        }
+    }
+}
+
+/// <summary>Issue 2 item 7a: a python3-grpcio client calls our server.</summary>
+public sealed class PythonClientInteropTests(PythonClientRun run) : IClassFixture<PythonClientRun>
+{
+    [Theory]
+    [InlineData("unary")]
+    [InlineData("server_streaming")]
+    [InlineData("client_streaming")]
+    [InlineData("bidi")]
+    [InlineData("deadline_exceeded")]
+    [InlineData("cancellation")]
+    [InlineData("error_non_ascii")]
+    [InlineData("trailers_only")]
+    [InlineData("unknown_exception")]
+    [InlineData("unimplemented")]
+    [InlineData("large_3mib")]
+    [InlineData("over_limit")]
+    [InlineData("gzip")]
+    [InlineData("metadata")]
+    [InlineData("health")]
+    [InlineData("reflection")]
+    public void PythonClient_CallsOurServer(string name)
+    {
+        Assert.True(run.Results.TryGetValue(name, out var result), $"case {name} did not run; python output:\n{run.Output}");
+        Assert.True(result.Ok, $"{name}: {result.Detail}");
+    }
+}
+
+/// <summary>Starts tests/interop/python_server.py (python3-grpcio, gzip responses) on a free port.</summary>
+public sealed class PythonServerProcess : IAsyncLifetime
+{
+    private Process? _process;
+
+    public string Address { get; private set; } = "";
+
+    public async Task InitializeAsync()
+    {
+        var psi = new ProcessStartInfo(PythonInterop.Python)
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in new[] { Path.Combine(PythonInterop.InteropDir, "python_server.py"), "--protos", PythonInterop.ProtosDir, "--std-protos", PythonInterop.StdProtosDir })
+        {
+            psi.ArgumentList.Add(a);
+        }
+        _process = Process.Start(psi)!;
+        var readLine = _process.StandardOutput.ReadLineAsync();
+        var finished = await Task.WhenAny(readLine, Task.Delay(TimeSpan.FromSeconds(60)));
+        var line = finished == readLine ? readLine.Result : null;
+        if (line is null || !line.StartsWith("PORT ", StringComparison.Ordinal))
+        {
+            var error = _process.HasExited ? await _process.StandardError.ReadToEndAsync() : "(no output within 60 s)";
+            throw new InvalidOperationException($"python_server.py did not start: {line}\n{error}");
+        }
+        Address = "http://127.0.0.1:" + line["PORT ".Length..].Trim();
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_process is null)
+        {
+            return;
+        }
+        _process.StandardInput.Close();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        try
+        {
+            await _process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            _process.Kill(entireProcessTree: true);
+        }
+        _process.Dispose();
+    }
+}
+
+/// <summary>Issue 2 item 7b: our client calls a python3-grpcio server.</summary>
+public sealed class PythonServerInteropTests(PythonServerProcess server) : IClassFixture<PythonServerProcess>, IDisposable
+{
+    private readonly GrpcChannel _channel = GrpcChannel.ForAddress(server.Address);
+
+    public void Dispose() => _channel.Dispose();
+
+    [Fact]
+    public async Task Unary()
+    {
+        var r = await _channel.UnaryAsync(Methods.UnaryEcho, new EchoRequest { Message = "héllo", Payload = ByteString.CopyFrom(1, 2, 3) });
+        Assert.Equal("héllo", r.Message);
+        Assert.Equal(new byte[] { 1, 2, 3 }, r.Payload.ToByteArray());
+    }
+
+    [Fact]
+    public async Task ServerStreaming()
+    {
+        using var call = _channel.ServerStreaming(Methods.ServerStream, new StreamRequest { Count = 10, PayloadSize = 100, FailAfter = -1, Message = "m" });
+        var got = new List<string>();
+        await foreach (var r in call.ResponseStream.ReadAllAsync())
+        {
+            got.Add(r.Message);
+        }
+        Assert.Equal(Enumerable.Range(0, 10).Select(i => $"m{i}"), got);
+        Assert.Equal(StatusCode.OK, call.GetStatus().StatusCode);
+    }
+
+    [Fact]
+    public async Task ServerStreaming_ErrorAfterMessages()
+    {
+        using var call = _channel.ServerStreaming(Methods.ServerStream, new StreamRequest { Count = 5, FailAfter = 2, FailCode = (int)StatusCode.Aborted, Message = "ж" });
+        var count = 0;
+        var ex = await Assert.ThrowsAsync<RpcException>(async () =>
+        {
+            while (await call.ResponseStream.MoveNext())
+            {
+                count++;
+            }
+        });
+        Assert.Equal(2, count);
+        Assert.Equal(StatusCode.Aborted, ex.StatusCode);
+        Assert.Equal("failed after 2 messages: ж", ex.Status.Detail);
+    }
+
+    [Fact]
+    public async Task ClientStreaming()
+    {
+        using var call = _channel.ClientStreaming(Methods.ClientStream);
+        for (var i = 0; i < 10; i++)
+        {
+            await call.RequestStream.WriteAsync(new EchoRequest { Message = i.ToString(), Payload = ByteString.CopyFrom(new byte[i]) });
+        }
+        await call.RequestStream.CompleteAsync();
+        var s = await call;
+        Assert.Equal(10, s.Count);
+        Assert.Equal(45, s.TotalBytes);
+    }
+
+    [Fact]
+    public async Task Bidi()
+    {
+        using var call = _channel.DuplexStreaming(Methods.Bidi);
+        for (var i = 0; i < 10; i++)
+        {
+            await call.RequestStream.WriteAsync(new EchoRequest { Message = $"p{i}" });
+            Assert.True(await call.ResponseStream.MoveNext());
+            Assert.Equal($"p{i}", call.ResponseStream.Current.Message);
+        }
+        await call.RequestStream.CompleteAsync();
+        Assert.False(await call.ResponseStream.MoveNext());
+    }
+
+    [Fact]
+    public async Task DeadlineExceeded()
+    {
+        var id = Guid.NewGuid().ToString();
+        var ex = await Assert.ThrowsAsync<RpcException>(() => _channel.UnaryAsync(Methods.Sleep, new SleepRequest { Ms = 10_000, Id = id },
+            new CallOptions(Deadline: DateTime.UtcNow.AddMilliseconds(300))));
+        Assert.Equal(StatusCode.DeadlineExceeded, ex.StatusCode);
+        var outcome = await _channel.UnaryAsync(Methods.SleepOutcome, new OutcomeQuery { Id = id, WaitMs = 5000 });
+        Assert.True(outcome.Cancelled, "the python server should see the call end when its deadline passes");
+    }
+
+    [Fact]
+    public async Task Cancellation()
+    {
+        var id = Guid.NewGuid().ToString();
+        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+        var ex = await Assert.ThrowsAsync<RpcException>(() => _channel.UnaryAsync(Methods.Sleep, new SleepRequest { Ms = 10_000, Id = id },
+            new CallOptions(CancellationToken: cts.Token)));
+        Assert.Equal(StatusCode.Cancelled, ex.StatusCode);
+        var outcome = await _channel.UnaryAsync(Methods.SleepOutcome, new OutcomeQuery { Id = id, WaitMs = 5000 });
+        Assert.True(outcome.Cancelled, "the python server should observe RST_STREAM as cancellation");
+    }
+
+    [Fact]
+    public async Task ErrorWithNonAsciiMessage_AndTrailers()
+    {
+        const string message = "Ошибка: ü 日本 100% «done»";
+        var ex = await Assert.ThrowsAsync<RpcException>(() => _channel.UnaryAsync(Methods.Fail, new FailRequest { Code = (int)StatusCode.InvalidArgument, Message = message }));
+        Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
+        Assert.Equal(message, ex.Status.Detail);
+        Assert.Equal("requested", ex.Trailers.GetValue("fail-reason"));
+        Assert.Equal(new byte[] { 0, 1, 2, 255 }, ex.Trailers.GetValueBytes("fail-detail-bin"));
+    }
+
+    [Fact]
+    public async Task TrailersOnlyError()
+    {
+        var ex = await Assert.ThrowsAsync<RpcException>(() => _channel.UnaryAsync(Methods.Fail, new FailRequest { Code = (int)StatusCode.NotFound, Message = "gone" }));
+        Assert.Equal(StatusCode.NotFound, ex.StatusCode);
+        Assert.Equal("gone", ex.Status.Detail);
+    }
+
+    [Fact]
+    public async Task UnknownException_IsUnknown()
+    {
+        var ex = await Assert.ThrowsAsync<RpcException>(() => _channel.UnaryAsync(Methods.Throw, new EchoRequest()));
+        Assert.Equal(StatusCode.Unknown, ex.StatusCode);
+    }
+
+    [Fact]
+    public async Task Unimplemented()
+    {
+        var ex = await Assert.ThrowsAsync<RpcException>(() => _channel.UnaryAsync(Methods.NotBound, new EchoRequest()));
+        Assert.Equal(StatusCode.Unimplemented, ex.StatusCode);
+    }
+
+    [Fact]
+    public async Task LargeMessage_3MiB()
+    {
+        var payload = new byte[3 * 1024 * 1024];
+        new Random(7).NextBytes(payload);
+        var r = await _channel.UnaryAsync(Methods.UnaryEcho, new EchoRequest { Payload = ByteString.CopyFrom(payload) });
+        Assert.Equal(payload, r.Payload.ToByteArray());
+    }
+
+    [Fact]
+    public async Task RequestOverServerLimit_IsResourceExhausted()
+    {
+        var ex = await Assert.ThrowsAsync<RpcException>(() => _channel.UnaryAsync(Methods.UnaryEcho, new EchoRequest { Payload = ByteString.CopyFrom(new byte[5 * 1024 * 1024]) }));
+        Assert.Equal(StatusCode.ResourceExhausted, ex.StatusCode);
+    }
+
+    [Fact]
+    public async Task ResponseOverClientLimit_IsResourceExhausted()
+    {
+        var ex = await Assert.ThrowsAsync<RpcException>(() => _channel.UnaryAsync(Methods.UnaryEcho, new EchoRequest { ResponseSize = 5 * 1024 * 1024 }));
+        Assert.Equal(StatusCode.ResourceExhausted, ex.StatusCode);
+    }
+
+    [Fact]
+    public async Task Gzip_BothWays()
+    {
+        using var gz = GrpcChannel.ForAddress(server.Address, new GrpcChannelOptions { CompressionEncoding = "gzip" });
+        var text = string.Concat(Enumerable.Repeat("compressible ", 20_000));
+        var r = await gz.UnaryAsync(Methods.UnaryEcho, new EchoRequest { Message = text });
+        Assert.Equal(text, r.Message);
+    }
+
+    [Fact]
+    public async Task Metadata_WithBinary()
+    {
+        var headers = new Metadata { { "echo-text", "plain" }, { "echo-data-bin", new byte[] { 0, 0xFF, 0x10 } } };
+        using var call = _channel.AsyncUnaryCall(Methods.EchoMetadata, new EchoRequest(), new CallOptions(Headers: headers));
+        var r = await call;
+        var pairs = r.Pairs.ToDictionary(p => p.Key);
+        Assert.Equal("plain", pairs["echo-text"].Value);
+        Assert.Equal(new byte[] { 0, 0xFF, 0x10 }, pairs["echo-data-bin"].ValueBytes.ToByteArray());
+        Assert.Equal(new byte[] { 0, 0xFF, 0x10 }, (await call.ResponseHeadersAsync).GetValueBytes("echo-data-bin"));
+        Assert.Equal("plain", call.GetTrailers().GetValue("echo-text"));
+    }
+}
