@@ -26,6 +26,11 @@ public sealed class StructuredFieldCorpusTests
         return data;
     }
 
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, JsonArray> Files = new();
+
+    private static JsonArray Load(string relative) =>
+        Files.GetOrAdd(relative, r => JsonNode.Parse(Corpus.Read("structured-field-tests", r))!.AsArray());
+
     [Fact]
     public void Corpus_HasAllDictionaryCases()
     {
@@ -61,7 +66,7 @@ public sealed class StructuredFieldCorpusTests
     public void Parse_CorpusCase_MatchesExpected(string file, string name)
     {
         JsonNode? c = null;
-        foreach (var candidate in JsonNode.Parse(Corpus.Read("structured-field-tests", file))!.AsArray())
+        foreach (var candidate in Load(file))
         {
             if (candidate!["name"]!.GetValue<string>() == name)
             {
@@ -146,7 +151,7 @@ public sealed class StructuredFieldCorpusTests
     [MemberData(nameof(SerialisationCases))]
     public void Serialize_CorpusCase_MatchesCanonicalOrFails(string file, string name)
     {
-        var c = JsonNode.Parse(Corpus.Read("structured-field-tests", "serialisation-tests", file))!.AsArray()
+        var c = Load(System.IO.Path.Combine("serialisation-tests", file))
             .Single(x => x!["name"]!.GetValue<string>() == name)!;
         var ok = Serialize(c["header_type"]!.GetValue<string>(), c["expected"]!, out var text, out var error);
         if (c["must_fail"]?.GetValue<bool>() ?? false)

@@ -1,5 +1,4 @@
 using System.IO.Compression;
-using System.Xml;
 
 namespace OptOutRegistry.Signals.Tdmrep;
 
@@ -71,62 +70,47 @@ public static class TdmrepMetadata
     /// Reads an EPUB package document (OPF). EPUB 2: <c>&lt;meta name="tdm:reservation" content="1"/&gt;</c>;
     /// EPUB 3: <c>&lt;meta property="tdm:reservation"&gt;1&lt;/meta&gt;</c> with the <c>tdm</c> prefix declared on
     /// <c>&lt;package prefix="tdm: http://www.w3.org/ns/tdmrep#"&gt;</c>. A prefix bound to another URI is not TDMRep.
+    /// The document is scanned tolerantly (the spec's own examples are not well-formed XML).
     /// </summary>
     public static TdmrepStatement FromEpubPackage(string opfXml)
     {
+        if (opfXml.Length > MaxXmlChars)
+        {
+            opfXml = opfXml[..MaxXmlChars];
+        }
+
         string? reservation = null, policy = null;
         string? tdmPrefixUri = null;
-        try
+        foreach (var tag in MarkupScanner.Scan(opfXml))
         {
-            using var reader = CreateReader(opfXml);
-            while (reader.Read())
+            if (tag.LocalName == "package" && tag.Attr("prefix") is { } prefixes)
             {
-                if (reader.NodeType != XmlNodeType.Element)
+                tdmPrefixUri = FindPrefix(prefixes, "tdm");
+            }
+            else if (tag.LocalName == "meta")
+            {
+                var name = tag.Attr("name");
+                var property = tag.Attr("property");
+                if (name == "tdm:reservation")
                 {
-                    continue;
+                    reservation = tag.Attr("content");
                 }
-
-                if (reader.LocalName == "package" && reader.GetAttribute("prefix") is { } prefixes)
+                else if (name == "tdm:policy")
                 {
-                    tdmPrefixUri = FindPrefix(prefixes, "tdm");
+                    policy = tag.Attr("content");
                 }
-                else if (reader.LocalName == "meta")
+                else if (property is "tdm:reservation" or "tdm:policy" && tdmPrefixUri is null or EpubNamespace)
                 {
-                    var name = reader.GetAttribute("name");
-                    var property = reader.GetAttribute("property");
-                    if (name is "tdm:reservation" or "tdm:policy")
+                    if (property == "tdm:reservation")
                     {
-                        var content = reader.GetAttribute("content");
-                        if (name == "tdm:reservation")
-                        {
-                            reservation = content;
-                        }
-                        else
-                        {
-                            policy = content;
-                        }
+                        reservation = tag.Text;
                     }
-                    else if (property is "tdm:reservation" or "tdm:policy" && !reader.IsEmptyElement)
+                    else
                     {
-                        var text = reader.ReadElementContentAsString();
-                        if (tdmPrefixUri is null or EpubNamespace)
-                        {
-                            if (property == "tdm:reservation")
-                            {
-                                reservation = text;
-                            }
-                            else
-                            {
-                                policy = text;
-                            }
-                        }
+                        policy = tag.Text;
                     }
                 }
             }
-        }
-        catch (XmlException ex)
-        {
-            return new TdmrepStatement(TdmrepTechnique.Epub, TdmReservation.Unset, null, "EPUB package document", $"package document: {ex.Message}");
         }
 
         var res = TdmrepRules.ParseReservation(reservation, out var error);
@@ -147,15 +131,12 @@ public static class TdmrepMetadata
             }
 
             string? opfPath = null;
-            using (var reader = CreateReader(ReadEntry(container)))
+            foreach (var tag in MarkupScanner.Scan(ReadEntry(container)))
             {
-                while (reader.Read())
+                if (tag.LocalName == "rootfile")
                 {
-                    if (reader.NodeType == XmlNodeType.Element && reader.LocalName == "rootfile")
-                    {
-                        opfPath = reader.GetAttribute("full-path");
-                        break;
-                    }
+                    opfPath = tag.Attr("full-path");
+                    break;
                 }
             }
 
@@ -167,48 +148,56 @@ public static class TdmrepMetadata
 
             return FromEpubPackage(ReadEntry(opf)) with { Source = $"EPUB {opfPath} tdm:reservation" };
         }
-        catch (Exception ex) when (ex is InvalidDataException or XmlException or IOException)
+        catch (Exception ex) when (ex is InvalidDataException or IOException or NotSupportedException)
         {
             return new TdmrepStatement(TdmrepTechnique.Epub, TdmReservation.Unset, null, "EPUB", $"EPUB: {ex.Message}");
         }
     }
 
-    /// <summary>Reads a PDF's XMP packet: <c>tdm:reservation</c>/<c>tdm:policy</c> in the <c>http://www.w3.org/ns/tdmrep/</c> namespace, as elements or attributes.</summary>
+    /// <summary>
+    /// Reads a PDF's XMP packet: <c>reservation</c>/<c>policy</c> in the <c>http://www.w3.org/ns/tdmrep/</c> namespace
+    /// (whatever its prefix), as elements or attributes. An element bound to the EPUB URI (with <c>#</c>) is not read.
+    /// </summary>
     public static TdmrepStatement FromXmp(string xmpXml)
     {
-        string? reservation = null, policy = null;
-        try
+        if (xmpXml.Length > MaxXmlChars)
         {
-            using var reader = CreateReader(xmpXml);
-            while (reader.Read())
+            xmpXml = xmpXml[..MaxXmlChars];
+        }
+
+        var prefixes = new HashSet<string>(StringComparer.Ordinal);
+        var tags = MarkupScanner.Scan(xmpXml).ToList();
+        foreach (var tag in tags)
+        {
+            foreach (var (name, value) in tag.Attributes)
             {
-                if (reader.NodeType != XmlNodeType.Element)
+                if (name.StartsWith("xmlns:", StringComparison.Ordinal) && value == XmpNamespace)
                 {
-                    continue;
-                }
-
-                if (reader.HasAttributes)
-                {
-                    reservation = reader.GetAttribute("reservation", XmpNamespace) ?? reservation;
-                    policy = reader.GetAttribute("policy", XmpNamespace) ?? policy;
-                }
-
-                if (reader.NamespaceURI == XmpNamespace && !reader.IsEmptyElement)
-                {
-                    if (reader.LocalName == "reservation")
-                    {
-                        reservation = reader.ReadElementContentAsString();
-                    }
-                    else if (reader.LocalName == "policy")
-                    {
-                        policy = reader.ReadElementContentAsString();
-                    }
+                    prefixes.Add(name[6..]);
                 }
             }
         }
-        catch (XmlException ex)
+
+        string? reservation = null, policy = null;
+        foreach (var tag in tags)
         {
-            return new TdmrepStatement(TdmrepTechnique.PdfXmp, TdmReservation.Unset, null, "PDF XMP", $"XMP: {ex.Message}");
+            foreach (var p in prefixes)
+            {
+                reservation = tag.Attr(p + ":reservation") ?? reservation;
+                policy = tag.Attr(p + ":policy") ?? policy;
+            }
+
+            if (tag.Prefix is { } prefix && prefixes.Contains(prefix))
+            {
+                if (tag.LocalName == "reservation")
+                {
+                    reservation = tag.Text;
+                }
+                else if (tag.LocalName == "policy")
+                {
+                    policy = tag.Text;
+                }
+            }
         }
 
         var res = TdmrepRules.ParseReservation(reservation, out var error);
@@ -224,15 +213,6 @@ public static class TdmrepMetadata
         var n = r.ReadBlock(buffer, 0, buffer.Length);
         return new string(buffer, 0, n);
     }
-
-    private static XmlReader CreateReader(string xml) => XmlReader.Create(new StringReader(xml), new XmlReaderSettings
-    {
-        // Untrusted input: no DTDs (billion laughs), no external resources, bounded size.
-        DtdProcessing = DtdProcessing.Prohibit,
-        XmlResolver = null,
-        MaxCharactersInDocument = MaxXmlChars,
-        IgnoreComments = true,
-    });
 
     private static string? FindPrefix(string prefixes, string prefix)
     {
