@@ -46,6 +46,9 @@ public sealed class PostgresServerFixture : IAsyncLifetime
             "start"],
         TimeSpan.FromMinutes(2));
 
+    /// <summary>Stops the server the way a crash would: immediate shutdown, no checkpoint, recovery on next start.</summary>
+    public Task CrashAsync() => RunPgAsync("pg_ctl", ["-D", DataDirectory, "-m", "immediate", "-w", "stop"], TimeSpan.FromMinutes(1));
+
     /// <summary>Creates a fresh database and returns its connection string.</summary>
     public async Task<string> CreateDatabaseAsync()
     {
