@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using OptOutRegistry.Grpc;
 using OptOutRegistry.Server.Hosting;
+using OptOutRegistry.Server.Registry;
 
 namespace OptOutRegistry.Server;
 
@@ -87,6 +88,7 @@ public static partial class ServerHost
         });
 
         // Components: one AddXxx line each.
+        builder.Services.AddRegistry(configuration);
 
         var app = builder.Build();
 
@@ -94,6 +96,7 @@ public static partial class ServerHost
         // without our .proto files.
         app.MapGrpcHealthService();
         app.MapGrpcReflectionService();
+        app.MapRegistry();
 
         return app;
     }
