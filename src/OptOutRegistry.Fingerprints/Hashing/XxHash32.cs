@@ -125,6 +125,26 @@ public sealed class XxHash32
         return Finish(h, source);
     }
 
+    /// <summary>
+    /// XXH32 (seed 0) of the 13 bytes at <paramref name="start"/>: the Text-Code window of ASCII text. Same
+    /// result as <see cref="HashToUInt32"/>, unrolled for the fixed length (three 4-byte lanes and one byte).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static uint Hash13(ref byte start)
+    {
+        var h = Prime5 + 13u;
+        h = BitOperations.RotateLeft(h + (Unsafe.ReadUnaligned<uint>(ref start) * Prime3), 17) * Prime4;
+        h = BitOperations.RotateLeft(h + (Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref start, 4)) * Prime3), 17) * Prime4;
+        h = BitOperations.RotateLeft(h + (Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref start, 8)) * Prime3), 17) * Prime4;
+        h = BitOperations.RotateLeft(h + (Unsafe.Add(ref start, 12) * Prime5), 11) * Prime1;
+        h ^= h >> 15;
+        h *= Prime2;
+        h ^= h >> 13;
+        h *= Prime3;
+        h ^= h >> 16;
+        return h;
+    }
+
     /// <summary>Hashes a whole stream with XXH32, reading it in blocks.</summary>
     public static uint HashStream(Stream stream, uint seed = 0)
     {

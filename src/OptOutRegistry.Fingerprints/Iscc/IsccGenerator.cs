@@ -86,14 +86,25 @@ public static class IsccGenerator
             {
                 // ASCII: one byte per code point, windows are plain byte ranges.
                 characters = utf8Length;
-                var windows = Math.Max(utf8Length - TextNgramSize + 1, 1);
-                for (var i = 0; i < windows; i++)
+                if (utf8Length < TextNgramSize)
                 {
-                    features[n++] = XxHash32.HashToUInt32(utf8.Slice(i, Math.Min(TextNgramSize, utf8Length - i)));
-                    if (n == FeatureBatch)
+                    features[n++] = XxHash32.HashToUInt32(utf8);
+                }
+                else
+                {
+                    // Little-endian lane reads in Hash13 are the spec's byte order only on little-endian CPUs.
+                    ref var start = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(utf8);
+                    var windows = utf8Length - TextNgramSize + 1;
+                    for (var i = 0; i < windows; i++)
                     {
-                        minHash.Add(features.AsSpan(0, n));
-                        n = 0;
+                        features[n++] = BitConverter.IsLittleEndian
+                            ? XxHash32.Hash13(ref System.Runtime.CompilerServices.Unsafe.Add(ref start, i))
+                            : XxHash32.HashToUInt32(utf8.Slice(i, TextNgramSize));
+                        if (n == FeatureBatch)
+                        {
+                            minHash.Add(features.AsSpan(0, n));
+                            n = 0;
+                        }
                     }
                 }
             }

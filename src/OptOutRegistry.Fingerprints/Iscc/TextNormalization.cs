@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Text;
 
@@ -42,34 +43,116 @@ public static class TextNormalization
             return text;
         }
 
+        // ASCII is unchanged by NFD and NFKC, so only the table lookup remains (the common case for web text).
+        if (System.Text.Ascii.IsValid(text))
+        {
+            return CollapseAscii(text);
+        }
+
         var nfd = RemoveLoneSurrogates(text).Normalize(NormalizationForm.FormD);
-
-        // Step 1 (Python: "".join(text.split())): drop whitespace, keep everything else.
-        var joined = new StringBuilder(nfd.Length);
-        foreach (var r in nfd.EnumerateRunes())
+        var joined = ArrayPool<char>.Shared.Rent(nfd.Length);
+        var output = ArrayPool<char>.Shared.Rent(nfd.Length);
+        try
         {
-            if (!IsPythonWhitespace(r.Value))
+            // Step 1 (Python: "".join(text.split())): drop whitespace. All Python whitespace is in the BMP.
+            var n = 0;
+            foreach (var c in nfd)
             {
-                joined.Append(r.ToString());
-            }
-        }
-
-        // Step 2 (.lower()) and step 3 (category filter).
-        var s = joined.ToString();
-        var sb = new StringBuilder(s.Length);
-        for (var i = 0; i < s.Length;)
-        {
-            var r = Rune.GetRuneAt(s, i);
-            Rune lower = r.Value == 0x03A3 ? new Rune(FinalSigma(s, i) ? 0x03C2 : 0x03C3) : Rune.ToLowerInvariant(r);
-            if (!IsFilteredCategory(Rune.GetUnicodeCategory(lower)))
-            {
-                sb.Append(lower.ToString());
+                if (!IsPythonWhitespace(c))
+                {
+                    joined[n++] = c;
+                }
             }
 
-            i += r.Utf16SequenceLength;
+            // Step 2 (.lower()) and step 3 (drop categories C*, M*, P*) on the joined text.
+            ReadOnlySpan<char> s = joined.AsSpan(0, n);
+            var w = 0;
+            for (var i = 0; i < s.Length;)
+            {
+                var c = s[i];
+                if (c < 0x80)
+                {
+                    var mapped = AsciiCollapseTable[c];
+                    if (mapped != 0)
+                    {
+                        output[w++] = (char)mapped;
+                    }
+
+                    i++;
+                    continue;
+                }
+
+                if (!char.IsSurrogate(c))
+                {
+                    var lower = c == '\u03A3' ? (FinalSigma(s, i) ? '\u03C2' : '\u03C3') : char.ToLowerInvariant(c);
+                    if (!IsFilteredCategory(CharUnicodeInfo.GetUnicodeCategory(lower)))
+                    {
+                        output[w++] = lower;
+                    }
+
+                    i++;
+                    continue;
+                }
+
+                Rune.DecodeFromUtf16(s[i..], out var rune, out var consumed);
+                var lowerRune = Rune.ToLowerInvariant(rune);
+                if (!IsFilteredCategory(Rune.GetUnicodeCategory(lowerRune)))
+                {
+                    w += lowerRune.EncodeToUtf16(output.AsSpan(w));
+                }
+
+                i += consumed;
+            }
+
+            return new string(output, 0, w).Normalize(NormalizationForm.FormKC);
+        }
+        finally
+        {
+            ArrayPool<char>.Shared.Return(joined);
+            ArrayPool<char>.Shared.Return(output);
+        }
+    }
+
+    // Per ASCII code point: 0 = removed (whitespace, Cc, P*), else the lower-cased character to keep.
+    private static readonly byte[] AsciiCollapseTable = BuildAsciiCollapseTable();
+
+    private static byte[] BuildAsciiCollapseTable()
+    {
+        var table = new byte[128];
+        for (var c = 0; c < 128; c++)
+        {
+            var ch = (char)c;
+            if (IsPythonWhitespace(c) || IsFilteredCategory(CharUnicodeInfo.GetUnicodeCategory(ch)))
+            {
+                continue;
+            }
+
+            table[c] = (byte)char.ToLowerInvariant(ch);
         }
 
-        return sb.ToString().Normalize(NormalizationForm.FormKC);
+        return table;
+    }
+
+    private static string CollapseAscii(string text)
+    {
+        var buffer = ArrayPool<char>.Shared.Rent(text.Length);
+        try
+        {
+            var table = AsciiCollapseTable;
+            var w = 0;
+            foreach (var c in text)
+            {
+                var mapped = table[c];
+                buffer[w] = (char)mapped;
+                w += mapped == 0 ? 0 : 1;
+            }
+
+            return new string(buffer, 0, w);
+        }
+        finally
+        {
+            ArrayPool<char>.Shared.Return(buffer);
+        }
     }
 
     /// <summary>
@@ -226,7 +309,7 @@ public static class TextNormalization
 
     // Python unicodeobject.c handle_capital_sigma: Σ is final when preceded by a cased letter (skipping
     // case-ignorable code points) and not followed by one.
-    private static bool FinalSigma(string s, int index)
+    private static bool FinalSigma(ReadOnlySpan<char> s, int index)
     {
         var j = index;
         var precededByCased = false;
@@ -249,8 +332,8 @@ public static class TextNormalization
         j = index + 1;
         while (j < s.Length)
         {
-            var r = Rune.GetRuneAt(s, j);
-            j += r.Utf16SequenceLength;
+            Rune.DecodeFromUtf16(s[j..], out var r, out var consumed);
+            j += consumed;
             if (!IsCaseIgnorable(r))
             {
                 return !IsCased(r);
@@ -260,10 +343,10 @@ public static class TextNormalization
         return true;
     }
 
-    private static Rune RuneBefore(string s, int index) =>
+    private static Rune RuneBefore(ReadOnlySpan<char> s, int index) =>
         index >= 2 && char.IsSurrogatePair(s[index - 2], s[index - 1])
             ? new Rune(s[index - 2], s[index - 1])
-            : new Rune(s[index - 1]);
+            : Rune.TryCreate(s[index - 1], out var r) ? r : Rune.ReplacementChar;
 
     // Unicode Cased = Lu | Ll | Lt | Other_Lowercase | Other_Uppercase (common Other_* ranges listed).
     private static bool IsCased(Rune r)
