@@ -81,26 +81,17 @@ public static class TdmrepRules
     }
 
     /// <summary>
-    /// The registry reading of a reservation: <c>1</c> reserves all text and data mining, which covers every AI use;
-    /// <c>0</c> is an explicit permission for them. Search is left unknown: TDMRep has no purpose granularity, and its
-    /// Community Group points to robots.txt as the signal for search engines (standards.md §9 mapping hazards).
+    /// The registry reading of a reservation: TDMRep has no purpose granularity, and <c>1</c> reserves all text and
+    /// data mining — the registry's <c>all</c>, which every narrower purpose inherits (standards.md §9 puts TDMRep in
+    /// the "any automated processing" row; the mapping hazard that this includes search-side mining is deliberate:
+    /// the rights holder reserved TDM without exceptions). <c>0</c> is an explicit permission for all of them.
     /// </summary>
-    public static UsagePreferences ToPreferences(TdmReservation reservation)
+    public static UsagePreferences ToPreferences(TdmReservation reservation) => reservation switch
     {
-        if (reservation == TdmReservation.Unset)
-        {
-            return UsagePreferences.None;
-        }
-
-        var v = reservation == TdmReservation.Reserved ? Verdict.Disallowed : Verdict.Allowed;
-        var p = UsagePreferences.None;
-        p[UsageCategory.All] = v;
-        p[UsageCategory.TrainAi] = v;
-        p[UsageCategory.TrainGenAi] = v;
-        p[UsageCategory.AiUse] = v;
-        p[UsageCategory.Search] = Verdict.Unknown;
-        return p;
-    }
+        TdmReservation.Reserved => UsagePreferences.None.With(UsageCategory.All, Verdict.Disallowed),
+        TdmReservation.NotReserved => UsagePreferences.None.With(UsageCategory.All, Verdict.Allowed),
+        _ => UsagePreferences.None,
+    };
 
     /// <summary>Reads a textual <c>tdm-reservation</c> value: exactly <c>1</c> or <c>0</c> (trimmed); anything else is a protocol error ⇒ unset.</summary>
     public static TdmReservation ParseReservation(string? value, out string? error)
