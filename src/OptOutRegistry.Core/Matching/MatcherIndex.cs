@@ -65,13 +65,14 @@ public sealed class MatcherIndex
     private readonly IsccIndex _iscc;
     private readonly AppendArray<ReservationRecord> _reservations;
     private readonly AppendArray<HostRecord> _hostRecords;
-    private readonly AppendArray<PathRule> _pathRules;
-    private readonly AppendArray<HostRule> _hostRules;
+    private AppendArray<PathRule> _pathRules;
+    private AppendArray<HostRule> _hostRules;
     private readonly AppendArray<string?> _holders = new(64);
     private readonly AppendArray<string?> _policies = new(64);
     private readonly Dictionary<string, int> _holderIndex = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _policyIndex = new(StringComparer.Ordinal);
     private readonly ByteArena _arena = new();
+    private ByteArena _paths = new();
     private readonly long[] _selectorCounts = new long[SelectorKinds.Count];
 
     /// <summary>An empty index.</summary>
@@ -127,6 +128,8 @@ public sealed class MatcherIndex
             {
                 index.AddReservation(r);
             }
+
+            index.CompactRules();
         }
 
         return index;
@@ -230,7 +233,7 @@ public sealed class MatcherIndex
         }
 
         var t = Ticks(query.AsOf);
-        var sink = new ProvenanceSink(_arena);
+        var sink = new ProvenanceSink();
         switch (query.Kind)
         {
             case SubjectKind.Url:
@@ -324,7 +327,7 @@ public sealed class MatcherIndex
     {
         lock (_writeLock)
         {
-            long bytes = _hosts.Bytes + _urls.Bytes + _sha256.Bytes + _identifiers.Bytes + _ids.Bytes + _iscc.Bytes + _arena.Bytes;
+            long bytes = _hosts.Bytes + _urls.Bytes + _sha256.Bytes + _identifiers.Bytes + _ids.Bytes + _iscc.Bytes + _arena.Bytes + _paths.Bytes;
             bytes += (long)_reservations.Capacity * Unsafe.SizeOf<ReservationRecord>();
             bytes += (long)_hostRecords.Capacity * Unsafe.SizeOf<HostRecord>();
             bytes += (long)_pathRules.Capacity * Unsafe.SizeOf<PathRule>();
@@ -471,24 +474,33 @@ public sealed class MatcherIndex
 
         var path = key[parts.PathStart..];
         var authority = key[..parts.PathStart];
+        var pathHead = PackHead(path, out var pathHeadLength);
         Span<char> patternBuffer = stackalloc char[256];
         var rules = _pathRules.Items;
+        var paths = _paths;
         for (var n = head; n >= 0; n = rules[n].Next)
         {
             ref var rule = ref rules[n];
-            if (rule.Length > path.Length && rule.IsPattern == 0)
+
+            // Literal head first: most rules of a host differ from the path within 8 characters.
+            if (rule.HeadLength > pathHeadLength || ((rule.Head ^ pathHead) & HeadMask(rule.HeadLength)) != 0)
             {
                 continue;
             }
 
-            var bytes = _arena.Get(rule.Path);
             bool matched;
             if (rule.IsPattern == 0)
             {
-                matched = Ascii.Equals(bytes, path[..bytes.Length]);
+                if (rule.Length > path.Length)
+                {
+                    continue;
+                }
+
+                matched = rule.Length == rule.HeadLength || Ascii.Equals(paths.Get(rule.Path), path[..rule.Length]);
             }
             else
             {
+                var bytes = paths.Get(rule.Path);
                 var chars = bytes.Length <= patternBuffer.Length ? patternBuffer[..bytes.Length] : new char[bytes.Length];
                 Ascii.ToUtf16(bytes, chars, out _);
                 matched = PathPattern.IsMatch(path, chars);
@@ -496,11 +508,28 @@ public sealed class MatcherIndex
 
             if (matched)
             {
-                var site = new MatchSite(rule.IsPattern == 0 ? SelectorKind.Prefix : SelectorKind.Pattern, (rule.Value & VerifiedBit) != 0, authority, rule.Path);
+                var site = new MatchSite(rule.IsPattern == 0 ? SelectorKind.Prefix : SelectorKind.Pattern, (rule.Value & VerifiedBit) != 0, authority, paths, rule.Path);
                 Consider(rule.Value, Specificity(RankPath, rule.Length), purpose, t, ref sink, in site);
             }
         }
     }
+
+    /// <summary>Packs up to the first 8 characters (as bytes) of a path, little-endian; non-ASCII characters keep their low byte.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong PackHead(ReadOnlySpan<char> text, out int length)
+    {
+        length = Math.Min(8, text.Length);
+        ulong head = 0;
+        for (var i = 0; i < length; i++)
+        {
+            head |= (ulong)(byte)text[i] << (8 * i);
+        }
+
+        return head;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong HeadMask(int length) => length >= 8 ? ulong.MaxValue : (1UL << (8 * length)) - 1;
 
     private void MatchContentKey<TSink>(KeyTable table, ulong hash, SelectorKind kind, ReadOnlySpan<char> text, UsageCategory purpose, long t, ref TSink sink)
         where TSink : struct, IMatchSink
@@ -537,7 +566,7 @@ public sealed class MatcherIndex
 
         public void Add(uint value, ulong head, int distance, uint text)
         {
-            var site = new MatchSite(SelectorKind.Iscc, false, default, text, distance, head, 0);
+            var site = new MatchSite(SelectorKind.Iscc, false, default, index._arena, text, distance, head, 0);
             index.Consider(value, Specificity(RankContent, 64 - distance), purpose, t, ref Sink, in site);
         }
     }
@@ -773,10 +802,19 @@ public sealed class MatcherIndex
             {
                 var h = GetOrAddHostRecord(selector.Authority!);
                 var path = selector.Path!;
+                var star = selector.Kind == SelectorKind.Pattern ? path.IndexOf('*') : -1;
+                var literal = path.AsSpan(0, star >= 0 ? star : path.Length);
+                if (selector.Kind == SelectorKind.Pattern && literal.EndsWith("$"))
+                {
+                    literal = literal[..^1];
+                }
+
                 var rule = new PathRule
                 {
+                    Head = PackHead(literal, out var headLength),
+                    HeadLength = (byte)headLength,
                     Value = value,
-                    Path = _arena.Add(path),
+                    Path = _paths.Add(path),
                     Length = (ushort)Math.Min(path.Length, ushort.MaxValue),
                     IsPattern = selector.Kind == SelectorKind.Pattern ? (byte)1 : (byte)0,
                     Next = _hostRecords[h].PathRules,
@@ -830,6 +868,64 @@ public sealed class MatcherIndex
         }
 
         _selectorCounts[(int)selector.Kind]++;
+    }
+
+    /// <summary>
+    /// After a bulk build, lays out each host's prefix/pattern rules, their path texts and its host/domain rules
+    /// next to each other (in host order), so a check touches one or two cache lines per host instead of one per
+    /// rule. Runs before the index is published, so no reader can see the old arrays.
+    /// </summary>
+    private void CompactRules()
+    {
+        var records = _hostRecords.Items;
+        var count = _hostRecords.Count;
+        var oldPaths = _paths;
+        var oldPathRules = _pathRules.Items;
+        var oldHostRules = _hostRules.Items;
+        var paths = new ByteArena();
+        var pathRules = new AppendArray<PathRule>(_pathRules.Count);
+        var hostRules = new AppendArray<HostRule>(_hostRules.Count);
+        var chain = new List<int>();
+        for (var h = 0; h < count; h++)
+        {
+            ref var record = ref records[h];
+            chain.Clear();
+            for (var n = record.PathRules; n >= 0; n = oldPathRules[n].Next)
+            {
+                chain.Add(n);
+            }
+
+            var next = -1;
+            for (var i = chain.Count - 1; i >= 0; i--)
+            {
+                var rule = oldPathRules[chain[i]];
+                rule.Path = paths.Add(Encoding.UTF8.GetString(oldPaths.Get(rule.Path)));
+                rule.Next = next;
+                next = pathRules.Add(rule);
+            }
+
+            // Added in reverse, so the chain runs backwards through memory; the walk order is unchanged.
+            record.PathRules = next;
+            chain.Clear();
+            for (var n = record.HostRules; n >= 0; n = oldHostRules[n].Next)
+            {
+                chain.Add(n);
+            }
+
+            next = -1;
+            for (var i = chain.Count - 1; i >= 0; i--)
+            {
+                var rule = oldHostRules[chain[i]];
+                rule.Next = next;
+                next = hostRules.Add(rule);
+            }
+
+            record.HostRules = next;
+        }
+
+        _paths = paths;
+        _pathRules = pathRules;
+        _hostRules = hostRules;
     }
 
     private int GetOrAddHostRecord(string authority)

@@ -30,15 +30,21 @@ internal struct HostRecord
     public byte Flags;
 }
 
-/// <summary>A prefix or pattern selector of an authority, 16 bytes plus its path in the arena.</summary>
-[StructLayout(LayoutKind.Sequential, Pack = 4)]
+/// <summary>
+/// A prefix or pattern selector of an authority, 24 bytes plus its path in the path arena. <see cref="Head"/> holds the
+/// first up to 8 characters of the literal part (before any <c>*</c>) as ASCII bytes, little-endian, so most rules of
+/// a host are rejected without touching the arena; a prefix of at most 8 characters is decided by it alone.
+/// </summary>
+[StructLayout(LayoutKind.Sequential, Pack = 8)]
 internal struct PathRule
 {
+    public ulong Head;
     public uint Value;
     public uint Path;
     public int Next;
     public ushort Length;
     public byte IsPattern;
+    public byte HeadLength;
 }
 
 /// <summary>A host or domain selector, 12 bytes.</summary>

@@ -7,9 +7,10 @@ namespace OptOutRegistry.Core.Matching.Internal;
 /// <summary>Where a candidate match came from; only the provenance sink reads more than nothing of it.</summary>
 internal readonly ref struct MatchSite
 {
-    public MatchSite(SelectorKind kind, bool verified, ReadOnlySpan<char> text, uint arenaText = ByteArena.None,
+    public MatchSite(SelectorKind kind, bool verified, ReadOnlySpan<char> text, ByteArena? arena = null, uint arenaText = ByteArena.None,
         int distance = -1, ulong isccHead = 0, ushort isccType = 0)
     {
+        Arena = arena;
         Kind = kind;
         Verified = verified;
         Text = text;
@@ -25,6 +26,8 @@ internal readonly ref struct MatchSite
 
     /// <summary>The selector text, or its first part when <see cref="ArenaText"/> holds the rest.</summary>
     public ReadOnlySpan<char> Text { get; }
+
+    public ByteArena? Arena { get; }
 
     public uint ArenaText { get; }
 
@@ -129,15 +132,15 @@ internal readonly record struct Candidate(
     SelectorKind Kind, bool Verified, string Text, int Distance, ulong IsccHead, ushort IsccType);
 
 /// <summary>Collects every candidate with its selector text (the explain path; allocates).</summary>
-internal struct ProvenanceSink(ByteArena arena) : IMatchSink
+internal struct ProvenanceSink() : IMatchSink
 {
     public List<Candidate> Candidates { get; } = [];
 
     public void Add(int reservation, int holder, int specificity, Verdict verdict, UsageCategory decidedBy, scoped in MatchSite site)
     {
-        var text = site.ArenaText == ByteArena.None
+        var text = site.Arena is null
             ? site.Text.ToString()
-            : string.Concat(site.Text, arena.GetString(site.ArenaText));
+            : string.Concat(site.Text, site.Arena.GetString(site.ArenaText));
         Candidates.Add(new Candidate(reservation, holder, specificity, verdict, decidedBy, site.Kind, site.Verified, text,
             site.Distance, site.IsccHead, site.IsccType));
     }
