@@ -1,0 +1,202 @@
+using System.Collections.Concurrent;
+using OptOutRegistry.Core.Matching;
+using OptOutRegistry.Core.Model;
+using Pb = OptOutRegistry.Api.V1;
+
+namespace OptOutRegistry.Snapshots;
+
+/// <summary>
+/// A matcher kept current from the event log: the one code path shared by the server's matcher host (tailing its
+/// store), a replica (following <c>Feed.WatchEvents</c>) and the SDK's offline checker (a snapshot file plus the
+/// feed). Events are applied strictly in sequence: an event at or below <see cref="AppliedSequence"/> is a
+/// duplicate and ignored, one beyond the next expected sequence is a gap and refused, so a follower that reconnects
+/// from <c>AppliedSequence + 1</c> can never skip or double-apply a change.
+/// Reads (<see cref="Matcher"/>) never wait for writers: Core's matcher is read lock-free.
+/// </summary>
+public sealed class RegistryMirror
+{
+    private readonly ConcurrentDictionary<string, string> _holderNames = new(StringComparer.Ordinal);
+    private readonly Lock _writeLock = new();
+    private readonly MatcherOptions _options;
+    private MatcherIndex _matcher;
+    private long _appliedSequence = -1;
+    private TaskCompletionSource _advanced = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>An empty mirror (no events applied).</summary>
+    public RegistryMirror(MatcherOptions? options = null)
+    {
+        _options = options ?? new MatcherOptions();
+        _matcher = MatcherIndex.Build([], _options);
+    }
+
+    /// <summary>The current matcher. Replaced as a whole only when a snapshot is loaded.</summary>
+    public MatcherIndex Matcher => Volatile.Read(ref _matcher);
+
+    /// <summary>The last event sequence applied; -1 before any.</summary>
+    public long AppliedSequence => Interlocked.Read(ref _appliedSequence);
+
+    /// <summary>Raised after each applied event (outside the write lock), with its sequence. For logging and tests.</summary>
+    public event Action<long>? Applied;
+
+    /// <summary>The public display name of a holder seen in a reservation, if any.</summary>
+    public string? GetHolderName(string holderId) => _holderNames.TryGetValue(holderId, out var name) ? name : null;
+
+    /// <summary>
+    /// Replaces the whole state with a full snapshot's content. <paramref name="reader"/> must be positioned after the
+    /// header; the digest is checked, the signature is the caller's business (<see cref="SnapshotReader.VerifySignature"/>
+    /// after this returns).
+    /// </summary>
+    /// <exception cref="SnapshotFormatException">Not a full snapshot, a corrupt record or a digest mismatch.</exception>
+    public void LoadSnapshot(SnapshotReader reader)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        if (reader.Header.Kind != SnapshotKind.Full)
+        {
+            throw new SnapshotFormatException("snapshot: a delta cannot be loaded on its own; load a full snapshot first");
+        }
+
+        var reservations = new List<Reservation>();
+        var names = new List<KeyValuePair<string, string>>();
+        var index = 0L;
+        while (reader.TryReadRecord(out _, out var payload))
+        {
+            Pb.Reservation message;
+            try
+            {
+                message = Pb.Reservation.Parser.ParseFrom(payload.Span);
+                reservations.Add(ProtoConvert.ToCore(message));
+            }
+            catch (Exception ex) when (ex is Google.Protobuf.InvalidProtocolBufferException or ModelValidationException)
+            {
+                throw new SnapshotFormatException($"snapshot: record {index}: {ex.Message}");
+            }
+
+            if (message.HolderName.Length > 0)
+            {
+                names.Add(new(message.HolderId, message.HolderName));
+            }
+
+            index++;
+        }
+
+        if (!reader.DigestMatches)
+        {
+            throw new SnapshotFormatException("snapshot: digest mismatch: the file was altered or damaged");
+        }
+
+        var matcher = MatcherIndex.Build(reservations, _options with { ExpectedSelectors = CountSelectors(reservations) });
+        lock (_writeLock)
+        {
+            foreach (var (holder, name) in names)
+            {
+                _holderNames[holder] = name;
+            }
+
+            Volatile.Write(ref _matcher, matcher);
+            Interlocked.Exchange(ref _appliedSequence, reader.Header.AsOfSequence);
+        }
+
+        Signal();
+    }
+
+    /// <summary>
+    /// Applies one event. Returns false (and changes nothing) for a duplicate, i.e. a sequence already applied.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The event's sequence leaves a gap after <see cref="AppliedSequence"/>.</exception>
+    /// <exception cref="ModelValidationException">The event carries an invalid reservation.</exception>
+    public bool Apply(Pb.Event @event, DateTimeOffset fallbackTime = default)
+    {
+        ArgumentNullException.ThrowIfNull(@event);
+        lock (_writeLock)
+        {
+            var applied = _appliedSequence;
+            if (@event.Sequence <= applied)
+            {
+                return false;
+            }
+
+            if (@event.Sequence != applied + 1)
+            {
+                throw new InvalidOperationException($"event {@event.Sequence} arrived after {applied}: events {applied + 1}..{@event.Sequence - 1} are missing");
+            }
+
+            var change = ProtoConvert.ToChange(@event, fallbackTime);
+            if (change is not null)
+            {
+                if (change.Reservation is { } added && @event.ReservationCreated is { HolderName.Length: > 0 } created)
+                {
+                    _holderNames[added.HolderId] = created.HolderName;
+                }
+
+                ApplyChange(change);
+            }
+
+            Interlocked.Exchange(ref _appliedSequence, @event.Sequence);
+        }
+
+        Applied?.Invoke(@event.Sequence);
+        Signal();
+        return true;
+    }
+
+    /// <summary>Marks a sequence as applied without a change (an event that could not be decoded is skipped, and logged by the caller).</summary>
+    public void Skip(long sequence)
+    {
+        lock (_writeLock)
+        {
+            if (sequence != _appliedSequence + 1)
+            {
+                throw new InvalidOperationException($"cannot skip {sequence} after {_appliedSequence}");
+            }
+
+            Interlocked.Exchange(ref _appliedSequence, sequence);
+        }
+
+        Signal();
+    }
+
+    /// <summary>Completes when <see cref="AppliedSequence"/> reaches <paramref name="sequence"/>.</summary>
+    public async Task WaitForSequenceAsync(long sequence, CancellationToken cancellationToken)
+    {
+        while (AppliedSequence < sequence)
+        {
+            var advanced = Volatile.Read(ref _advanced).Task;
+            if (AppliedSequence >= sequence)
+            {
+                return;
+            }
+
+            await advanced.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private void ApplyChange(ReservationChange change)
+    {
+        try
+        {
+            _matcher.Apply(change);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or KeyNotFoundException or ModelValidationException &&
+                                   change.Kind != ReservationChangeKind.Add)
+        {
+            // A revocation of a reservation the matcher no longer holds as active (e.g. replayed history) changes nothing.
+        }
+    }
+
+    private void Signal()
+    {
+        var previous = Interlocked.Exchange(ref _advanced, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        previous.TrySetResult();
+    }
+
+    private static long CountSelectors(List<Reservation> reservations)
+    {
+        long n = 0;
+        foreach (var r in reservations)
+        {
+            n += r.Selectors.Count;
+        }
+
+        return n;
+    }
+}
