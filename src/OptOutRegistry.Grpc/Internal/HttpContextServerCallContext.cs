@@ -103,7 +103,6 @@ internal sealed class HttpContextServerCallContext : ServerCallContext
         var response = _httpContext.Response;
         var headers = request.Headers;
         response.ContentType = GrpcProtocolConstants.GrpcContentType;
-        response.Headers[GrpcProtocolConstants.MessageAcceptEncodingHeader] = GrpcProtocolConstants.SupportedAcceptEncodingValue;
 
         if (headers.TryGetValue(GrpcProtocolConstants.MessageEncodingHeader, out var encoding))
         {
@@ -356,17 +355,11 @@ internal sealed class HttpContextServerCallContext : ServerCallContext
         }
         if (_responseTrailers is not null)
         {
-            foreach (var entry in _responseTrailers)
-            {
-                AppendMetadata(destination, entry);
-            }
+            AppendUserTrailers(destination, _responseTrailers);
         }
         if (extraTrailers is not null && !ReferenceEquals(extraTrailers, _responseTrailers))
         {
-            foreach (var entry in extraTrailers)
-            {
-                AppendMetadata(destination, entry);
-            }
+            AppendUserTrailers(destination, extraTrailers);
         }
         // PROTOCOL-HTTP2.md "Responses": grpc-status is always sent, even for OK.
         destination[GrpcProtocolConstants.StatusTrailer] = GrpcProtocolConstants.StatusValue(status.StatusCode);
@@ -374,9 +367,23 @@ internal sealed class HttpContextServerCallContext : ServerCallContext
         {
             destination[GrpcProtocolConstants.MessageTrailer] = PercentEncoding.Encode(status.Detail);
         }
-        else
+        if (status.StatusCode == StatusCode.Unimplemented && status.Detail.StartsWith("Unsupported grpc-encoding", StringComparison.Ordinal))
         {
-            destination.Remove(GrpcProtocolConstants.MessageTrailer);
+            // doc/compression.md: tell the client which encodings we do accept.
+            destination[GrpcProtocolConstants.MessageAcceptEncodingHeader] = GrpcProtocolConstants.SupportedAcceptEncodingValue;
+        }
+    }
+
+    private static void AppendUserTrailers(IHeaderDictionary destination, Metadata trailers)
+    {
+        foreach (var entry in trailers)
+        {
+            // grpc-* names are reserved for the protocol (PROTOCOL-HTTP2.md "Custom-Metadata"): a user entry must not
+            // masquerade as the status.
+            if (!entry.Key.StartsWith("grpc-", StringComparison.Ordinal))
+            {
+                AppendMetadata(destination, entry);
+            }
         }
     }
 
