@@ -46,6 +46,10 @@ public sealed class MatcherIndex
     private const uint ReservationMask = AnyQueryBit - 1;
     private const int StackKeyLength = 1024;
 
+    // A percent-encoded non-ASCII character takes up to 9 characters (%XX × 3 bytes of UTF-8), so this bounds the
+    // match key of any URL the canonicaliser accepts.
+    private const int MaxKeyLength = (UrlCanonicalizer.MaxUrlLength * 9) + 256;
+
     // Specificity ranks (DESIGN.md: exact url > longest prefix/pattern > host > domain); the low 20 bits hold a
     // length (pattern or host length) so that longer wins within a rank.
     private const int RankDomain = 1;
@@ -213,7 +217,7 @@ public sealed class MatcherIndex
     [SkipLocalsInit]
     public Verdict CheckHost(ReadOnlySpan<char> host, UsageCategory purpose, DateTimeOffset? asOf = null)
     {
-        Span<char> buffer = stackalloc char[256];
+        Span<char> buffer = stackalloc char[1024];
         if (!UrlCanonicalizer.TryNormalizeHost(host, buffer, out var written, out var error))
         {
             ThrowUrlError(error);
@@ -238,13 +242,21 @@ public sealed class MatcherIndex
         {
             case SubjectKind.Url:
             {
-                var buffer = new char[(UrlCanonicalizer.MaxUrlLength * 3) + 16];
-                if (!UrlCanonicalizer.TryWriteMatchKey(query.Subject, buffer, out var written, out var parts, out var error))
+                var buffer = ArrayPool<char>.Shared.Rent(MaxKeyLength);
+                try
                 {
-                    throw new ModelValidationException("subject", $"'{Truncate(query.Subject)}' is not a checkable URL: {UrlErrors.Describe(error)}");
+                    if (!UrlCanonicalizer.TryWriteMatchKey(query.Subject, buffer, out var written, out var parts, out var error))
+                    {
+                        throw new ModelValidationException("subject", $"'{Truncate(query.Subject)}' is not a checkable URL: {UrlErrors.Describe(error)}");
+                    }
+
+                    MatchUrl(buffer.AsSpan(0, written), parts, query.Purpose, t, ref sink);
+                }
+                finally
+                {
+                    ArrayPool<char>.Shared.Return(buffer);
                 }
 
-                MatchUrl(buffer.AsSpan(0, written), parts, query.Purpose, t, ref sink);
                 break;
             }
 
@@ -349,8 +361,8 @@ public sealed class MatcherIndex
     private static bool TryCanonicalizeLong(ReadOnlySpan<char> url, ref char[]? rented, out Span<char> buffer,
         out int written, out MatchKeyParts parts, out UrlError error)
     {
-        // Percent-encoding can triple a URL's length; the canonicaliser caps input at MaxUrlLength.
-        rented = ArrayPool<char>.Shared.Rent((UrlCanonicalizer.MaxUrlLength * 3) + 16);
+        // Rare: keys longer than the stack buffer (long or heavily percent-encoded URLs).
+        rented = ArrayPool<char>.Shared.Rent(MaxKeyLength);
         buffer = rented;
         if (UrlCanonicalizer.TryWriteMatchKey(url, buffer, out written, out parts, out error))
         {

@@ -154,6 +154,17 @@ public class UrlMatchingTests
     }
 
     [Fact]
+    public void LongNonAsciiUrl_LongerThanTheStackBuffer_IsStillMatched()
+    {
+        // 2,000 Cyrillic letters become 12,000 characters of percent-encoding in the match key.
+        var url = "https://пример.рф/" + string.Concat(Enumerable.Repeat("фото", 500));
+        var index = MatcherIndex.Build([Disallow("holder", Url(url))]);
+        Assert.Equal(Verdict.Disallowed, index.CheckUrl(url, UsageCategory.TrainAi, Now));
+        Assert.Equal(Verdict.Unknown, index.CheckUrl(url + "x", UsageCategory.TrainAi, Now));
+        Assert.Equal(Verdict.Disallowed, index.Check(CheckQuery.Url(url, UsageCategory.TrainAi, Now)).Verdict);
+    }
+
+    [Fact]
     public void InvalidUrl_IsRefusedWithAReason()
     {
         var index = MatcherIndex.Build([Disallow("holder", Host("example.com"))]);
