@@ -86,7 +86,7 @@ public sealed class GrpcChannel : IDisposable
     {
         ArgumentNullException.ThrowIfNull(request);
         var call = new GrpcCall<TRequest, TResponse>(this, method, options);
-        return call.RunUnaryAsync(request);
+        return call.RunUnaryFastAsync(request);
     }
 
     /// <summary>Starts a unary call, exposing its headers, status and trailers.</summary>

@@ -82,7 +82,35 @@ internal sealed class GrpcCall<TRequest, TResponse> : IGrpcCall, IAsyncStreamRea
         return ReadSingleResponseAsync();
     }
 
-    public void StartWithMessage(TRequest request)
+    public void StartWithMessage(TRequest request) => Start(CreateUnaryContent(request));
+
+    /// <summary>
+    /// The unary fast path used by <see cref="GrpcChannel.UnaryAsync"/>: one async method from send to status, no
+    /// separate response task (nobody can ask for the headers of this call).
+    /// </summary>
+    public async Task<TResponse> RunUnaryFastAsync(TRequest request)
+    {
+        try
+        {
+            var content = CreateUnaryContent(request);
+            var remaining = PrepareStart();
+            _request = CreateRequest(content, remaining);
+            var response = await _channel.Invoker.SendAsync(_request, Token).ConfigureAwait(false);
+            _response = response;
+            ValidateHeaders(response);
+            return await ReadUnaryBodyAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            throw Fail(ex);
+        }
+        finally
+        {
+            Cleanup();
+        }
+    }
+
+    private UnaryContent CreateUnaryContent(TRequest request)
     {
         var size = request.CalculateSize();
         if (size > _channel.MaxSendMessageSize)
@@ -103,7 +131,7 @@ internal sealed class GrpcCall<TRequest, TResponse> : IGrpcCall, IAsyncStreamRea
             BinaryPrimitives.WriteUInt32BigEndian(payload.AsSpan(1), (uint)size);
             request.WriteTo(payload.AsSpan(MessageFraming.HeaderSize));
         }
-        Start(new UnaryContent(payload));
+        return new UnaryContent(payload);
     }
 
     public void StartStreaming()
@@ -113,6 +141,14 @@ internal sealed class GrpcCall<TRequest, TResponse> : IGrpcCall, IAsyncStreamRea
     }
 
     private void Start(HttpContent content)
+    {
+        var remaining = PrepareStart();
+        _request = CreateRequest(content, remaining);
+        _responseTask = SendAsync(_request);
+    }
+
+    /// <summary>Checks the deadline and sets up the call's cancellation; returns the time left (zero when no deadline).</summary>
+    private TimeSpan PrepareStart()
     {
         var needsToken = _deadline != DateTime.MaxValue || _options.CancellationToken.CanBeCanceled || _requestContent is not null;
         TimeSpan remaining = default;
@@ -140,8 +176,7 @@ internal sealed class GrpcCall<TRequest, TResponse> : IGrpcCall, IAsyncStreamRea
                 _cts.CancelAfter(remaining > TimeSpan.FromMilliseconds(uint.MaxValue - 1) ? TimeSpan.FromMilliseconds(uint.MaxValue - 1) : remaining);
             }
         }
-        _request = CreateRequest(content, remaining);
-        _responseTask = SendAsync(_request);
+        return remaining;
     }
 
     private static readonly ConcurrentDictionary<(string, string), Uri> s_uris = new();
@@ -242,29 +277,7 @@ internal sealed class GrpcCall<TRequest, TResponse> : IGrpcCall, IAsyncStreamRea
         try
         {
             await _responseTask!.ConfigureAwait(false);
-            if (_status is { } early)
-            {
-                // A unary call must carry one message, so a trailers-only OK is a protocol violation (grpc-dotnet).
-                throw StatusException(early.StatusCode == StatusCode.OK
-                    ? new Status(StatusCode.Internal, "Failed to deserialize response message. The response header contained a gRPC status of OK, which means no message was returned from the method.")
-                    : early);
-            }
-            var message = await ReadMessageAsync().ConfigureAwait(false);
-            if (message is null)
-            {
-                var s = FinishFromTrailers();
-                throw StatusException(s.StatusCode == StatusCode.OK ? new Status(StatusCode.Internal, "Failed to deserialize response message.") : s);
-            }
-            if (await ReadMessageAsync().ConfigureAwait(false) is not null)
-            {
-                throw StatusException(new Status(StatusCode.Internal, "Unary response had more than one message."));
-            }
-            var status = FinishFromTrailers();
-            if (status.StatusCode != StatusCode.OK)
-            {
-                throw StatusException(status);
-            }
-            return message;
+            return await ReadUnaryBodyAsync().ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -274,6 +287,34 @@ internal sealed class GrpcCall<TRequest, TResponse> : IGrpcCall, IAsyncStreamRea
         {
             Cleanup();
         }
+    }
+
+    /// <summary>Reads exactly one message then the OK status; anything else throws.</summary>
+    private async ValueTask<TResponse> ReadUnaryBodyAsync()
+    {
+        if (_status is { } early)
+        {
+            // A unary call must carry one message, so a trailers-only OK is a protocol violation (grpc-dotnet).
+            throw StatusException(early.StatusCode == StatusCode.OK
+                ? new Status(StatusCode.Internal, "Failed to deserialize response message. The response header contained a gRPC status of OK, which means no message was returned from the method.")
+                : early);
+        }
+        var message = await ReadMessageAsync().ConfigureAwait(false);
+        if (message is null)
+        {
+            var s = FinishFromTrailers();
+            throw StatusException(s.StatusCode == StatusCode.OK ? new Status(StatusCode.Internal, "Failed to deserialize response message.") : s);
+        }
+        if (await ReadMessageAsync().ConfigureAwait(false) is not null)
+        {
+            throw StatusException(new Status(StatusCode.Internal, "Unary response had more than one message."));
+        }
+        var status = FinishFromTrailers();
+        if (status.StatusCode != StatusCode.OK)
+        {
+            throw StatusException(status);
+        }
+        return message;
     }
 
     // ---- response stream ----
