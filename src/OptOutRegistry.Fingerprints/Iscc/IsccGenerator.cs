@@ -5,7 +5,7 @@ using OptOutRegistry.Fingerprints.Hashing;
 
 namespace OptOutRegistry.Fingerprints.Iscc;
 
-/// <summary>Result of <see cref="IsccGenerator.GenTextCodeV0(string, int)"/>.</summary>
+/// <summary>Result of <see cref="IsccGenerator.GenTextCodeV0(string, int)"/> and <see cref="TextCodeHasher"/>.</summary>
 /// <param name="Iscc">The Text-Code ("ISCC:EA…").</param>
 /// <param name="Characters">Code points in the collapsed text.</param>
 public sealed record TextCodeResult(string Iscc, int Characters);
@@ -58,11 +58,34 @@ public static class IsccGenerator
         return new TextCodeResult(IsccCodec.Prefix + IsccCodec.EncodeUnit(IsccMainType.Content, IsccSubType.Text, 0, bits, digest), characters);
     }
 
-    /// <summary>Text-Code of the whole text read from <paramref name="reader"/>.</summary>
+    /// <summary>Text-Code of the whole text read from <paramref name="reader"/>, streamed (<see cref="TextCodeHasher"/>).</summary>
     public static TextCodeResult GenTextCodeV0(TextReader reader, int bits = 64)
     {
         ArgumentNullException.ThrowIfNull(reader);
-        return GenTextCodeV0(reader.ReadToEnd(), bits);
+        var hasher = new TextCodeHasher();
+        var buffer = ArrayPool<char>.Shared.Rent(32 * 1024);
+        try
+        {
+            int read;
+            while ((read = reader.Read(buffer, 0, buffer.Length)) > 0)
+            {
+                hasher.Append(buffer.AsSpan(0, read));
+            }
+        }
+        finally
+        {
+            ArrayPool<char>.Shared.Return(buffer);
+        }
+
+        return hasher.GetCodeAndReset(bits);
+    }
+
+    /// <summary>Text-Code of UTF-8 text read from <paramref name="utf8Stream"/>, streamed.</summary>
+    public static TextCodeResult GenTextCodeV0(Stream utf8Stream, int bits = 64)
+    {
+        var hasher = new TextCodeHasher();
+        hasher.Append(utf8Stream);
+        return hasher.GetCodeAndReset(bits);
     }
 
     /// <summary>

@@ -1,0 +1,181 @@
+using System.Buffers;
+using System.Text;
+using OptOutRegistry.Fingerprints.Hashing;
+
+namespace OptOutRegistry.Fingerprints.Iscc;
+
+/// <summary>
+/// Incremental Text-Code v0 for large or streamed text (WARC payloads, files): append text in any pieces; the
+/// code equals <see cref="IsccGenerator.GenTextCodeV0(string, int)"/> of the concatenation, with memory bounded
+/// by the distance between safe split points rather than by the text size.
+/// </summary>
+/// <remarks>
+/// Text is collapsed piecewise, split only between an ASCII letter or digit and a following ASCII character that
+/// is not a letter, not whitespace and not case-ignorable (a digit or most punctuation, e.g. "word|, next").
+/// Such a split is invisible to every collapse step: the ASCII letter or digit before it is kept and never
+/// composes with a following starter under NFKC (so even Hangul jamo cannot join across it), NFD is per
+/// character, whitespace removal and lower-casing are per character, and Python's Final_Sigma rule stops at
+/// the character after the split from either side.
+/// Windows that straddle a split are produced by carrying the last 12 collapsed code points forward.
+/// </remarks>
+public sealed class TextCodeHasher
+{
+    private const int FeatureBatch = 2048;
+
+    /// <summary>Pending text is collapsed once it holds this many characters and has a safe split point.</summary>
+    private const int FlushThreshold = 64 * 1024;
+
+    private readonly MinHash _minHash = new();
+    private readonly StringBuilder _pending = new();
+    private readonly Decoder _utf8 = new UTF8Encoding(false, false).GetDecoder();
+    private readonly uint[] _features = new uint[FeatureBatch];
+    private int _featureCount;
+    private string _carry = string.Empty; // last ≤ 12 collapsed code points
+    private long _characters;
+    private bool _anyWindow;
+
+    /// <summary>Code points of collapsed text so far (the <c>characters</c> output once finished).</summary>
+    public long Characters => _characters;
+
+    /// <summary>Appends text.</summary>
+    public void Append(ReadOnlySpan<char> text)
+    {
+        _pending.Append(text);
+        if (_pending.Length >= FlushThreshold)
+        {
+            FlushSafePrefix();
+        }
+    }
+
+    /// <summary>Appends UTF-8 bytes (a character split across calls is handled; invalid bytes become U+FFFD).</summary>
+    public void Append(ReadOnlySpan<byte> utf8)
+    {
+        var chars = ArrayPool<char>.Shared.Rent(_utf8.GetCharCount(utf8, flush: false) + 2);
+        try
+        {
+            var n = _utf8.GetChars(utf8, chars, flush: false);
+            Append(chars.AsSpan(0, n));
+        }
+        finally
+        {
+            ArrayPool<char>.Shared.Return(chars);
+        }
+    }
+
+    /// <summary>Appends a whole UTF-8 stream.</summary>
+    public void Append(Stream utf8Stream)
+    {
+        ArgumentNullException.ThrowIfNull(utf8Stream);
+        var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
+        try
+        {
+            int read;
+            while ((read = utf8Stream.Read(buffer, 0, buffer.Length)) > 0)
+            {
+                Append(buffer.AsSpan(0, read));
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Finishes and returns the Text-Code; the hasher is reset for reuse.</summary>
+    public TextCodeResult GetCodeAndReset(int bits = 64)
+    {
+        Span<char> tail = stackalloc char[4];
+        var n = _utf8.GetChars([], tail, flush: true);
+        _pending.Append(tail[..n]);
+        Process(_pending.ToString());
+        _pending.Clear();
+        if (!_anyWindow)
+        {
+            // Fewer than 13 code points in total: one short window over all of it (also for empty text).
+            AddFeature(XxHash32.HashToUInt32(Encoding.UTF8.GetBytes(_carry)));
+        }
+
+        _minHash.Add(_features.AsSpan(0, _featureCount));
+        var digest = _minHash.Digest256();
+        var result = new TextCodeResult(
+            IsccCodec.Prefix + IsccCodec.EncodeUnit(IsccMainType.Content, IsccSubType.Text, 0, bits, digest),
+            (int)Math.Min(_characters, int.MaxValue));
+        Reset();
+        return result;
+    }
+
+    /// <summary>Starts over.</summary>
+    public void Reset()
+    {
+        _minHash.Reset();
+        _pending.Clear();
+        _utf8.Reset();
+        _featureCount = 0;
+        _carry = string.Empty;
+        _characters = 0;
+        _anyWindow = false;
+    }
+
+    /// <summary>True when a split between <paramref name="before"/> and <paramref name="c"/> cannot change the collapsed result.</summary>
+    internal static bool IsSafeSplit(char before, char c) =>
+        char.IsAsciiLetterOrDigit(before) && c < 0x80 && !char.IsAsciiLetter(c) && !TextNormalization.IsPythonWhitespace(c)
+        && c is not ('\'' or '.' or ':');
+
+    private void FlushSafePrefix()
+    {
+        for (var i = _pending.Length - 1; i > 0; i--)
+        {
+            if (IsSafeSplit(_pending[i - 1], _pending[i]))
+            {
+                var head = _pending.ToString(0, i);
+                _pending.Remove(0, i);
+                Process(head);
+                return;
+            }
+        }
+    }
+
+    private void Process(string piece)
+    {
+        var collapsed = TextNormalization.Collapse(piece);
+        if (collapsed.Length == 0)
+        {
+            return;
+        }
+
+        _characters += TextNormalization.CodePointCount(collapsed);
+        var combined = _carry + collapsed;
+        var bytes = Encoding.UTF8.GetBytes(combined);
+
+        // Byte offsets of code point starts.
+        var starts = new List<int>(bytes.Length);
+        for (var b = 0; b < bytes.Length; b++)
+        {
+            if ((bytes[b] & 0xC0) != 0x80)
+            {
+                starts.Add(b);
+            }
+        }
+
+        var count = starts.Count;
+        for (var i = 0; i + IsccGenerator.TextNgramSize <= count; i++)
+        {
+            var end = i + IsccGenerator.TextNgramSize < count ? starts[i + IsccGenerator.TextNgramSize] : bytes.Length;
+            AddFeature(XxHash32.HashToUInt32(bytes.AsSpan(starts[i], end - starts[i])));
+            _anyWindow = true;
+        }
+
+        var keep = Math.Min(IsccGenerator.TextNgramSize - 1, count);
+        _carry = Encoding.UTF8.GetString(bytes, starts[count - keep], bytes.Length - starts[count - keep]);
+    }
+
+    private void AddFeature(uint feature)
+    {
+        _features[_featureCount++] = feature;
+        if (_featureCount == FeatureBatch)
+        {
+            _minHash.Add(_features);
+            _featureCount = 0;
+        }
+    }
+}
