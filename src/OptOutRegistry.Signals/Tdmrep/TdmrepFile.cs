@@ -61,6 +61,21 @@ public sealed class TdmrepFile
 
         using (doc)
         {
+            try
+            {
+                return FromDocument(doc);
+            }
+            catch (InvalidOperationException ex)
+            {
+                // JsonElement.GetString on a string that is not valid UTF-8.
+                return new TdmrepFile([], $"tdmrep.json: {ex.Message}");
+            }
+        }
+    }
+
+    private static TdmrepFile FromDocument(JsonDocument doc)
+    {
+        {
             var root = doc.RootElement;
             if (root.ValueKind != JsonValueKind.Array)
             {
