@@ -22,7 +22,11 @@ public class MatcherBenchmarks
     private string[] _mixed = null!;
     private DateTimeOffset _asOf;
 
-    [Params(1_000_000, 10_000_000)]
+    /// <summary>Sizes from BENCH_SIZES (comma-separated), default 1 M and 10 M selectors.</summary>
+    public static IEnumerable<int> Sizes() =>
+        (Environment.GetEnvironmentVariable("BENCH_SIZES") ?? "1000000,10000000").Split(',').Select(int.Parse);
+
+    [ParamsSource(nameof(Sizes))]
     public int Selectors { get; set; }
 
     [GlobalSetup]

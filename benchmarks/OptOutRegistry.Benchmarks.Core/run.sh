@@ -4,7 +4,7 @@
 #      visibility) next to HashSet<string> of raw URLs and the canonicaliser alone, for each size;
 #   2. Java Lucene 8 (Debian liblucene8-java) exact TermQuery and TermsEnum.seekExact lookups of the same
 #      canonical URL keys in an on-disk index, compiled here with javac;
-#   3. with --bdn, the BenchmarkDotNet suite ([MemoryDiagnoser], short job).
+#   3. with --bdn, the BenchmarkDotNet suite ([MemoryDiagnoser], short job) for the same sizes.
 # Usage: ./run.sh [--bdn] [sizes...]     (default sizes: 1000000 10000000)
 # Needs: .NET 10 SDK, a JDK (javac), liblucene8-java. Rates are single-thread, per CPU-second.
 set -euo pipefail
@@ -45,5 +45,5 @@ done
 if [[ "$BDN" == 1 ]]; then
   echo
   echo "## BenchmarkDotNet"
-  dotnet "$DLL" --filter '*MatcherBenchmarks*' --job short
+  BENCH_SIZES="$(IFS=,; echo "${SIZES[*]}")" dotnet "$DLL" --filter '*MatcherBenchmarks*' --job short
 fi

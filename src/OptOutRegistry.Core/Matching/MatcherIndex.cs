@@ -62,6 +62,7 @@ public sealed class MatcherIndex
     private readonly object _writeLock = new();
     private readonly TimeProvider _time;
     private readonly KeyTable _hosts;
+    private readonly HostFilter _hostFilter;
     private readonly KeyTable _urls;
     private readonly KeyTable _sha256;
     private readonly KeyTable _identifiers;
@@ -87,6 +88,7 @@ public sealed class MatcherIndex
         var expected = Math.Max(16, options.ExpectedSelectors);
         _urls = new KeyTable(expected * 7 / 10);
         _hosts = new KeyTable(expected / 8);
+        _hostFilter = new HostFilter(expected / 8);
         _sha256 = new KeyTable(16);
         _identifiers = new KeyTable(16);
         _ids = new KeyTable(expected / 4);
@@ -339,7 +341,7 @@ public sealed class MatcherIndex
     {
         lock (_writeLock)
         {
-            long bytes = _hosts.Bytes + _urls.Bytes + _sha256.Bytes + _identifiers.Bytes + _ids.Bytes + _iscc.Bytes + _arena.Bytes + _paths.Bytes;
+            long bytes = _hosts.Bytes + _urls.Bytes + _sha256.Bytes + _identifiers.Bytes + _ids.Bytes + _iscc.Bytes + _arena.Bytes + _paths.Bytes + _hostFilter.Bytes;
             bytes += (long)_reservations.Capacity * Unsafe.SizeOf<ReservationRecord>();
             bytes += (long)_hostRecords.Capacity * Unsafe.SizeOf<HostRecord>();
             bytes += (long)_pathRules.Capacity * Unsafe.SizeOf<PathRule>();
@@ -409,7 +411,13 @@ public sealed class MatcherIndex
                 continue;
             }
 
-            var cursor = _hosts.Find(KeyHasher.HostFinish(state, host.Length - i));
+            var hash = KeyHasher.HostFinish(state, host.Length - i);
+            if (!_hostFilter.MayContain(hash))
+            {
+                continue;
+            }
+
+            var cursor = _hosts.Find(hash);
             if (!cursor.Next(out var recordIndex))
             {
                 continue;
@@ -951,6 +959,15 @@ public sealed class MatcherIndex
 
         var index = _hostRecords.Add(new HostRecord { HostRules = -1, PathRules = -1 });
         _hosts.Add(hash, (uint)index);
+        if (_hosts.Count > _hostFilter.Capacity)
+        {
+            _hostFilter.Rebuild(_hosts.Count * 2, _hosts);
+        }
+        else
+        {
+            _hostFilter.Add(hash);
+        }
+
         return index;
     }
 }

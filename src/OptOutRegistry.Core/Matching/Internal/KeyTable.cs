@@ -48,6 +48,18 @@ internal sealed class KeyTable
         _count++;
     }
 
+    /// <summary>Writer: every stored hash (for rebuilding filters).</summary>
+    public IEnumerable<ulong> Hashes()
+    {
+        foreach (var e in _slots.Entries)
+        {
+            if (e.Hash != 0)
+            {
+                yield return e.Hash;
+            }
+        }
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static int Home(ulong hash, int capacity) => (int)(((hash >> 32) * (ulong)capacity) >> 32);
 
