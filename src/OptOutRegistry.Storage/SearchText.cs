@@ -20,7 +20,8 @@ public static class SearchText
             return string.Empty;
         }
 
-        var decomposed = text.Normalize(NormalizationForm.FormKD);
+        // ASCII has nothing to decompose; skip the normaliser's allocation on the common case.
+        var decomposed = System.Text.Ascii.IsValid(text) ? text : text.Normalize(NormalizationForm.FormKD);
         var builder = new StringBuilder(decomposed.Length);
         var pendingSpace = false;
         Span<char> chars = stackalloc char[2];

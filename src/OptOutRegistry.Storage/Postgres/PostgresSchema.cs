@@ -101,7 +101,7 @@ internal static class PostgresSchema
 
     public const string InsertReservation =
         "INSERT INTO reservations (id, holder_id, state, state_changed_us, registered_us, valid_from_us, valid_until_us, title, creators, identifiers, language, holder_name, payload, created_seq, last_seq, search) "
-        + "VALUES (@p0, @p1, @p2, @p3, @p4, @p5, @p6, @p7, @p8, @p9, @p10, @p11, @p12, @p13, @p14, " + SearchVector + ")";
+        + "VALUES (@p0, @p1, @p2, @p3, @p4, @p5, @p6, @p7, @p8, @p9, @p10, @p11, @p12, @p13, @p14, " + SearchVector + ") ON CONFLICT (id) DO NOTHING";
 
     public const string UpdateReservation =
         "UPDATE reservations SET holder_id = @p1, state = @p2, state_changed_us = @p3, registered_us = @p4, valid_from_us = @p5, valid_until_us = @p6, "

@@ -44,7 +44,7 @@ public sealed class SqliteRegistryStore : RelationalRegistryStore
             await store._writer.OpenAsync(cancellationToken).ConfigureAwait(false);
             // WAL: readers do not block the writer nor it them. synchronous=FULL: the WAL is fsynced at every
             // commit, so an acknowledged write survives power loss, not just a process crash (sqlite.org/pragma.html#pragma_synchronous).
-            await ExecuteAsync(store._writer, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 30000;", cancellationToken)
+            await ExecuteAsync(store._writer, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 30000; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY; PRAGMA mmap_size = 1073741824;", cancellationToken)
                 .ConfigureAwait(false);
             return store;
         }
@@ -127,6 +127,10 @@ public sealed class SqliteRegistryStore : RelationalRegistryStore
     private protected override string InsertReservationSql => SqliteSchema.InsertReservation;
 
     private protected override string UpdateReservationSql => SqliteSchema.UpdateReservation;
+
+    private protected override string? SearchIndexInsertSql => SqliteSchema.InsertSearch;
+
+    private protected override string? SearchIndexDeleteSql => SqliteSchema.DeleteSearch;
 
     private protected override bool IsUniqueViolation(DbException exception) =>
         exception is SqliteException { SqliteErrorCode: 19 }; // SQLITE_CONSTRAINT

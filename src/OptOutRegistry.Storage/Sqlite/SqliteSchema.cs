@@ -47,8 +47,10 @@ internal static class SqliteSchema
             method TEXT NOT NULL,
             verified_us INTEGER NOT NULL,
             PRIMARY KEY (holder_id, host));
+        -- created_seq is the rowid: bulk import appends at the right edge of the table b-tree.
         CREATE TABLE reservations (
-            id TEXT PRIMARY KEY,
+            created_seq INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
             holder_id TEXT NOT NULL,
             state INTEGER NOT NULL,
             state_changed_us INTEGER NOT NULL,
@@ -61,7 +63,6 @@ internal static class SqliteSchema
             language TEXT,
             holder_name TEXT,
             payload BLOB NOT NULL,
-            created_seq INTEGER NOT NULL UNIQUE,
             last_seq INTEGER NOT NULL);
         CREATE INDEX reservations_by_holder ON reservations (holder_id, created_seq);
         CREATE TABLE reservation_states (
@@ -71,8 +72,11 @@ internal static class SqliteSchema
             at_us INTEGER NOT NULL,
             PRIMARY KEY (reservation_id, seq)) WITHOUT ROWID;
         -- Text is normalised by SearchText before it gets here; unicode61 with remove_diacritics 2 is a second net.
+        -- Contentless (the text lives in reservations already) with contentless_delete (SQLite 3.43+) so amendments
+        -- can replace a row by rowid.
         CREATE VIRTUAL TABLE works_fts USING fts5(
-            title, creators, identifiers, holder_name, tokenize = 'unicode61 remove_diacritics 2');
+            title, creators, identifiers, holder_name, content = '', contentless_delete = 1,
+            tokenize = 'unicode61 remove_diacritics 2');
         """,
 
         // v2: idempotent imports and pending host-verification challenges.
@@ -97,12 +101,13 @@ internal static class SqliteSchema
 
     public const string InsertReservation =
         "INSERT INTO reservations (id, holder_id, state, state_changed_us, registered_us, valid_from_us, valid_until_us, title, creators, identifiers, language, holder_name, payload, created_seq, last_seq) "
-        + "VALUES (@p0, @p1, @p2, @p3, @p4, @p5, @p6, @p7, @p8, @p9, @p10, @p11, @p12, @p13, @p14); "
-        + "INSERT INTO works_fts (rowid, " + FtsColumns + ") VALUES (@p13, @p15, @p16, @p17, @p18);";
+        + "VALUES (@p0, @p1, @p2, @p3, @p4, @p5, @p6, @p7, @p8, @p9, @p10, @p11, @p12, @p13, @p14) ON CONFLICT (id) DO NOTHING";
+
+    public const string InsertSearch = "INSERT INTO works_fts (rowid, " + FtsColumns + ") VALUES (@p0, @p1, @p2, @p3, @p4)";
+
+    public const string DeleteSearch = "DELETE FROM works_fts WHERE rowid = @p0";
 
     public const string UpdateReservation =
         "UPDATE reservations SET holder_id = @p1, state = @p2, state_changed_us = @p3, registered_us = @p4, valid_from_us = @p5, valid_until_us = @p6, "
-        + "title = @p7, creators = @p8, identifiers = @p9, language = @p10, holder_name = @p11, payload = @p12, last_seq = @p14 WHERE id = @p0; "
-        + "DELETE FROM works_fts WHERE rowid = @p13; "
-        + "INSERT INTO works_fts (rowid, " + FtsColumns + ") VALUES (@p13, @p15, @p16, @p17, @p18);";
+        + "title = @p7, creators = @p8, identifiers = @p9, language = @p10, holder_name = @p11, payload = @p12, last_seq = @p14 WHERE id = @p0";
 }

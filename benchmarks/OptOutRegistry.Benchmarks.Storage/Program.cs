@@ -1,0 +1,14 @@
+// Storage benchmarks. See RESULTS.md for numbers and the exact commands.
+//   dotnet run -c Release --project benchmarks/OptOutRegistry.Benchmarks.Storage -- scenario --store sqlite --count 1000000
+//   dotnet run -c Release --project benchmarks/OptOutRegistry.Benchmarks.Storage -- scenario --store postgres --count 1000000
+//   dotnet run -c Release --project benchmarks/OptOutRegistry.Benchmarks.Storage -- --filter '*'      (BenchmarkDotNet)
+using BenchmarkDotNet.Running;
+using OptOutRegistry.Benchmarks.Storage;
+
+if (args.Length > 0 && args[0] == "scenario")
+{
+    return await Scenario.RunAsync(args[1..]);
+}
+
+BenchmarkSwitcher.FromAssembly(typeof(Scenario).Assembly).Run(args);
+return 0;

@@ -1,0 +1,204 @@
+using System.Diagnostics;
+using System.Globalization;
+using OptOutRegistry.Storage;
+using OptOutRegistry.Storage.Postgres;
+using OptOutRegistry.Storage.Sqlite;
+using OptOutRegistry.Storage.Transparency;
+
+namespace OptOutRegistry.Benchmarks.Storage;
+
+/// <summary>
+/// Whole-workload measurements that are one-shot by nature (import N million rows, read them all back), so they are
+/// timed with a Stopwatch rather than BenchmarkDotNet's repeated invocations:
+/// bulk import/s (generation included), durable single appends/s, full read-back for a matcher rebuild,
+/// search latency, and proof generation at the final log size.
+/// </summary>
+internal static class Scenario
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var store = Option(args, "--store") ?? "sqlite";
+        var count = long.Parse(Option(args, "--count") ?? "1000000", CultureInfo.InvariantCulture);
+        var batchSize = int.Parse(Option(args, "--batch") ?? "10000", CultureInfo.InvariantCulture);
+        var singles = int.Parse(Option(args, "--singles") ?? "300", CultureInfo.InvariantCulture);
+        var pg = Option(args, "--pg");
+
+        TemporaryPostgresServer? server = null;
+        DirectoryInfo? dir = null;
+        IRegistryStore registry;
+        if (store == "sqlite")
+        {
+            dir = Option(args, "--dir") is { } d ? Directory.CreateDirectory(d) : Directory.CreateTempSubdirectory("optout-bench-");
+            registry = await SqliteRegistryStore.OpenAsync(dir.FullName);
+        }
+        else
+        {
+            if (pg is null)
+            {
+                server = TemporaryPostgresServer.Start();
+                pg = server.ConnectionString("bench");
+            }
+
+            registry = PostgresRegistryStore.Create(pg);
+        }
+
+        try
+        {
+            await registry.MigrateAsync();
+            Console.WriteLine($"store={store} count={count:N0} batch={batchSize:N0} date={DateTimeOffset.UtcNow:O}");
+            await registry.AppendBatchAsync(DataGenerator.Holders().ToList());
+
+            // 1. Bulk import (generation of the mutations counts).
+            CpuSinceLastReport();
+            var sw = Stopwatch.StartNew();
+            var batch = new List<Mutation>(batchSize);
+            for (long i = 0; i < count; i++)
+            {
+                batch.Add(DataGenerator.Reservation(i));
+                if (batch.Count == batchSize)
+                {
+                    await registry.AppendBatchAsync(batch);
+                    batch.Clear();
+                }
+
+                if (i > 0 && i % 1_000_000 == 0)
+                {
+                    Console.WriteLine($"  imported {i:N0} in {sw.Elapsed.TotalSeconds:F1} s");
+                }
+            }
+
+            if (batch.Count > 0)
+            {
+                await registry.AppendBatchAsync(batch);
+            }
+
+            sw.Stop();
+            Report("bulk import", count, sw.Elapsed);
+
+            // 2. Durable single appends, one transaction and one fsync each.
+            sw.Restart();
+            for (var i = 0; i < singles; i++)
+            {
+                await registry.AppendAsync(DataGenerator.Reservation(i, "single-"));
+            }
+
+            sw.Stop();
+            Report("single durable appends", singles, sw.Elapsed);
+
+            // 3. Read everything back, as the matcher rebuild does at start.
+            sw.Restart();
+            long read = 0;
+            long bytes = 0;
+            await foreach (var r in registry.ReadAllReservationsAsync())
+            {
+                read++;
+                bytes += r.Payload.Length;
+            }
+
+            sw.Stop();
+            Report("read all reservations (rebuild input)", read, sw.Elapsed);
+
+            // 4. Search latency: selective queries (two title words of a random stored work, upper-cased) and
+            //    broad ones (one of 30 common words, matching ~3% of all works each).
+            var searchRandom = new Random(11);
+            foreach (var (label, broad) in new[] { ("selective", false), ("broad", true) })
+            {
+                var latencies = new List<double>();
+                CpuSinceLastReport();
+                for (var q = 0; q < 200; q++)
+                {
+                    string query;
+                    if (broad)
+                    {
+                        query = DataGenerator.CommonWord(q);
+                    }
+                    else
+                    {
+                        var (w1, w2, _) = DataGenerator.TitleWords(searchRandom.NextInt64(count));
+                        query = (w1 + " " + w2).ToUpperInvariant();
+                    }
+
+                    var t = Stopwatch.GetTimestamp();
+                    var hits = await registry.SearchWorksAsync(query, 20);
+                    latencies.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
+                    if (!broad && hits.Count == 0)
+                    {
+                        throw new InvalidOperationException($"search for '{query}' found nothing");
+                    }
+                }
+
+                var cpuPerQuery = CpuSinceLastReport() * 1000 / latencies.Count;
+                latencies.Sort();
+                Console.WriteLine($"search {label} (limit 20, {latencies.Count} queries over {count:N0} works): p50 {latencies[latencies.Count / 2]:F2} ms, p95 {latencies[(int)(latencies.Count * 0.95)]:F2} ms wall; {cpuPerQuery:F2} ms CPU per query");
+            }
+
+            // 5. Proofs at the final size, verified as they are produced.
+            var head = await registry.GetTreeHeadAsync();
+            CpuSinceLastReport();
+            var random = new Random(7);
+            const int proofs = 500;
+            sw.Restart();
+            for (var i = 0; i < proofs; i++)
+            {
+                var leaf = random.NextInt64(head.TreeSize);
+                await registry.GetInclusionProofAsync(leaf, head.TreeSize);
+            }
+
+            sw.Stop();
+            Console.WriteLine($"inclusion proof at {head.TreeSize:N0} leaves: {sw.Elapsed.TotalMilliseconds * 1000 / proofs:F0} µs wall, {CpuSinceLastReport() * 1e6 / proofs:F0} µs CPU each");
+            sw.Restart();
+            for (var i = 0; i < proofs; i++)
+            {
+                var size1 = 1 + random.NextInt64(head.TreeSize - 1);
+                await registry.GetConsistencyProofAsync(size1, head.TreeSize);
+            }
+
+            sw.Stop();
+            Console.WriteLine($"consistency proof to {head.TreeSize:N0} leaves: {sw.Elapsed.TotalMilliseconds * 1000 / proofs:F0} µs wall, {CpuSinceLastReport() * 1e6 / proofs:F0} µs CPU each");
+            var leafIndex = head.TreeSize / 3;
+            var events = await registry.ReadEventsAsync(leafIndex, 1);
+            var proof = await registry.GetInclusionProofAsync(leafIndex, head.TreeSize);
+            Console.WriteLine($"spot check: inclusion proof of leaf {leafIndex:N0} verifies = {MerkleVerifier.VerifyInclusion(leafIndex, head.TreeSize, events[0].LeafHash, proof, head.RootHash)}");
+            if (dir is not null)
+            {
+                var size = dir.EnumerateFiles().Sum(f => f.Length);
+                Console.WriteLine($"data directory size: {size / (1024.0 * 1024):F0} MiB");
+            }
+
+            return 0;
+        }
+        finally
+        {
+            await registry.DisposeAsync();
+            server?.Dispose();
+            if (dir is not null && !args.Contains("--keep"))
+            {
+                dir.Delete(recursive: true);
+            }
+        }
+    }
+
+    private static TimeSpan _cpuMark = Process.GetCurrentProcess().TotalProcessorTime;
+
+    // CPU seconds of this process (all threads) since the last report: on a shared, oversubscribed machine wall
+    // time mostly measures the neighbours, CPU time measures us.
+    private static double CpuSinceLastReport()
+    {
+        var now = Process.GetCurrentProcess().TotalProcessorTime;
+        var delta = (now - _cpuMark).TotalSeconds;
+        _cpuMark = now;
+        return delta;
+    }
+
+    private static void Report(string what, long count, TimeSpan elapsed)
+    {
+        var cpu = CpuSinceLastReport();
+        Console.WriteLine($"{what}: {count:N0} in {elapsed.TotalSeconds:F2} s wall = {count / elapsed.TotalSeconds:N0}/s; {cpu:F2} s CPU = {count / cpu:N0}/CPU-s");
+    }
+
+    private static string? Option(string[] args, string name)
+    {
+        var i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+    }
+}
