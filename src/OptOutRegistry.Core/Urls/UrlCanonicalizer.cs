@@ -34,12 +34,28 @@ public static class UrlCanonicalizer
     /// (and for IDN hosts too, as long as the scratch space on the stack suffices).
     /// </summary>
     /// <param name="url">The URL as received, e.g. <c>HTTPS://Example.COM:443/a/./b?q=1#top</c>.</param>
-    /// <param name="destination">Where the key goes; <see cref="MaxUrlLength"/> + 256 characters always suffice for ASCII input.</param>
+    /// <param name="destination">Where the key goes. 3 × the URL length + 64 always suffices for ASCII input (percent-encoding
+    /// triples a character at most); 9 × the length + 64 for any input (three UTF-8 bytes, each <c>%XX</c>).</param>
     /// <param name="written">Characters written.</param>
     /// <param name="parts">Where host, port, path and query are in the key.</param>
     /// <param name="error">Why the URL was rejected, or <see cref="UrlError.None"/>.</param>
-    [SkipLocalsInit]
     public static bool TryWriteMatchKey(ReadOnlySpan<char> url, Span<char> destination, out int written, out MatchKeyParts parts, out UrlError error)
+    {
+        // Most crawled URLs take the single-pass path; the rest get the full WHATWG parser (same keys, see FastMatchKey).
+        var fast = FastMatchKey.TryWrite(url, destination, out parts);
+        if (fast >= 0)
+        {
+            written = fast;
+            error = UrlError.None;
+            return true;
+        }
+
+        return TryWriteMatchKeyFull(url, destination, out written, out parts, out error);
+    }
+
+    /// <summary>The match key through the full WHATWG parser (every URL; the reference the fast path must agree with).</summary>
+    [SkipLocalsInit]
+    internal static bool TryWriteMatchKeyFull(ReadOnlySpan<char> url, Span<char> destination, out int written, out MatchKeyParts parts, out UrlError error)
     {
         written = 0;
         parts = default;

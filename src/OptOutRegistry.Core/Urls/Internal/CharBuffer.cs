@@ -78,6 +78,7 @@ internal ref struct CharBuffer
         _length += 3;
     }
 
+    [SkipLocalsInit]
     public void AppendNumber(uint value)
     {
         Span<char> digits = stackalloc char[10];

@@ -1,10 +1,12 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Unicode;
 
 namespace OptOutRegistry.Core.Urls.Internal;
 
 /// <summary>The WHATWG URL standard's host parser (§3.5) for special URLs, writing the serialised host.</summary>
+[SkipLocalsInit]
 internal static class HostParser
 {
     /// <summary>Forbidden domain code points (§3.2) that can appear after IDNA: forbidden host code points, C0 controls, % and DEL.</summary>
@@ -180,6 +182,7 @@ internal static class HostParser
 }
 
 /// <summary>The IPv4 parser and serializer of the URL standard (§3.5, §3.6).</summary>
+[SkipLocalsInit]
 internal static class Ipv4
 {
     public static bool TryParse(ReadOnlySpan<char> input, out uint address)
@@ -296,6 +299,7 @@ internal static class Ipv4
 }
 
 /// <summary>The IPv6 parser and serializer of the URL standard (§3.5, §3.6).</summary>
+[SkipLocalsInit]
 internal static class Ipv6
 {
     public static bool TryParse(ReadOnlySpan<char> input, Span<ushort> address)

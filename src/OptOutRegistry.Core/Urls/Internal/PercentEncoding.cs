@@ -24,6 +24,7 @@ internal enum EncodeSet : byte
 }
 
 /// <summary>UTF-8 percent-encoding with the WHATWG sets, and the match-key percent normalisation.</summary>
+[SkipLocalsInit]
 internal static class PercentEncoding
 {
     // Per ASCII character, the sets (bit flags of EncodeSet) that encode it. C0 controls and DEL are in every set,

@@ -1,0 +1,283 @@
+using System.Runtime.CompilerServices;
+
+namespace OptOutRegistry.Core.Urls.Internal;
+
+/// <summary>
+/// A single-pass match key writer for the URLs crawlers actually send: <c>http(s)://host[:port]/path?query#fragment</c>
+/// with an ASCII letters/digits/<c>-._</c> host and path and query characters that the URL standard leaves as they
+/// are. It writes the key straight into the destination. Anything else — whitespace, backslashes, credentials,
+/// non-ASCII, IP-looking hosts, dot segments, characters that need percent-encoding, leading-zero ports — returns
+/// -1 and the caller runs the full WHATWG parser, which gives the same key (tests compare both on every corpus URL).
+/// </summary>
+internal static class FastMatchKey
+{
+    // Characters copied unchanged: path — printable ASCII minus the path percent-encode set (" # < > ? ^ ` { }),
+    // minus '/' (segment ends are checked for dot segments), '\' (a slash in special URLs) and '%' (normalised separately); query — printable ASCII minus the
+    // special-query percent-encode set (" # < > ') and '%'.
+    private static readonly bool[] s_pathCopy = BuildArray("\"#<>?^`{}\\%/");
+    private static readonly bool[] s_queryCopy = BuildArray("\"#<>'%");
+
+    /// <summary>RFC 3986 unreserved characters, decoded from <c>%XX</c> by the match key rule.</summary>
+    private static readonly bool[] s_unreserved = BuildUnreserved();
+
+    /// <summary>Writes the key, or returns -1 when the URL needs the full parser. <paramref name="destination"/> holds 3 × url + 1.</summary>
+    public static int TryWrite(ReadOnlySpan<char> url, Span<char> destination, out MatchKeyParts parts)
+    {
+        parts = default;
+        if (url.Length < 8 || destination.Length < (3 * url.Length) + 1 || url.Length > UrlCanonicalizer.MaxUrlLength)
+        {
+            return -1;
+        }
+
+        // Scheme: http or https, any case, then exactly "//" and a host character.
+        int i;
+        if ((url[0] | 0x20) != 'h' || (url[1] | 0x20) != 't' || (url[2] | 0x20) != 't' || (url[3] | 0x20) != 'p')
+        {
+            return -1;
+        }
+
+        if (url[4] == ':')
+        {
+            i = 5;
+        }
+        else if ((url[4] | 0x20) == 's' && url[5] == ':')
+        {
+            i = 6;
+        }
+        else
+        {
+            return -1;
+        }
+
+        if (url.Length < i + 3 || url[i] != '/' || url[i + 1] != '/')
+        {
+            return -1;
+        }
+
+        i += 2;
+
+        // Host: lower-cased as it is copied.
+        var w = 0;
+        while (i < url.Length)
+        {
+            var c = url[i];
+            if ((uint)(c - 'a') <= 'z' - 'a' || (uint)(c - '0') <= 9 || c == '-' || c == '.' || c == '_')
+            {
+                destination[w++] = c;
+            }
+            else if ((uint)(c - 'A') <= 'Z' - 'A')
+            {
+                destination[w++] = (char)(c | 0x20);
+            }
+            else
+            {
+                break;
+            }
+
+            i++;
+        }
+
+        var hostLength = w;
+        if (hostLength > 1 && destination[hostLength - 1] == '.')
+        {
+            hostLength--;
+        }
+
+        // A last label starting with a digit may make the host an IPv4 address (§3.5 "ends in a number").
+        if (hostLength == 0 || char.IsAsciiDigit(destination[destination[..hostLength].LastIndexOf('.') + 1]))
+        {
+            return -1;
+        }
+
+        w = hostLength;
+
+        // Port: digits without a leading zero; 80 and 443 dropped.
+        if (i < url.Length && url[i] == ':')
+        {
+            i++;
+            var portStart = i;
+            var port = 0;
+            while (i < url.Length && (uint)(url[i] - '0') <= 9)
+            {
+                port = (port * 10) + (url[i] - '0');
+                if (port > 65535)
+                {
+                    return -1;
+                }
+
+                i++;
+            }
+
+            if (i > portStart)
+            {
+                if (url[portStart] == '0')
+                {
+                    return -1;
+                }
+
+                if (port is not (80 or 443))
+                {
+                    destination[w++] = ':';
+                    url[portStart..i].CopyTo(destination[w..]);
+                    w += i - portStart;
+                }
+            }
+        }
+
+        var portEnd = w;
+        if (i < url.Length && url[i] is not ('/' or '?' or '#'))
+        {
+            return -1;
+        }
+
+        // Path.
+        destination[w++] = '/';
+        if (i < url.Length && url[i] == '/')
+        {
+            i++;
+        }
+
+        var pathCopy = s_pathCopy;
+        var segmentStart = w;
+        while (i < url.Length)
+        {
+            var c = url[i];
+            if (c < 128 && pathCopy[c])
+            {
+                destination[w++] = c;
+                i++;
+            }
+            else if (c == '/')
+            {
+                if (IsDotSegment(destination[segmentStart..w]))
+                {
+                    return -1;
+                }
+
+                destination[w++] = '/';
+                segmentStart = w;
+                i++;
+            }
+            else if (c == '%')
+            {
+                WritePercent(url, ref i, destination, ref w);
+            }
+            else if (c is '?' or '#')
+            {
+                break;
+            }
+            else
+            {
+                return -1;
+            }
+        }
+
+        if (IsDotSegment(destination[segmentStart..w]))
+        {
+            return -1;
+        }
+
+        // Query (an empty one is dropped); the fragment is ignored.
+        var queryStart = -1;
+        if (i < url.Length && url[i] == '?')
+        {
+            i++;
+            var mark = w;
+            destination[w++] = '?';
+            var queryCopy = s_queryCopy;
+            while (i < url.Length)
+            {
+                var c = url[i];
+                if (c < 128 && queryCopy[c])
+                {
+                    destination[w++] = c;
+                    i++;
+                }
+                else if (c == '%')
+                {
+                    WritePercent(url, ref i, destination, ref w);
+                }
+                else if (c == '#')
+                {
+                    break;
+                }
+                else
+                {
+                    return -1;
+                }
+            }
+
+            if (w == mark + 1)
+            {
+                w = mark;
+            }
+            else
+            {
+                queryStart = mark;
+            }
+        }
+
+        parts = new MatchKeyParts(hostLength, portEnd, portEnd, queryStart);
+        return w;
+    }
+
+    /// <summary>The match key's percent rule for one <c>%</c> at <paramref name="i"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void WritePercent(ReadOnlySpan<char> url, ref int i, Span<char> destination, ref int w)
+    {
+        if (i + 2 < url.Length && char.IsAsciiHexDigit(url[i + 1]) && char.IsAsciiHexDigit(url[i + 2]))
+        {
+            var value = (PercentEncoding.HexValue(url[i + 1]) << 4) | PercentEncoding.HexValue(url[i + 2]);
+            if (value < 128 && s_unreserved[value])
+            {
+                destination[w++] = (char)value;
+            }
+            else
+            {
+                destination[w] = '%';
+                destination[w + 1] = UpperHex(url[i + 1]);
+                destination[w + 2] = UpperHex(url[i + 2]);
+                w += 3;
+            }
+
+            i += 3;
+        }
+        else
+        {
+            destination[w] = '%';
+            destination[w + 1] = '2';
+            destination[w + 2] = '5';
+            w += 3;
+            i++;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static char UpperHex(char c) => c >= 'a' ? (char)(c - ('a' - 'A')) : c;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool IsDotSegment(ReadOnlySpan<char> segment) =>
+        (segment.Length == 1 && segment[0] == '.') || (segment.Length == 2 && segment[0] == '.' && segment[1] == '.');
+
+    private static bool[] BuildArray(string excluded)
+    {
+        var table = new bool[128];
+        for (var c = 0x21; c < 0x7F; c++)
+        {
+            table[c] = !excluded.Contains((char)c);
+        }
+
+        return table;
+    }
+
+    private static bool[] BuildUnreserved()
+    {
+        var table = new bool[128];
+        foreach (var c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+        {
+            table[c] = true;
+        }
+
+        return table;
+    }
+}
