@@ -26,6 +26,7 @@ internal sealed class HttpContextServerCallContext : ServerCallContext
     private Task? _deadlineTask;
     private DateTime _deadline = DateTime.MaxValue;
     private TimeSpan _timeout;
+    private CancellationToken _cancellationToken;
     private bool _callComplete;
     private bool _deadlineExceeded;
 
@@ -59,7 +60,8 @@ internal sealed class HttpContextServerCallContext : ServerCallContext
 
     public override Metadata ResponseTrailers => _responseTrailers ??= new Metadata();
 
-    public override CancellationToken CancellationToken => _deadlineCts?.Token ?? _httpContext.RequestAborted;
+    // Cached: Kestrel's RequestAborted getter takes a lock, and streaming handlers read the token once per message.
+    public override CancellationToken CancellationToken => _cancellationToken;
 
     public override Status Status { get; set; } = Status.DefaultSuccess;
 
@@ -102,6 +104,7 @@ internal sealed class HttpContextServerCallContext : ServerCallContext
         var request = _httpContext.Request;
         var response = _httpContext.Response;
         var headers = request.Headers;
+        _cancellationToken = _httpContext.RequestAborted;
         response.ContentType = GrpcProtocolConstants.GrpcContentType;
 
         if (headers.TryGetValue(GrpcProtocolConstants.MessageEncodingHeader, out var encoding))
@@ -174,6 +177,7 @@ internal sealed class HttpContextServerCallContext : ServerCallContext
         _deadline = DateTime.UtcNow + timeout;
         _deadlineCts = new CancellationTokenSource();
         _abortRegistration = _httpContext.RequestAborted.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), _deadlineCts);
+        _cancellationToken = _deadlineCts.Token;
         _deadlineTimer = new Timer(static s => ((HttpContextServerCallContext)s!).OnDeadlineTimer(), this, GetDueTime(timeout), Timeout.InfiniteTimeSpan);
     }
 

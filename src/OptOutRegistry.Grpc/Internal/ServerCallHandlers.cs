@@ -256,13 +256,20 @@ internal sealed class DuplexStreamingServerCallHandler<TRequest, TResponse>(Serv
         => handler(new HttpContextStreamReader<TRequest>(context, Parser), new HttpContextStreamWriter<TResponse>(context), context);
 }
 
-/// <summary>Reads request messages of a streaming call from the request body pipe.</summary>
+/// <summary>
+/// Reads request messages of a streaming call from the request body pipe. Messages already in the last read buffer
+/// are taken without touching the pipe again (each TryRead/AdvanceTo takes the pipe's lock); the buffer is handed back
+/// only when it holds no complete message.
+/// </summary>
 internal sealed class HttpContextStreamReader<T>(HttpContextServerCallContext context, MessageParser<T> parser) : IAsyncStreamReader<T>
     where T : class, IMessage<T>
 {
     private static readonly Task<bool> s_true = Task.FromResult(true);
     private static readonly Task<bool> s_false = Task.FromResult(false);
     private readonly PipeReader _reader = context.HttpContext.Request.BodyReader;
+    private ReadOnlySequence<byte> _buffer;
+    private bool _holdingBuffer;
+    private bool _bufferIsFinal;
     private T? _current;
     private bool _completed;
 
@@ -274,14 +281,27 @@ internal sealed class HttpContextStreamReader<T>(HttpContextServerCallContext co
         {
             return s_false;
         }
-        // Sync fast path: messages already buffered (several often share one DATA frame) need no async machinery.
-        if (!cancellationToken.IsCancellationRequested && _reader.TryRead(out var result))
+        if (cancellationToken.IsCancellationRequested)
         {
-            if (TryTake(result, out var done))
+            return Task.FromCanceled<bool>(cancellationToken);
+        }
+        // Sync fast path: a whole message in the buffer we hold (several often share one DATA frame).
+        if (_holdingBuffer && TryTakeFromHeld())
+        {
+            return s_true;
+        }
+        if (_completed)
+        {
+            return s_false;
+        }
+        if (_reader.TryRead(out var result))
+        {
+            Hold(result);
+            if (TryTakeFromHeld())
             {
                 return s_true;
             }
-            if (done)
+            if (_completed)
             {
                 return s_false;
             }
@@ -304,50 +324,78 @@ internal sealed class HttpContextStreamReader<T>(HttpContextServerCallContext co
                 _reader.AdvanceTo(result.Buffer.Start);
                 throw new OperationCanceledException("Reading the request stream was cancelled.");
             }
-            if (TryTake(result, out var done))
+            Hold(result);
+            if (TryTakeFromHeld())
             {
                 return true;
             }
-            if (done)
+            if (_completed)
             {
                 return false;
             }
         }
     }
 
-    /// <summary>Takes one message from <paramref name="result"/> and advances the pipe; sets <paramref name="done"/> at a clean EOS.</summary>
-    private bool TryTake(ReadResult result, out bool done)
+    private void Hold(ReadResult result)
     {
-        var buffer = result.Buffer;
-        done = false;
+        _buffer = result.Buffer;
+        _bufferIsFinal = result.IsCompleted;
+        _holdingBuffer = true;
+    }
+
+    /// <summary>
+    /// Takes one message from the held buffer. When none is complete, hands the buffer back to the pipe (all of it
+    /// examined, so the next read waits for more data) and, at end of stream, finishes or fails with an incomplete message.
+    /// </summary>
+    private bool TryTakeFromHeld()
+    {
+        var buffer = _buffer;
+        bool found;
+        bool compressed;
+        ReadOnlySequence<byte> payload;
         try
         {
-            if (MessageFraming.TryReadMessage(ref buffer, context.Options.MaxReceiveMessageSize, out var compressed, out var payload))
-            {
-                _current = MessageFraming.Deserialize(parser, payload, compressed, context.RequestEncoding, context.Options.MaxDecompressedMessageSize, "request");
-                _reader.AdvanceTo(buffer.Start);
-                return true;
-            }
+            found = MessageFraming.TryReadMessage(ref buffer, context.Options.MaxReceiveMessageSize, out compressed, out payload);
         }
         catch
         {
-            _reader.AdvanceTo(result.Buffer.Start, result.Buffer.End);
+            Release(_buffer.Start);
             throw;
         }
-        if (result.IsCompleted)
+        if (found)
         {
-            _reader.AdvanceTo(buffer.End);
+            try
+            {
+                // Parsing copies what it keeps, so the pipe's memory may be reused once released.
+                _current = MessageFraming.Deserialize(parser, payload, compressed, context.RequestEncoding, context.Options.MaxDecompressedMessageSize, "request");
+            }
+            catch
+            {
+                Release(_buffer.Start);
+                throw;
+            }
+            _buffer = buffer;
+            return true;
+        }
+        var final = _bufferIsFinal;
+        Release(buffer.Start);
+        if (final)
+        {
             if (buffer.Length != 0)
             {
                 // PROTOCOL-HTTP2.md: EOS in the middle of a message.
                 MessageFraming.Throw(MessageFraming.IncompleteMessageStatus);
             }
             _completed = true;
-            done = true;
-            return false;
         }
-        _reader.AdvanceTo(buffer.Start, buffer.End);
         return false;
+    }
+
+    private void Release(SequencePosition consumed)
+    {
+        _holdingBuffer = false;
+        _reader.AdvanceTo(consumed, _buffer.End);
+        _buffer = default;
     }
 }
 
@@ -381,8 +429,9 @@ internal sealed class HttpContextStreamWriter<T>(HttpContextServerCallContext co
             context.EnsureWritable();
             MessageFraming.WriteMessage(writer, message, context.Options.MaxSendMessageSize, context.ResponseGzip);
         }
-        var token = cancellationToken.CanBeCanceled ? cancellationToken : context.CancellationToken;
-        var flush = writer.FlushAsync(token);
+        // No call token here: Kestrel already fails a pending flush when the request is aborted, and registering a
+        // callback on every flush measurably slowed bidi streams (benchmarks/OptOutRegistry.Benchmarks.Grpc/RESULTS.md).
+        var flush = writer.FlushAsync(cancellationToken);
         if (flush.IsCompletedSuccessfully)
         {
             CheckFlush(flush.Result);
