@@ -12,7 +12,6 @@ namespace OptOutRegistry.Benchmarks.Fingerprints;
 /// MB/s = 1 MiB / mean time.
 /// </summary>
 [MemoryDiagnoser]
-[SimpleJob(launchCount: 1, warmupCount: 3, iterationCount: 8)]
 public class TextCodeBenchmarks
 {
     private string _text = string.Empty;
@@ -66,7 +65,6 @@ public class TextCodeBenchmarks
 
 /// <summary>Byte-stream fingerprints over 16 MiB of random data. MB/s = 16 MiB / mean time.</summary>
 [MemoryDiagnoser]
-[SimpleJob(launchCount: 1, warmupCount: 3, iterationCount: 8)]
 public class ByteHashBenchmarks
 {
     private byte[] _data = [];

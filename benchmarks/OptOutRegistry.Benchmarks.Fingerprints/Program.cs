@@ -1,6 +1,9 @@
 using System.Diagnostics;
 using System.Text;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Running;
+using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using OptOutRegistry.Benchmarks.Fingerprints;
 using OptOutRegistry.Fingerprints.Hashing;
 using OptOutRegistry.Fingerprints.Iscc;
@@ -12,7 +15,11 @@ if (args.Length > 0 && args[0] == "--quick")
     return;
 }
 
-BenchmarkSwitcher.FromAssembly(typeof(TextCodeBenchmarks).Assembly).Run(args);
+// Short in-process job: no separate build of generated projects (which times out on a loaded 2-core machine),
+// 3 warm-ups and 8 measured iterations, so the whole suite runs in a few minutes.
+var config = DefaultConfig.Instance.AddJob(
+    Job.Default.WithLaunchCount(1).WithWarmupCount(3).WithIterationCount(8).WithToolchain(InProcessEmitToolchain.Instance));
+BenchmarkSwitcher.FromAssembly(typeof(TextCodeBenchmarks).Assembly).Run(args, config);
 
 internal static class QuickTable
 {

@@ -86,10 +86,9 @@ public static class ImageOps
         var firstRow = boundsV[0];
         var lastRow = boundsV[(newHeight * 2) - 2] + boundsV[(newHeight * 2) - 1];
         byte[] temp;
-        int tempRows;
         if (needHorizontal)
         {
-            tempRows = lastRow - firstRow;
+            var tempRows = lastRow - firstRow;
             temp = new byte[newWidth * tempRows];
             for (var y = 0; y < tempRows; y++)
             {
@@ -115,7 +114,6 @@ public static class ImageOps
         else
         {
             temp = gray.ToArray();
-            tempRows = height;
         }
 
         if (!needVertical)
@@ -139,7 +137,6 @@ public static class ImageOps
             }
         }
 
-        _ = tempRows;
         return output;
     }
 

@@ -25,6 +25,9 @@ public static class PngDecoder
     /// <summary>Largest accepted pixel count (bounds memory: 4 bytes per pixel in the result).</summary>
     public const long MaxPixels = 64L * 1024 * 1024;
 
+    /// <summary>Largest accepted PNG file.</summary>
+    public const int MaxInputBytes = 256 * 1024 * 1024;
+
     private static ReadOnlySpan<byte> Signature => [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A];
 
     private static readonly uint[] CrcTable = BuildCrcTable();
@@ -35,7 +38,18 @@ public static class PngDecoder
     {
         ArgumentNullException.ThrowIfNull(stream);
         using var ms = new MemoryStream();
-        stream.CopyTo(ms);
+        var buffer = new byte[81920];
+        int read;
+        while ((read = stream.Read(buffer, 0, buffer.Length)) > 0)
+        {
+            if (ms.Length + read > MaxInputBytes)
+            {
+                throw new InvalidDataException($"png: input is larger than {MaxInputBytes} bytes");
+            }
+
+            ms.Write(buffer, 0, read);
+        }
+
         return TryDecode(ms.GetBuffer().AsSpan(0, (int)ms.Length), out var image, out var error)
             ? image
             : throw new InvalidDataException(error);
