@@ -54,6 +54,9 @@ public sealed class RobotsTxtTests
         { "misspelt disallow accepted (Google)", "user-agent: *\ndissallow: /a\n", "AnyBot", "/a", false },
         { "pattern not starting with / is ignored", "user-agent: *\ndisallow: a\n", "AnyBot", "/a", true },
         { "pattern starting with * is used", "user-agent: *\ndisallow: *.gif\n", "AnyBot", "/x.gif", false },
+        { "generic allow ties a bucketed disallow", "user-agent: *\ndisallow: /ax\nallow: /*x\n", "AnyBot", "/ax", true },
+        { "generic allow shorter than bucketed disallow", "user-agent: *\ndisallow: /abc\nallow: /*c\n", "AnyBot", "/abc", false },
+        { "generic disallow longer than bucketed allow", "user-agent: *\nallow: /a\ndisallow: /*/secret\n", "AnyBot", "/a/secret", false },
         { "empty path means /", "user-agent: *\ndisallow: /\n", "AnyBot", "", false },
     };
 
