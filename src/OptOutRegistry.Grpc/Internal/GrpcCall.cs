@@ -436,7 +436,13 @@ internal sealed class GrpcCall<TRequest, TResponse> : IGrpcCall, IAsyncStreamRea
             {
                 throw;
             }
-            throw Fail(ex);
+            if (_status is { } known)
+            {
+                throw StatusException(known);
+            }
+            // The server may have ended the call (e.g. it rejected a message) while we were still sending: the call's
+            // status is then read from the response stream, so a failed write must not decide it.
+            throw Fail(ex, record: false);
         }
     }
 
@@ -697,7 +703,7 @@ internal sealed class GrpcCall<TRequest, TResponse> : IGrpcCall, IAsyncStreamRea
     /// passed; a cancel by the caller is CANCELLED; RST_STREAM codes map per PROTOCOL-HTTP2.md "Errors"; connection
     /// failures are UNAVAILABLE; anything else INTERNAL.
     /// </summary>
-    private RpcException Fail(Exception ex)
+    private RpcException Fail(Exception ex, bool record = true)
     {
         if (ex is RpcException rpc && _status is not null)
         {
@@ -732,7 +738,10 @@ internal sealed class GrpcCall<TRequest, TResponse> : IGrpcCall, IAsyncStreamRea
         {
             status = new Status(StatusCode.Internal, $"Error in the gRPC call: {ex.GetType().Name}: {ex.Message}");
         }
-        _status ??= status;
+        if (record)
+        {
+            _status ??= status;
+        }
         return new RpcException(status, _trailerSource is null ? null : (_trailers ??= BuildMetadata(_trailerSource)));
     }
 
