@@ -27,6 +27,9 @@ public sealed class MatchKeyOracleTests
         " https://a.b/ ", "https://a.b/x\n", "https://[::1]/", "https://a.b/a%2e", "https://a.b/%2ea", "https://a.b/.a",
         "https://a.b/a./", "https://a.b//x", "https://a.b/x//", "https://a-.b/", "https://-a.b/", "https://a.b/~/!$&()*+,;=:@",
         "https://a.b/?!$&()*+,;=:@/?", "https://a.b/%", "https://a.b/%%41", "https://a.b/%4%41",
+        "https://a.b/x/.hidden/file", "https://a.b/a/..b/c", "https://a.b/a/b./c", "https://a.b/a/..?q", "https://a.b/a/.#f",
+        "https://a.b/..", "https://a.b/./", "https://a.b/a/b/./", "https://a.b/a/...?x", "https://a.b/.well-known/x",
+        "https://A.B.C/UPPER/Case?Q=V", "https://a.b?", "https://a.b/?#", "https://a.b/x?y#z?w", "https://a.b/x#y/../z",
     ];
 
     private static readonly string[] s_hosts = ["example.com", "WWW.Example.COM", "shop.example.kz", "a.b.c.d.example.co.uk", "example.com.", "ex_ample.org"];

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
 
 namespace OptOutRegistry.Core.Urls.Internal;
@@ -16,6 +17,14 @@ internal static class FastMatchKey
     // special-query percent-encode set (" # < > ') and '%'.
     private static readonly bool[] s_pathCopy = BuildArray("\"#<>?^`{}\\%/");
     private static readonly bool[] s_queryCopy = BuildArray("\"#<>'%");
+
+    private static readonly SearchValues<char> s_hostChars =
+        SearchValues.Create("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._");
+
+    /// <summary>Path characters copied in bulk: as <see cref="s_pathCopy"/> plus '/'.</summary>
+    private static readonly SearchValues<char> s_pathPlain = BuildSearchValues("\"#<>?^`{}\\%");
+
+    private static readonly SearchValues<char> s_queryPlain = BuildSearchValues("\"#<>'%");
 
     /// <summary>RFC 3986 unreserved characters, decoded from <c>%XX</c> by the match key rule.</summary>
     private static readonly bool[] s_unreserved = BuildUnreserved();
@@ -57,25 +66,10 @@ internal static class FastMatchKey
         i += 2;
 
         // Host: lower-cased as it is copied.
-        var w = 0;
-        while (i < url.Length)
-        {
-            var c = url[i];
-            if ((uint)(c - 'a') <= 'z' - 'a' || (uint)(c - '0') <= 9 || c == '-' || c == '.' || c == '_')
-            {
-                destination[w++] = c;
-            }
-            else if ((uint)(c - 'A') <= 'Z' - 'A')
-            {
-                destination[w++] = (char)(c | 0x20);
-            }
-            else
-            {
-                break;
-            }
-
-            i++;
-        }
+        var hostEnd = url[i..].IndexOfAnyExcept(s_hostChars);
+        var host = hostEnd < 0 ? url[i..] : url.Slice(i, hostEnd);
+        System.Text.Ascii.ToLower(host, destination, out var w);
+        i += host.Length;
 
         var hostLength = w;
         if (hostLength > 1 && destination[hostLength - 1] == '.')
@@ -130,18 +124,62 @@ internal static class FastMatchKey
             return -1;
         }
 
-        // Path.
-        destination[w++] = '/';
-        if (i < url.Length && url[i] == '/')
+        // Path and query: the fragment is ignored; plain runs are validated and copied in bulk (vectorised),
+        // anything with '%' or a character to check goes character by character.
+        var rest = url[i..];
+        var hash = rest.IndexOf('#');
+        if (hash >= 0)
         {
-            i++;
+            rest = rest[..hash];
         }
 
-        var pathCopy = s_pathCopy;
-        var segmentStart = w;
-        while (i < url.Length)
+        var question = rest.IndexOf('?');
+        var path = question < 0 ? rest : rest[..question];
+        if (path.IsEmpty)
         {
-            var c = url[i];
+            destination[w++] = '/';
+        }
+        else if (path.IndexOfAnyExcept(s_pathPlain) < 0 && !HasDotSegment(path))
+        {
+            path.CopyTo(destination[w..]);
+            w += path.Length;
+        }
+        else if (!TryWritePath(path, destination, ref w))
+        {
+            return -1;
+        }
+
+        var queryStart = -1;
+        if (question >= 0 && question + 1 < rest.Length)
+        {
+            var query = rest[(question + 1)..];
+            queryStart = w;
+            destination[w++] = '?';
+            if (query.IndexOfAnyExcept(s_queryPlain) < 0)
+            {
+                query.CopyTo(destination[w..]);
+                w += query.Length;
+            }
+            else if (!TryWriteQuery(query, destination, ref w))
+            {
+                return -1;
+            }
+        }
+
+        parts = new MatchKeyParts(hostLength, portEnd, portEnd, queryStart);
+        return w;
+    }
+
+    /// <summary>Path (starting with '/') character by character; false when it needs the full parser.</summary>
+    private static bool TryWritePath(ReadOnlySpan<char> path, Span<char> destination, ref int w)
+    {
+        var pathCopy = s_pathCopy;
+        destination[w++] = '/';
+        var i = 1;
+        var segmentStart = w;
+        while (i < path.Length)
+        {
+            var c = path[i];
             if (c < 128 && pathCopy[c])
             {
                 destination[w++] = c;
@@ -151,7 +189,7 @@ internal static class FastMatchKey
             {
                 if (IsDotSegment(destination[segmentStart..w]))
                 {
-                    return -1;
+                    return false;
                 }
 
                 destination[w++] = '/';
@@ -160,65 +198,68 @@ internal static class FastMatchKey
             }
             else if (c == '%')
             {
-                WritePercent(url, ref i, destination, ref w);
-            }
-            else if (c is '?' or '#')
-            {
-                break;
+                WritePercent(path, ref i, destination, ref w);
             }
             else
             {
-                return -1;
+                return false;
             }
         }
 
-        if (IsDotSegment(destination[segmentStart..w]))
-        {
-            return -1;
-        }
+        return !IsDotSegment(destination[segmentStart..w]);
+    }
 
-        // Query (an empty one is dropped); the fragment is ignored.
-        var queryStart = -1;
-        if (i < url.Length && url[i] == '?')
+    /// <summary>Query character by character (after the '?'); false when it needs the full parser.</summary>
+    private static bool TryWriteQuery(ReadOnlySpan<char> query, Span<char> destination, ref int w)
+    {
+        var queryCopy = s_queryCopy;
+        var i = 0;
+        while (i < query.Length)
         {
-            i++;
-            var mark = w;
-            destination[w++] = '?';
-            var queryCopy = s_queryCopy;
-            while (i < url.Length)
+            var c = query[i];
+            if (c < 128 && queryCopy[c])
             {
-                var c = url[i];
-                if (c < 128 && queryCopy[c])
-                {
-                    destination[w++] = c;
-                    i++;
-                }
-                else if (c == '%')
-                {
-                    WritePercent(url, ref i, destination, ref w);
-                }
-                else if (c == '#')
-                {
-                    break;
-                }
-                else
-                {
-                    return -1;
-                }
+                destination[w++] = c;
+                i++;
             }
-
-            if (w == mark + 1)
+            else if (c == '%')
             {
-                w = mark;
+                WritePercent(query, ref i, destination, ref w);
             }
             else
             {
-                queryStart = mark;
+                return false;
             }
         }
 
-        parts = new MatchKeyParts(hostLength, portEnd, portEnd, queryStart);
-        return w;
+        return true;
+    }
+
+    /// <summary>True when a segment of <paramref name="path"/> (which starts with '/') is <c>.</c> or <c>..</c>.</summary>
+    private static bool HasDotSegment(ReadOnlySpan<char> path)
+    {
+        var from = 0;
+        while (true)
+        {
+            var k = path[from..].IndexOf("/.");
+            if (k < 0)
+            {
+                return false;
+            }
+
+            var next = from + k + 2;
+            if (next == path.Length || path[next] == '/')
+            {
+                return true;
+            }
+
+            if (path[next] == '.' && (next + 1 == path.Length || path[next + 1] == '/'))
+            {
+                return true;
+            }
+
+            from = next - 1;
+        }
     }
 
     /// <summary>The match key's percent rule for one <c>%</c> at <paramref name="i"/>.</summary>
@@ -268,6 +309,20 @@ internal static class FastMatchKey
         }
 
         return table;
+    }
+
+    private static SearchValues<char> BuildSearchValues(string excluded)
+    {
+        var chars = new System.Text.StringBuilder();
+        for (var c = 0x21; c < 0x7F; c++)
+        {
+            if (!excluded.Contains((char)c))
+            {
+                chars.Append((char)c);
+            }
+        }
+
+        return SearchValues.Create(chars.ToString());
     }
 
     private static bool[] BuildUnreserved()
