@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using OptOutRegistry.Grpc;
+using OptOutRegistry.Server.Check;
 using OptOutRegistry.Server.Hosting;
 using OptOutRegistry.Server.Registry;
 
@@ -89,6 +90,7 @@ public static partial class ServerHost
 
         // Components: one AddXxx line each.
         builder.Services.AddRegistry(configuration);
+        builder.Services.AddCheckServices(configuration);
 
         var app = builder.Build();
 
@@ -97,6 +99,7 @@ public static partial class ServerHost
         app.MapGrpcHealthService();
         app.MapGrpcReflectionService();
         app.MapRegistry();
+        app.MapCheckServices();
 
         return app;
     }

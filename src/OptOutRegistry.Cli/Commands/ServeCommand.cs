@@ -21,11 +21,17 @@ internal static class ServeCommand
             Description = $"Directory that holds the registry's database, signing key and admin key. Default: {ServerDefaults.DataDirectory}",
         };
 
+        var follow = new Option<string?>("--follow")
+        {
+            Description = "Run a read-only replica of the primary at this gRPC address (loads its snapshot, then follows its events)",
+        };
+
         var command = new Command("serve", "Run the OptOutRegistry server (embedded SQLite, no set-up).")
         {
             urls,
             httpUrls,
             dataDir,
+            follow,
         };
         // Unknown tokens (for example --Kestrel:Certificates:Default:Path=...) go to the host's own configuration.
         command.TreatUnmatchedTokensAsErrors = false;
@@ -48,6 +54,12 @@ internal static class ServeCommand
             {
                 hostArgs.Add("--data-dir");
                 hostArgs.Add(d);
+            }
+
+            if (parseResult.GetValue(follow) is { } f)
+            {
+                hostArgs.Add("--follow");
+                hostArgs.Add(f);
             }
 
             hostArgs.AddRange(parseResult.UnmatchedTokens);

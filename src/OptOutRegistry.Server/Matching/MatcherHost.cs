@@ -1,0 +1,65 @@
+using OptOutRegistry.Core.Model;
+using OptOutRegistry.Server.Check;
+using OptOutRegistry.Server.Feed;
+using OptOutRegistry.Snapshots;
+using OptOutRegistry.Storage;
+
+namespace OptOutRegistry.Server.Matching;
+
+/// <summary>
+/// Keeps the matcher current from the store (services-common: "the matcher follows the store, not the write path"):
+/// replays the event log from the start, then tails it. With SQLite the store signals appends in-process; with
+/// PostgreSQL every node tails the shared event table (LISTEN/NOTIFY), so every node of a cluster follows the database.
+/// A replica (<c>--follow</c>) runs <see cref="Replication.ReplicaFollower"/> instead.
+/// </summary>
+public sealed class MatcherHost(RegistryMirror mirror, IServiceProvider services, ILogger<MatcherHost> logger) : BackgroundService
+{
+    /// <inheritdoc />
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var store = services.GetService<IRegistryStore>();
+        if (store is null)
+        {
+            CheckLog.NoStore(logger);
+            return;
+        }
+
+        var delay = 100;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                CheckLog.FollowingStore(logger, mirror.AppliedSequence + 1);
+                await foreach (var committed in store.TailEventsAsync(mirror.AppliedSequence + 1, stoppingToken))
+                {
+                    Apply(committed);
+                    delay = 100;
+                }
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                CheckLog.FollowFailed(logger, "the store", delay, ex);
+                await Task.Delay(delay, stoppingToken);
+                delay = Math.Min(delay * 2, 5000);
+            }
+        }
+    }
+
+    private void Apply(CommittedEvent committed)
+    {
+        var message = StoredEvents.ToProto(committed);
+        try
+        {
+            mirror.Apply(message, committed.Time);
+        }
+        catch (ModelValidationException ex)
+        {
+            // A stored reservation that Core refuses (e.g. written by a newer version): keep the sequence moving.
+            CheckLog.EventSkipped(logger, committed.Sequence, ex.Message);
+            if (mirror.AppliedSequence < committed.Sequence)
+            {
+                mirror.Skip(committed.Sequence);
+            }
+        }
+    }
+}

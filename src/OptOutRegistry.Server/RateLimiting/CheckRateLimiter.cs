@@ -1,0 +1,102 @@
+using System.Net;
+using System.Threading.RateLimiting;
+
+namespace OptOutRegistry.Server.RateLimiting;
+
+/// <summary>
+/// Limits of the check path, in subjects per second (a 1,000-URL batch costs 1,000): one token bucket per client
+/// address and one per API key. 0 turns a limit off. Configuration keys <c>check-rate-limit-per-address</c> and
+/// <c>check-rate-limit-per-key</c>.
+/// </summary>
+public sealed record CheckRateLimitOptions
+{
+    /// <summary>Default per-address limit: 2,000,000 subjects/s, about what one server of this size can answer.</summary>
+    public const int DefaultPerAddress = 2_000_000;
+
+    /// <summary>Default per-key limit: 10,000,000 subjects/s (a key identifies an operator that may run many crawlers).</summary>
+    public const int DefaultPerKey = 10_000_000;
+
+    /// <summary>Subjects per second per client address; 0 = unlimited.</summary>
+    public int PerAddressPerSecond { get; init; } = DefaultPerAddress;
+
+    /// <summary>Subjects per second per API key; 0 = unlimited.</summary>
+    public int PerKeyPerSecond { get; init; } = DefaultPerKey;
+}
+
+/// <summary>
+/// Token buckets (System.Threading.RateLimiting) per address and per key. A bucket holds one second's worth of
+/// subjects and refills every 100 ms, so a client may burst a full second's quota and is then paced.
+/// </summary>
+public sealed class CheckRateLimiter : IDisposable
+{
+    private readonly PartitionedRateLimiter<string>? _perAddress;
+    private readonly PartitionedRateLimiter<string>? _perKey;
+    private readonly int _addressLimit;
+    private readonly int _keyLimit;
+
+    /// <summary>Creates the limiters.</summary>
+    public CheckRateLimiter(CheckRateLimitOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _addressLimit = options.PerAddressPerSecond;
+        _keyLimit = options.PerKeyPerSecond;
+        _perAddress = _addressLimit > 0 ? Create(_addressLimit) : null;
+        _perKey = _keyLimit > 0 ? Create(_keyLimit) : null;
+    }
+
+    /// <summary>
+    /// Takes <paramref name="subjects"/> permits from the caller's buckets. Returns null when allowed, else how long to
+    /// wait before retrying.
+    /// </summary>
+    /// <param name="address">The client address (null for in-process callers).</param>
+    /// <param name="keyId">A stable id of the caller's API key (its SHA-256), or null when anonymous.</param>
+    /// <param name="subjects">The number of subjects in the request (at least 1 permit is taken).</param>
+    public TimeSpan? TryAcquire(IPAddress? address, string? keyId, int subjects)
+    {
+        var permits = Math.Max(1, subjects);
+        if (keyId is not null && _perKey is not null)
+        {
+            using var lease = _perKey.AttemptAcquire(keyId, Math.Min(permits, _keyLimit));
+            if (!lease.IsAcquired)
+            {
+                return RetryAfter(lease);
+            }
+        }
+        else if (_perAddress is not null)
+        {
+            // Keyed callers are limited per key only, so many crawlers behind one NAT address with their own key are
+            // not starved by an anonymous neighbour.
+            var partition = address?.ToString() ?? "local";
+            using var lease = _perAddress.AttemptAcquire(partition, Math.Min(permits, _addressLimit));
+            if (!lease.IsAcquired)
+            {
+                return RetryAfter(lease);
+            }
+        }
+
+        return null;
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _perAddress?.Dispose();
+        _perKey?.Dispose();
+    }
+
+    private static TimeSpan RetryAfter(RateLimitLease lease) =>
+        lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter) && retryAfter > TimeSpan.Zero
+            ? retryAfter
+            : TimeSpan.FromMilliseconds(100);
+
+    private static PartitionedRateLimiter<string> Create(int perSecond) =>
+        PartitionedRateLimiter.Create<string, string>(partition => RateLimitPartition.GetTokenBucketLimiter(partition, _ =>
+            new TokenBucketRateLimiterOptions
+            {
+                TokenLimit = perSecond,
+                TokensPerPeriod = Math.Max(1, perSecond / 10),
+                ReplenishmentPeriod = TimeSpan.FromMilliseconds(100),
+                QueueLimit = 0,
+                AutoReplenishment = true,
+            }));
+}
