@@ -35,6 +35,24 @@ public sealed class HostVerifier
     {
         _options = options;
         var handler = new SocketsHttpHandler { AllowAutoRedirect = true, MaxAutomaticRedirections = 3, ConnectTimeout = options.FetchTimeout };
+        if (options.ConnectAddress is { } address)
+        {
+            handler.ConnectCallback = async (context, cancellationToken) =>
+            {
+                var socket = new System.Net.Sockets.Socket(address.AddressFamily, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp) { NoDelay = true };
+                try
+                {
+                    await socket.ConnectAsync(new System.Net.IPEndPoint(address, context.DnsEndPoint.Port), cancellationToken).ConfigureAwait(false);
+                    return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
+                }
+                catch
+                {
+                    socket.Dispose();
+                    throw;
+                }
+            };
+        }
+
         _http = new HttpClient(handler) { Timeout = options.FetchTimeout };
         _http.DefaultRequestHeaders.UserAgent.ParseAdd("OptOutRegistry-Verifier/1.0");
         _dns = new DnsTxtResolver(options.DnsServer is null ? null : DnsTxtResolver.ParseEndpoint(options.DnsServer), options.FetchTimeout);

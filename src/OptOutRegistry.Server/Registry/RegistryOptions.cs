@@ -14,6 +14,12 @@ public sealed class RegistryOptions
     /// <summary>[<c>verification:port</c>] Port of those fetches; null for the scheme's default. For tests against a local site.</summary>
     public int? VerificationPort { get; set; }
 
+    /// <summary>
+    /// [<c>verification:connect-address</c>] Connect every well-known/home-page fetch to this IP address instead of
+    /// resolving the host (like curl's --connect-to); the Host header and TLS name stay the host's. For staging and tests.
+    /// </summary>
+    public System.Net.IPAddress? ConnectAddress { get; set; }
+
     /// <summary>[<c>verification:dns-server</c>] DNS resolver for TXT verification ("IP[:port]"); null: /etc/resolv.conf.</summary>
     public string? DnsServer { get; set; }
 
@@ -60,6 +66,13 @@ public sealed class RegistryOptions
             }
 
             options.VerificationPort = p;
+        }
+
+        if (configuration["verification:connect-address"] is { } connect)
+        {
+            options.ConnectAddress = System.Net.IPAddress.TryParse(connect, out var ip)
+                ? ip
+                : throw new ArgumentException($"--verification:connect-address: '{connect}' is not an IP address");
         }
 
         options.DnsServer = configuration["verification:dns-server"];
