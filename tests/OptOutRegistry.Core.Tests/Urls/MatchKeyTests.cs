@@ -137,6 +137,32 @@ public sealed class MatchKeyTests
         Assert.Equal('/', destination[parts.PathStart]);
     }
 
+    [Theory]
+    [InlineData("https://example.com/100%/a?b%")]
+    [InlineData("https://example.com/a%7e%7e%7e?q=%41%41")]
+    [InlineData("https://example.com/plain/path?and=query")]
+    [InlineData("https://example.com")]
+    [InlineData("https://Пример.рф/%")]
+    public void TryWriteMatchKey_EveryDestinationSize_FitsExactlyOrRefusesCleanly(string url)
+    {
+        var expected = UrlCanonicalizer.GetMatchKey(url);
+        for (var size = 0; size <= expected.Length + 4; size++)
+        {
+            var destination = new char[size];
+            var ok = UrlCanonicalizer.TryWriteMatchKey(url, destination, out var written, out _, out var error);
+            if (size >= expected.Length)
+            {
+                Assert.True(ok, $"size {size}: {error}");
+                Assert.Equal(expected, new string(destination, 0, written));
+            }
+            else
+            {
+                Assert.False(ok);
+                Assert.Equal(UrlError.DestinationTooSmall, error);
+            }
+        }
+    }
+
     [Fact]
     public void TryWriteMatchKey_DestinationTooSmall_IsRefused()
     {

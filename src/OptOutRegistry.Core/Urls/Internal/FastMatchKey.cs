@@ -29,11 +29,15 @@ internal static class FastMatchKey
     /// <summary>RFC 3986 unreserved characters, decoded from <c>%XX</c> by the match key rule.</summary>
     private static readonly bool[] s_unreserved = BuildUnreserved();
 
-    /// <summary>Writes the key, or returns -1 when the URL needs the full parser. <paramref name="destination"/> holds 3 × url + 1.</summary>
+    /// <summary>
+    /// Writes the key, or returns -1 when the URL needs the full parser. Every key character comes from at most one
+    /// URL character except the '/' of an empty path and the "%25" of a stray '%', so url + 1 characters of
+    /// destination suffice for the bulk copies; only <see cref="WritePercent"/> checks for room.
+    /// </summary>
     public static int TryWrite(ReadOnlySpan<char> url, Span<char> destination, out MatchKeyParts parts)
     {
         parts = default;
-        if (url.Length < 8 || destination.Length < (3 * url.Length) + 1 || url.Length > UrlCanonicalizer.MaxUrlLength)
+        if (url.Length < 8 || destination.Length < url.Length + 1 || url.Length > UrlCanonicalizer.MaxUrlLength)
         {
             return -1;
         }
@@ -141,7 +145,11 @@ internal static class FastMatchKey
         }
         else if (path.IndexOfAnyExcept(s_pathPlain) < 0 && !HasDotSegment(path))
         {
-            path.CopyTo(destination[w..]);
+            if (!path.TryCopyTo(destination[w..]))
+            {
+                return -1;
+            }
+
             w += path.Length;
         }
         else if (!TryWritePath(path, destination, ref w))
@@ -153,6 +161,11 @@ internal static class FastMatchKey
         if (question >= 0 && question + 1 < rest.Length)
         {
             var query = rest[(question + 1)..];
+            if (w + 1 + query.Length > destination.Length)
+            {
+                return -1;
+            }
+
             queryStart = w;
             destination[w++] = '?';
             if (query.IndexOfAnyExcept(s_queryPlain) < 0)
@@ -174,11 +187,22 @@ internal static class FastMatchKey
     private static bool TryWritePath(ReadOnlySpan<char> path, Span<char> destination, ref int w)
     {
         var pathCopy = s_pathCopy;
+        if (w >= destination.Length)
+        {
+            return false;
+        }
+
         destination[w++] = '/';
         var i = 1;
         var segmentStart = w;
         while (i < path.Length)
         {
+            // Room for the widest write (%XX); when short, the full parser decides (and reports DestinationTooSmall).
+            if (w + 3 > destination.Length)
+            {
+                return false;
+            }
+
             var c = path[i];
             if (c < 128 && pathCopy[c])
             {
@@ -198,7 +222,10 @@ internal static class FastMatchKey
             }
             else if (c == '%')
             {
-                WritePercent(path, ref i, destination, ref w);
+                if (!WritePercent(path, ref i, destination, ref w))
+                {
+                    return false;
+                }
             }
             else
             {
@@ -216,6 +243,11 @@ internal static class FastMatchKey
         var i = 0;
         while (i < query.Length)
         {
+            if (w + 3 > destination.Length)
+            {
+                return false;
+            }
+
             var c = query[i];
             if (c < 128 && queryCopy[c])
             {
@@ -224,7 +256,10 @@ internal static class FastMatchKey
             }
             else if (c == '%')
             {
-                WritePercent(query, ref i, destination, ref w);
+                if (!WritePercent(query, ref i, destination, ref w))
+                {
+                    return false;
+                }
             }
             else
             {
@@ -264,8 +299,13 @@ internal static class FastMatchKey
 
     /// <summary>The match key's percent rule for one <c>%</c> at <paramref name="i"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void WritePercent(ReadOnlySpan<char> url, ref int i, Span<char> destination, ref int w)
+    private static bool WritePercent(ReadOnlySpan<char> url, ref int i, Span<char> destination, ref int w)
     {
+        if (w + 3 > destination.Length)
+        {
+            return false;
+        }
+
         if (i + 2 < url.Length && char.IsAsciiHexDigit(url[i + 1]) && char.IsAsciiHexDigit(url[i + 2]))
         {
             var value = (PercentEncoding.HexValue(url[i + 1]) << 4) | PercentEncoding.HexValue(url[i + 2]);
@@ -291,6 +331,8 @@ internal static class FastMatchKey
             w += 3;
             i++;
         }
+
+        return true;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
