@@ -16,7 +16,8 @@ namespace OptOutRegistry.Core.Matching;
 /// <para><b>Check path (URLs).</b> The raw URL is canonicalised into a stack buffer
 /// (<see cref="UrlCanonicalizer.TryWriteMatchKey"/>). The host's label suffixes (<c>a.b.example.com</c>,
 /// <c>b.example.com</c>, <c>example.com</c>, <c>com</c>) are hashed in one backward pass and probed in the host
-/// table, one probe each; most hosts have no rules and the check ends there. No Public Suffix List lookup
+/// table, one probe each, behind a cache-resident Bloom filter (<c>HostFilter</c>) that rejects most suffixes without
+/// touching the table; most hosts have no rules and the check ends there. No Public Suffix List lookup
 /// happens on this path (domain selectors were validated when registered). Only the host's own record leads to
 /// its exact-URL probe (one or two hash probes) and its prefix/pattern list.</para>
 /// <para><b>Layout</b> (documented for the snapshot writer): key hashes (64-bit, <c>KeyHasher</c>) in
@@ -496,20 +497,35 @@ public sealed class MatcherIndex
         var authority = key[..parts.PathStart];
         var pathHead = PackHead(path, out var pathHeadLength);
         Span<char> patternBuffer = stackalloc char[256];
+        Span<char> needle = stackalloc char[8];
         var rules = _pathRules.Items;
         var paths = _paths;
         for (var n = head; n >= 0; n = rules[n].Next)
         {
             ref var rule = ref rules[n];
-
-            // Literal head first: most rules of a host differ from the path within 8 characters.
-            if (rule.HeadLength > pathHeadLength || ((rule.Head ^ pathHead) & HeadMask(rule.HeadLength)) != 0)
+            if (rule.IsPattern == PathRule.PatternWithNeedle)
             {
+                // A pattern with no useful literal prefix (/*.pdf$, /*/private/): its longest literal segment
+                // must occur somewhere in the path, checked without touching the path arena.
+                var length = rule.HeadLength;
+                for (var i = 0; i < length; i++)
+                {
+                    needle[i] = (char)(byte)(rule.Head >> (8 * i));
+                }
+
+                if (path.IndexOf(needle[..length], StringComparison.Ordinal) < 0)
+                {
+                    continue;
+                }
+            }
+            else if (rule.HeadLength > pathHeadLength || ((rule.Head ^ pathHead) & HeadMask(rule.HeadLength)) != 0)
+            {
+                // Literal head first: most rules of a host differ from the path within 8 characters.
                 continue;
             }
 
             bool matched;
-            if (rule.IsPattern == 0)
+            if (rule.IsPattern == PathRule.Prefix)
             {
                 if (rule.Length > path.Length)
                 {
@@ -528,7 +544,7 @@ public sealed class MatcherIndex
 
             if (matched)
             {
-                var site = new MatchSite(rule.IsPattern == 0 ? SelectorKind.Prefix : SelectorKind.Pattern, (rule.Value & VerifiedBit) != 0, authority, paths, rule.Path);
+                var site = new MatchSite(rule.IsPattern == PathRule.Prefix ? SelectorKind.Prefix : SelectorKind.Pattern, (rule.Value & VerifiedBit) != 0, authority, paths, rule.Path);
                 Consider(rule.Value, Specificity(RankPath, rule.Length), purpose, t, ref sink, in site);
             }
         }
@@ -829,6 +845,17 @@ public sealed class MatcherIndex
                     literal = literal[..^1];
                 }
 
+                var kind = selector.Kind == SelectorKind.Pattern ? PathRule.Pattern : PathRule.Prefix;
+                if (kind == PathRule.Pattern && literal.Length <= 1)
+                {
+                    var segment = LongestLiteralSegment(path);
+                    if (segment.Length >= 2)
+                    {
+                        literal = segment[..Math.Min(8, segment.Length)];
+                        kind = PathRule.PatternWithNeedle;
+                    }
+                }
+
                 var rule = new PathRule
                 {
                     Head = PackHead(literal, out var headLength),
@@ -836,7 +863,7 @@ public sealed class MatcherIndex
                     Value = value,
                     Path = _paths.Add(path),
                     Length = (ushort)Math.Min(path.Length, ushort.MaxValue),
-                    IsPattern = selector.Kind == SelectorKind.Pattern ? (byte)1 : (byte)0,
+                    IsPattern = kind,
                     Next = _hostRecords[h].PathRules,
                 };
                 var n = _pathRules.Add(rule);
@@ -888,6 +915,25 @@ public sealed class MatcherIndex
         }
 
         _selectorCounts[(int)selector.Kind]++;
+    }
+
+    private static ReadOnlySpan<char> LongestLiteralSegment(string pattern)
+    {
+        var body = pattern.EndsWith('$') ? pattern.AsSpan(0, pattern.Length - 1) : pattern.AsSpan();
+        var best = ReadOnlySpan<char>.Empty;
+        while (!body.IsEmpty)
+        {
+            var star = body.IndexOf('*');
+            var segment = star < 0 ? body : body[..star];
+            if (segment.Length > best.Length)
+            {
+                best = segment;
+            }
+
+            body = star < 0 ? ReadOnlySpan<char>.Empty : body[(star + 1)..];
+        }
+
+        return best;
     }
 
     /// <summary>

@@ -134,6 +134,10 @@ public class UrlMatchingTests
     [InlineData("example.com/*.pdf$", "https://example.com/.pdf", true)]
     [InlineData("example.com/a*b*c$", "https://example.com/abc", true)]
     [InlineData("example.com/a*b*c$", "https://example.com/acb", false)]
+    [InlineData("example.com/*/confidential-files/*.doc", "https://example.com/x/confidential-files/a.docx", true)]
+    [InlineData("example.com/*/confidential-files/*.doc", "https://example.com/x/confidential-file/a.doc", false)]
+    [InlineData("example.com/*?session=", "https://example.com/a/b?session=1", true)]
+    [InlineData("example.com/*?session=", "https://example.com/a/b?sessions=1", false)]
     [InlineData("example.com/fish$", "https://example.com/fish", true)]
     [InlineData("example.com/fish$", "https://example.com/fish/", false)]
     // A literal '*' is written %2A (TDMRep/robots convention) and is not a wildcard.

@@ -38,6 +38,12 @@ internal struct HostRecord
 [StructLayout(LayoutKind.Sequential, Pack = 8)]
 internal struct PathRule
 {
+    public const byte Prefix = 0;
+    public const byte Pattern = 1;
+
+    /// <summary>A pattern whose literal prefix is at most "/": <see cref="Head"/> holds up to 8 characters of its longest literal segment instead.</summary>
+    public const byte PatternWithNeedle = 2;
+
     public ulong Head;
     public uint Value;
     public uint Path;
