@@ -14,27 +14,36 @@ public static class LoadClient
 
     public static EchoRequest SmallRequest() => new() { Message = "https://example.com/gallery/photo-001.jpg" };
 
-    public static async Task UnaryAsync(string address, int concurrency, int seconds)
+    public static async Task UnaryAsync(string address, int concurrency, int seconds, int channelCount)
     {
-        using var channel = GrpcChannel.ForAddress(address);
+        // Several channels = several HTTP/2 connections, as h2load -c N uses N connections.
+        var channels = Enumerable.Range(0, channelCount).Select(_ => GrpcChannel.ForAddress(address)).ToArray();
         var request = SmallRequest();
-        await channel.UnaryAsync(s_unary, request);
+        foreach (var c in channels)
+        {
+            await c.UnaryAsync(s_unary, request);
+        }
         long count = 0;
         var stop = DateTime.UtcNow.AddSeconds(1);
         // Warm-up second, then the measured run.
-        await RunUnaryLoops(channel, request, concurrency, stop, () => { });
+        await RunUnaryLoops(channels, request, concurrency, stop, () => { });
         var sw = Stopwatch.StartNew();
         stop = DateTime.UtcNow.AddSeconds(seconds);
-        await RunUnaryLoops(channel, request, concurrency, stop, () => Interlocked.Increment(ref count));
+        await RunUnaryLoops(channels, request, concurrency, stop, () => Interlocked.Increment(ref count));
         sw.Stop();
-        Console.WriteLine($"our client unary: concurrency={concurrency} calls={count} seconds={sw.Elapsed.TotalSeconds:F1} calls/s={count / sw.Elapsed.TotalSeconds:F0}");
+        foreach (var c in channels)
+        {
+            c.Dispose();
+        }
+        Console.WriteLine($"our client unary: channels={channelCount} concurrency={concurrency} calls={count} seconds={sw.Elapsed.TotalSeconds:F1} calls/s={count / sw.Elapsed.TotalSeconds:F0}");
     }
 
-    private static Task RunUnaryLoops(GrpcChannel channel, EchoRequest request, int concurrency, DateTime stop, Action onCall)
+    private static Task RunUnaryLoops(GrpcChannel[] channels, EchoRequest request, int concurrency, DateTime stop, Action onCall)
     {
         var tasks = new Task[concurrency];
         for (var i = 0; i < concurrency; i++)
         {
+            var channel = channels[i % channels.Length];
             tasks[i] = Task.Run(async () =>
             {
                 while (DateTime.UtcNow < stop)

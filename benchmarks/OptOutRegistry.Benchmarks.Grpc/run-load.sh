@@ -53,5 +53,5 @@ for round in $(seq 1 "$ROUNDS"); do
   run "bare bidi x100 -c 4 -m 8" /bare/Bidi "$WORK/bidi.bin" -c 4 -m 8
 done
 echo "--- our client (against our layer on the same server)"
-"$BIN" unary-load "http://127.0.0.1:$PORT" 256 "$SECONDS_PER_RUN"
+"$BIN" unary-load "http://127.0.0.1:$PORT" 128 "$SECONDS_PER_RUN" 4
 "$BIN" bidi-load "http://127.0.0.1:$PORT" 4 "$SECONDS_PER_RUN"

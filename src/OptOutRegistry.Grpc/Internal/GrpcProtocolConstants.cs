@@ -57,7 +57,7 @@ internal static class GrpcProtocolConstants
         return name switch
         {
             "content-type" or "content-length" or "content-encoding" or "te" or "host" or "accept-encoding"
-                or "user-agent" or TimeoutHeader or MessageEncodingHeader or MessageAcceptEncodingHeader => true,
+                or TimeoutHeader or MessageEncodingHeader or MessageAcceptEncodingHeader => true,
             _ => false,
         };
     }
