@@ -8,10 +8,34 @@ using OptOutRegistry.Benchmarks.Fingerprints;
 using OptOutRegistry.Fingerprints.Hashing;
 using OptOutRegistry.Fingerprints.Iscc;
 
+// `--make-text MiB en|ru PATH` writes a test text file.
 // `--quick` prints a plain MB/s table (Stopwatch, best of 5) in a few seconds; anything else goes to BenchmarkDotNet.
 if (args.Length > 0 && args[0] == "--quick")
 {
     QuickTable.Run();
+    return;
+}
+
+// `--file KIND PATH` fingerprints one file, streamed, and prints the result: for whole-process timing with
+// /usr/bin/time -v. KIND is text, data, instance, sha256 or blake3. `--make-text MiB en|ru PATH` writes a test file.
+if (args.Length == 3 && args[0] == "--file")
+{
+    using var file = File.OpenRead(args[2]);
+    Console.WriteLine(args[1] switch
+    {
+        "text" => IsccGenerator.GenTextCodeV0(file).Iscc,
+        "data" => IsccGenerator.GenDataCodeV0(file),
+        "instance" => IsccGenerator.GenInstanceCodeV0(file).Iscc,
+        "sha256" => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(file)),
+        "blake3" => Convert.ToHexString(Blake3.HashStream(file)),
+        _ => throw new ArgumentException($"kind: unknown '{args[1]}'"),
+    });
+    return;
+}
+
+if (args.Length == 4 && args[0] == "--make-text")
+{
+    File.WriteAllText(args[3], Inputs.Text(int.Parse(args[1]) << 20, args[2] == "ru"));
     return;
 }
 

@@ -145,28 +145,55 @@ public sealed class TextCodeHasher
 
         _characters += TextNormalization.CodePointCount(collapsed);
         var combined = _carry + collapsed;
-        var bytes = Encoding.UTF8.GetBytes(combined);
-
-        // Byte offsets of code point starts.
-        var starts = new List<int>(bytes.Length);
-        for (var b = 0; b < bytes.Length; b++)
+        var length = Encoding.UTF8.GetByteCount(combined);
+        var bytes = ArrayPool<byte>.Shared.Rent(length);
+        var starts = ArrayPool<int>.Shared.Rent(combined.Length + 1);
+        try
         {
-            if ((bytes[b] & 0xC0) != 0x80)
+            Encoding.UTF8.GetBytes(combined, bytes);
+            var utf8 = bytes.AsSpan(0, length);
+            const int n = IsccGenerator.TextNgramSize;
+            int count;
+            if (length == combined.Length && BitConverter.IsLittleEndian)
             {
-                starts.Add(b);
+                // ASCII: code points are bytes; the unrolled 13-byte xxh32 applies.
+                count = length;
+                ref var start = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(utf8);
+                for (var i = 0; i + n <= count; i++)
+                {
+                    AddFeature(XxHash32.Hash13(ref System.Runtime.CompilerServices.Unsafe.Add(ref start, i)));
+                    _anyWindow = true;
+                }
+
+                var keepAscii = Math.Min(n - 1, count);
+                _carry = combined[(count - keepAscii)..];
+                return;
             }
-        }
 
-        var count = starts.Count;
-        for (var i = 0; i + IsccGenerator.TextNgramSize <= count; i++)
+            count = 0;
+            for (var b = 0; b < length; b++)
+            {
+                if ((utf8[b] & 0xC0) != 0x80)
+                {
+                    starts[count++] = b;
+                }
+            }
+
+            starts[count] = length;
+            for (var i = 0; i + n <= count; i++)
+            {
+                AddFeature(XxHash32.HashToUInt32(utf8[starts[i]..starts[i + n]]));
+                _anyWindow = true;
+            }
+
+            var keep = Math.Min(n - 1, count);
+            _carry = Encoding.UTF8.GetString(utf8[starts[count - keep]..]);
+        }
+        finally
         {
-            var end = i + IsccGenerator.TextNgramSize < count ? starts[i + IsccGenerator.TextNgramSize] : bytes.Length;
-            AddFeature(XxHash32.HashToUInt32(bytes.AsSpan(starts[i], end - starts[i])));
-            _anyWindow = true;
+            ArrayPool<byte>.Shared.Return(bytes);
+            ArrayPool<int>.Shared.Return(starts);
         }
-
-        var keep = Math.Min(IsccGenerator.TextNgramSize - 1, count);
-        _carry = Encoding.UTF8.GetString(bytes, starts[count - keep], bytes.Length - starts[count - keep]);
     }
 
     private void AddFeature(uint feature)
