@@ -56,6 +56,9 @@ internal sealed class TemporaryPostgresServer : IDisposable
         }
 
         var server = new TemporaryPostgresServer(bin, dir, asPostgres, port);
+        // SIGTERM / Ctrl+C still stop the server and delete its directory.
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => server.Dispose();
+        Console.CancelKeyPress += (_, _) => server.Dispose();
         server.Pg("initdb", ["-D", Path.Combine(dir, "data"), "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync"]);
         server.Pg("pg_ctl", ["-D", Path.Combine(dir, "data"), "-l", Path.Combine(dir, "log"), "-w", "-o",
             $"-p {port} -k {dir} -c listen_addresses=127.0.0.1 -c fsync=on -c shared_buffers=512MB -c max_wal_size=4GB", "start"]);
@@ -66,8 +69,15 @@ internal sealed class TemporaryPostgresServer : IDisposable
         return server;
     }
 
+    private int _disposed;
+
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
         Npgsql.NpgsqlConnection.ClearAllPools();
         Pg("pg_ctl", ["-D", Path.Combine(_dir, "data"), "-m", "fast", "-w", "stop"]);
         Directory.Delete(_dir, recursive: true);
