@@ -159,6 +159,23 @@ public sealed class ClientServerTests(ServerFixture server) : IDisposable
     }
 
     [Fact]
+    public async Task Deadline_DuringServerStream_EndsWithDeadlineExceededAfterSomeMessages()
+    {
+        using var call = _channel.ServerStreaming(Methods.ServerStream, new StreamRequest { Count = 1000, DelayMs = 20, FailAfter = -1, Message = "d" },
+            new CallOptions(Deadline: DateTime.UtcNow.AddMilliseconds(500)));
+        var received = 0;
+        var ex = await Assert.ThrowsAsync<RpcException>(async () =>
+        {
+            while (await call.ResponseStream.MoveNext())
+            {
+                received++;
+            }
+        });
+        Assert.Equal(StatusCode.DeadlineExceeded, ex.StatusCode);
+        Assert.InRange(received, 1, 999);
+    }
+
+    [Fact]
     public async Task Deadline_NotReached_CallSucceeds()
     {
         var response = await _channel.UnaryAsync(Methods.Sleep, new SleepRequest { Ms = 10, Id = Guid.NewGuid().ToString() },

@@ -710,7 +710,12 @@ internal sealed class GrpcCall<TRequest, TResponse> : IGrpcCall, IAsyncStreamRea
             return rpc;
         }
         Status status;
-        if (_deadline != DateTime.MaxValue && DateTime.UtcNow >= _deadline && ex is not RpcException)
+        // The deadline timer is the only canceller left once dispose and the caller's token are ruled out; checking the
+        // clock alone is not enough, because the timer (monotonic) may fire a few ms before DateTime.UtcNow passes the deadline.
+        var deadlineFired = _deadline != DateTime.MaxValue && ex is not RpcException
+            && (DateTime.UtcNow >= _deadline
+                || (_cts is { IsCancellationRequested: true } && !_disposed && !_options.CancellationToken.IsCancellationRequested));
+        if (deadlineFired)
         {
             status = new Status(StatusCode.DeadlineExceeded, "");
         }
