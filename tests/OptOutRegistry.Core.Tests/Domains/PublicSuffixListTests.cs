@@ -139,4 +139,26 @@ public sealed class PublicSuffixListTests
         var ex = Assert.Throws<FormatException>(() => PublicSuffixList.Parse(new StringReader("com\nbad<rule\n")));
         Assert.Contains("line 2", ex.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Lookups_RandomHosts_NeverThrow()
+    {
+        const string alphabet = "abc.-_09ыққ[]:%Ω\uD800 ";
+        string[] suffixes = ["", ".com", ".co.uk", ".github.io", ".рф", ".kz", "."];
+        var random = new Random(3);
+        var psl = PublicSuffixList.Default;
+        for (var n = 0; n < 20000; n++)
+        {
+            var chars = new char[random.Next(0, 12)];
+            for (var i = 0; i < chars.Length; i++)
+            {
+                chars[i] = alphabet[random.Next(alphabet.Length)];
+            }
+
+            var host = new string(chars) + suffixes[random.Next(suffixes.Length)];
+            var registrable = psl.GetRegistrableDomain(host);
+            var isSuffix = psl.IsPublicSuffix(host);
+            Assert.False(isSuffix && registrable is not null, host);
+        }
+    }
 }

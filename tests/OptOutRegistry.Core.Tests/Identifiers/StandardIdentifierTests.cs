@@ -106,4 +106,31 @@ public sealed class StandardIdentifierTests
         Assert.True(StandardIdentifier.TryParse(scheme, value, out var id, out var error), error);
         Assert.Equal(expected, id.ToString());
     }
+
+    [Fact]
+    public void TryParse_RandomText_NeverThrows()
+    {
+        const string alphabet = "0123456789Xx-. :/%isbnISSNmrcwdoiT10hpts\u00AD\uD800";
+        string[] prefixes = ["isbn:", "issn:", "ismn:", "isrc:", "iswc:", "isni:", "doi:", "https://doi.org/", "10.", "ISMN M", ""];
+        var random = new Random(7);
+        for (var n = 0; n < 20000; n++)
+        {
+            var chars = new char[random.Next(0, 20)];
+            for (var i = 0; i < chars.Length; i++)
+            {
+                chars[i] = alphabet[random.Next(alphabet.Length)];
+            }
+
+            var input = prefixes[random.Next(prefixes.Length)] + new string(chars);
+            if (StandardIdentifier.TryParse(input, out var id, out var error))
+            {
+                // Whatever is accepted round-trips through its canonical text.
+                Assert.Equal(id, StandardIdentifier.Parse(id.ToString()));
+            }
+            else
+            {
+                Assert.False(string.IsNullOrWhiteSpace(error));
+            }
+        }
+    }
 }

@@ -245,4 +245,22 @@ public sealed class MatchKeyTests
         var key = UrlCanonicalizer.GetMatchKey("https://example.com" + (trimmed.StartsWith('/') ? trimmed : "/" + trimmed));
         Assert.Equal("example.com" + expected, key);
     }
+
+    [Fact]
+    public void TryWriteMatchKey_IdnHostsFromManyThreads_GiveTheSameKeys()
+    {
+        // ICU's UTS #46 object is shared by all threads; it must be safe to use concurrently.
+        string[] urls = ["https://пример.рф/a", "https://сайт.қаз/b", "https://bücher.de/c", "https://ПРИМЕР.РФ/a"];
+        var expected = urls.Select(UrlCanonicalizer.GetMatchKey).ToArray();
+        Parallel.For(0, 8, worker =>
+        {
+            var destination = new char[256];
+            for (var i = 0; i < 5000; i++)
+            {
+                var k = i % urls.Length;
+                Assert.True(UrlCanonicalizer.TryWriteMatchKey(urls[k], destination, out var written, out _, out _));
+                Assert.Equal(expected[k], new string(destination, 0, written));
+            }
+        });
+    }
 }
