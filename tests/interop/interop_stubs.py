@@ -5,8 +5,10 @@ The standard health/reflection protos live under `grpc/...`, which would shadow 
 package if imported as a package, so only their message modules are generated and they are loaded by
 file path under private module names.
 """
+import atexit
 import importlib.util
 import os
+import shutil
 import sys
 import tempfile
 import types
@@ -23,6 +25,7 @@ def _load_by_path(name, path):
 
 def load(protos_dir, std_protos_dir):
     out = tempfile.mkdtemp(prefix="optout-interop-stubs-")
+    atexit.register(shutil.rmtree, out, True)
     well_known = os.path.join(os.path.dirname(protoc.__file__), "_proto")
     includes = ["-I" + protos_dir, "-I" + std_protos_dir]
     if os.path.isdir(well_known):
