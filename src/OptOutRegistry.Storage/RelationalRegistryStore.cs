@@ -43,6 +43,13 @@ public abstract class RelationalRegistryStore : IRegistryStore
     /// </summary>
     private protected abstract string InsertReservationSql { get; }
 
+    /// <summary>
+    /// When set, new reservations of a batch are buffered into multi-row INSERTs (column list, per-row VALUES tuple
+    /// from its first parameter index): worth it where each statement is a network round trip (PostgreSQL), not
+    /// for SQLite, whose per-statement cost is small and whose parameter lookup grows with the statement.
+    /// </summary>
+    private protected virtual (string Columns, Func<int, string> Tuple)? BufferedReservationInsert => null;
+
     /// <summary>Adds a reservation to a separate full-text index (@p0 created_seq, @p1..@p4 normalised text), or null when the row itself is indexed.</summary>
     private protected virtual string? SearchIndexInsertSql => null;
 
@@ -125,6 +132,7 @@ public abstract class RelationalRegistryStore : IRegistryStore
                 try
                 {
                     var head = await writer.ReadLogHeadAsync(ct).ConfigureAwait(false);
+                    await writer.PrecheckAsync(batch, ct).ConfigureAwait(false);
                     var frontier = head.Frontier;
                     var lastTime = head.LastTimeMicroseconds;
                     var committed = new CommittedEvent[batch.Count];
@@ -590,6 +598,44 @@ public abstract class RelationalRegistryStore : IRegistryStore
         private readonly RowBuffer _events = new("events", "seq, time_us, actor, type, payload, leaf_hash", 6);
         private readonly RowBuffer _history = new("reservation_states", "reservation_id, seq, state, at_us", 4);
         private readonly RowBuffer _nodes = new("merkle_nodes", "node_id, hash", 2);
+        private readonly RowBuffer? _reservations = store.BufferedReservationInsert is { } b
+            ? new RowBuffer("reservations", b.Columns, 19, b.Tuple, " ON CONFLICT (id) DO NOTHING")
+            : null;
+        private readonly HashSet<string> _existingIds = new(StringComparer.Ordinal);
+        private readonly HashSet<string> _insertedIds = new(StringComparer.Ordinal);
+
+        /// <summary>With buffered inserts: learn in one query which reservation ids of the batch already exist.</summary>
+        public async Task PrecheckAsync(IReadOnlyList<Mutation> batch, CancellationToken ct)
+        {
+            if (_reservations is null)
+            {
+                return;
+            }
+
+            var ids = new List<string>();
+            foreach (var mutation in batch)
+            {
+                foreach (var change in mutation.Changes)
+                {
+                    if (change is PutReservation put)
+                    {
+                        ids.Add(put.ReservationId);
+                    }
+                }
+            }
+
+            if (ids.Count == 0)
+            {
+                return;
+            }
+
+            await using var command = CreateCommand(connection, transaction, "SELECT id FROM reservations WHERE id = ANY(@p0)", [ids.ToArray()]);
+            await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            while (await reader.ReadAsync(ct).ConfigureAwait(false))
+            {
+                _existingIds.Add(reader.GetString(0));
+            }
+        }
 
         public async Task<LogHead> ReadLogHeadAsync(CancellationToken ct)
         {
@@ -613,9 +659,30 @@ public abstract class RelationalRegistryStore : IRegistryStore
         // per mutation, which is what bounds bulk import.
         private async Task FlushAsync(bool full, CancellationToken ct)
         {
+            await FlushReservationsAsync(full, ct).ConfigureAwait(false);
             await FlushAsync(_events, full, ct).ConfigureAwait(false);
             await FlushAsync(_history, full, ct).ConfigureAwait(false);
             await FlushAsync(_nodes, full, ct).ConfigureAwait(false);
+        }
+
+        private async Task FlushReservationsAsync(bool full, CancellationToken ct)
+        {
+            if (_reservations is null)
+            {
+                return;
+            }
+
+            while (_reservations.Rows >= RowBuffer.ChunkRows || (full && _reservations.Rows > 0))
+            {
+                var rows = Math.Min(_reservations.Rows, RowBuffer.ChunkRows);
+                var (sql, values) = _reservations.TakeChunk();
+                if (await Execute(sql, ct, values).ConfigureAwait(false) != rows)
+                {
+                    // An id checked as new was inserted by another process meanwhile: refuse rather than log an
+                    // event whose row was not written.
+                    throw new StoreException(StoreErrorKind.Conflict, "changes", "a reservation id of this batch was registered concurrently");
+                }
+            }
         }
 
         private async Task FlushAsync(RowBuffer buffer, bool full, CancellationToken ct)
@@ -722,6 +789,19 @@ public abstract class RelationalRegistryStore : IRegistryStore
         {
             await RequireHolderAsync(c.HolderId, path, ct).ConfigureAwait(false);
             var values = ReservationParameters(c, timeUs, timeUs, sequence, sequence);
+            if (_reservations is not null)
+            {
+                if (!_existingIds.Contains(c.ReservationId) && _insertedIds.Add(c.ReservationId))
+                {
+                    _reservations.Add(values);
+                    AddHistory(c.ReservationId, sequence, c.State, timeUs);
+                    return;
+                }
+
+                // An amendment: rows buffered so far must be in the table before it is read or updated.
+                await FlushReservationsAsync(full: true, ct).ConfigureAwait(false);
+            }
+
             if (await Execute(store.InsertReservationSql, ct, values).ConfigureAwait(false) == 1)
             {
                 await IndexAsync(values, ct).ConfigureAwait(false);
@@ -763,6 +843,7 @@ public abstract class RelationalRegistryStore : IRegistryStore
 
         private async Task ChangeStateAsync(ChangeReservationState c, string path, long sequence, long timeUs, CancellationToken ct)
         {
+            await FlushReservationsAsync(full: true, ct).ConfigureAwait(false);
             var existing = await ReadReservationKeyAsync(c.ReservationId, ct).ConfigureAwait(false);
             if (existing is null)
             {
@@ -870,7 +951,7 @@ public abstract class RelationalRegistryStore : IRegistryStore
     }
 
     /// <summary>Rows waiting for a multi-row INSERT; the SQL text per (table, row count) is built once and shared.</summary>
-    private sealed class RowBuffer(string table, string columns, int width)
+    private sealed class RowBuffer(string table, string columns, int width, Func<int, string>? tuple = null, string suffix = "")
     {
         public const int ChunkRows = 32;
 
@@ -890,17 +971,24 @@ public abstract class RelationalRegistryStore : IRegistryStore
         public (string Sql, object?[] Values) TakeChunk()
         {
             var rows = Math.Min(Rows, ChunkRows);
-            var sql = SqlCache.GetOrAdd((table, rows), static (key, state) => Build(state.table, state.columns, state.width, key.Item2), (table, columns, width));
+            var sql = SqlCache.GetOrAdd((table, rows),
+                static (key, state) => Build(state.table, state.columns, state.width, key.Item2, state.tuple, state.suffix), (table, columns, width, tuple, suffix));
             var values = _values.GetRange(0, rows * width).ToArray();
             _values.RemoveRange(0, rows * width);
             return (sql, values);
         }
 
-        private static string Build(string table, string columns, int width, int rows)
+        private static string Build(string table, string columns, int width, int rows, Func<int, string>? tuple, string suffix)
         {
             var sql = new StringBuilder("INSERT INTO ").Append(table).Append(" (").Append(columns).Append(") VALUES ");
             for (var r = 0; r < rows; r++)
             {
+                if (tuple is not null)
+                {
+                    sql.Append(r == 0 ? string.Empty : ", ").Append(tuple(r * width));
+                    continue;
+                }
+
                 sql.Append(r == 0 ? "(" : ", (");
                 for (var c = 0; c < width; c++)
                 {
@@ -910,7 +998,7 @@ public abstract class RelationalRegistryStore : IRegistryStore
                 sql.Append(')');
             }
 
-            return sql.ToString();
+            return sql.Append(suffix).ToString();
         }
     }
 }

@@ -105,6 +105,10 @@ public sealed class PostgresRegistryStore : RelationalRegistryStore
 
     private protected override string UpdateReservationSql => PostgresSchema.UpdateReservation;
 
+    // Each statement is a round trip here: new reservations of a batch go out 32 per INSERT.
+    private protected override (string Columns, Func<int, string> Tuple)? BufferedReservationInsert =>
+        (PostgresSchema.ReservationInsertColumns, PostgresSchema.ReservationRowTuple);
+
     private protected override async Task BeforeCommitAsync(DbConnection connection, DbTransaction transaction, long newSize, CancellationToken cancellationToken)
     {
         // NOTIFY is delivered at commit, and only if the transaction commits.

@@ -99,6 +99,23 @@ internal static class PostgresSchema
         "setweight(to_tsvector('simple', @p15), 'A') || setweight(to_tsvector('simple', @p16), 'B') || "
         + "setweight(to_tsvector('simple', @p17), 'C') || setweight(to_tsvector('simple', @p18), 'D')";
 
+    public const string ReservationInsertColumns =
+        "id, holder_id, state, state_changed_us, registered_us, valid_from_us, valid_until_us, title, creators, identifiers, language, holder_name, payload, created_seq, last_seq, search";
+
+    /// <summary>One VALUES tuple of a multi-row reservation insert, parameters from @p{first} on (19 of them).</summary>
+    public static string ReservationRowTuple(int first)
+    {
+        var b = new System.Text.StringBuilder("(");
+        for (var i = 0; i < 15; i++)
+        {
+            b.Append("@p").Append(first + i).Append(", ");
+        }
+
+        return b.Append("setweight(to_tsvector('simple', @p").Append(first + 15).Append("), 'A') || setweight(to_tsvector('simple', @p")
+            .Append(first + 16).Append("), 'B') || setweight(to_tsvector('simple', @p").Append(first + 17)
+            .Append("), 'C') || setweight(to_tsvector('simple', @p").Append(first + 18).Append("), 'D'))").ToString();
+    }
+
     public const string InsertReservation =
         "INSERT INTO reservations (id, holder_id, state, state_changed_us, registered_us, valid_from_us, valid_until_us, title, creators, identifiers, language, holder_name, payload, created_seq, last_seq, search) "
         + "VALUES (@p0, @p1, @p2, @p3, @p4, @p5, @p6, @p7, @p8, @p9, @p10, @p11, @p12, @p13, @p14, " + SearchVector + ") ON CONFLICT (id) DO NOTHING";

@@ -296,6 +296,30 @@ public abstract class RegistryStoreConformanceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AppendBatch_CreateAmendAndRevokeInOneBatch_AppliesInOrder()
+    {
+        await CreateHolderAsync();
+
+        var events = await Store.AppendBatchAsync(
+        [
+            new Mutation(Event("reservation.created"), Reservation("x", title: "One")),
+            new Mutation(Event("reservation.created"), Reservation("y")),
+            new Mutation(Event("reservation.amended"), Reservation("x", title: "Two")),
+            new Mutation(Event("reservation.revoked"), new ChangeReservationState("y", ReservationState.Revoked)),
+            new Mutation(Event("reservation.created"), Reservation("z")),
+        ]);
+
+        var x = (await Store.GetReservationAsync("x"))!;
+        Assert.Equal(("Two", events[0].Sequence, events[2].Sequence, events[0].Time), (x.Work.Title, x.CreatedSequence, x.LastSequence, x.RegisteredAt));
+        Assert.Equal(
+            [(ReservationState.Active, events[1].Sequence), (ReservationState.Revoked, events[3].Sequence)],
+            (await Store.GetReservationHistoryAsync("y")).Select(h => (h.State, h.Sequence)));
+        Assert.NotNull(await Store.GetReservationAsync("z"));
+        Assert.Equal(["x"], (await Store.SearchWorksAsync("two", 10)).Select(h => h.ReservationId));
+        await LogAudit.VerifyAsync(Store);
+    }
+
+    [Fact]
     public async Task AppendBatch_OneRefused_WritesNothingAndNamesTheMutation()
     {
         await CreateHolderAsync();
