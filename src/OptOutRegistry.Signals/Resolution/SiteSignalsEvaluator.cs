@@ -189,10 +189,14 @@ public sealed class SiteSignalsEvaluator
         }
 
         var (reservation, policy, decisive) = TdmrepRules.Resolve(statements);
+        // The contribution's source names the file; the chain names each technique in processing order.
+        var fileSource = input.TdmrepSource;
         var chain = string.Join(" → ", relevant.Select(s =>
-            $"{s.Source}: {Describe(s.Reservation)}{(s.Error is null ? "" : $" [{s.Error}]")}"));
+            $"{(s.Source.StartsWith(fileSource, StringComparison.Ordinal) ? "tdmrep.json" + s.Source[fileSource.Length..] : s.Source)}: " +
+            $"{Describe(s.Reservation)}{(s.Error is null ? "" : $" [{s.Error}]")}"));
         var detail = $"{chain}; result: {Describe(reservation)}" + (policy is null ? "" : $", policy {policy}");
-        Add(contributions, purpose, SignalMechanism.Tdmrep, decisive?.Source ?? input.TdmrepSource, TdmrepRules.ToPreferences(reservation), detail);
+        var source = input.TdmrepFile is not null ? fileSource : "response";
+        Add(contributions, purpose, SignalMechanism.Tdmrep, source, TdmrepRules.ToPreferences(reservation), detail);
     }
 
     private void EvaluateHeaders(List<SignalContribution> contributions, SiteSignalsInput input, string agent, UsageCategory purpose)
