@@ -17,13 +17,14 @@ if (args.Length > 0 && args[0] == "--quick")
 }
 
 // `--file KIND PATH` fingerprints one file, streamed, and prints the result: for whole-process timing with
-// /usr/bin/time -v. KIND is text, data, instance, sha256 or blake3. `--make-text MiB en|ru PATH` writes a test file.
+// /usr/bin/time -v. KIND is text (streamed), text-oneshot (whole string), data, instance, sha256 or blake3. `--make-text MiB en|ru PATH` writes a test file.
 if (args.Length == 3 && args[0] == "--file")
 {
     using var file = File.OpenRead(args[2]);
     Console.WriteLine(args[1] switch
     {
         "text" => IsccGenerator.GenTextCodeV0(file).Iscc,
+        "text-oneshot" => IsccGenerator.GenTextCodeV0(new StreamReader(file).ReadToEnd()).Iscc,
         "data" => IsccGenerator.GenDataCodeV0(file),
         "instance" => IsccGenerator.GenInstanceCodeV0(file).Iscc,
         "sha256" => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(file)),

@@ -58,6 +58,21 @@ public class TextCodeHasherTests
         Assert.Equal(expected, IsccGenerator.GenTextCodeV0(new StringReader(text), 256));
     }
 
+    [Theory]
+    [InlineData("съешь же ещё этих мягких французских булок да выпей чаю ")]
+    [InlineData("\u3131,\u1161 \u1100,\u1161 가,각 ")]
+    public void Append_LongTextWithoutSplitPoints_GrowsAndStillMatches(string unit)
+    {
+        var text = string.Concat(Enumerable.Repeat(unit, 200_000 / unit.Length));
+        var hasher = new TextCodeHasher();
+        for (var pos = 0; pos < text.Length; pos += 4096)
+        {
+            hasher.Append(text.AsSpan(pos, Math.Min(4096, text.Length - pos)));
+        }
+
+        Assert.Equal(IsccGenerator.GenTextCodeV0(text), hasher.GetCodeAndReset());
+    }
+
     [Fact]
     public void Split_BetweenHangulJamoAroundPunctuation_IsNeverChosen()
     {
@@ -65,6 +80,9 @@ public class TextCodeHasherTests
         Assert.Equal("\uAC00", TextNormalization.Collapse("\u1100,\u1161"));
         Assert.False(TextCodeHasher.IsSafeSplit('\u1100', ','));
         Assert.True(TextCodeHasher.IsSafeSplit('d', ','));
+        Assert.True(TextCodeHasher.IsSafeSplit('м', ','));
+        Assert.False(TextCodeHasher.IsSafeSplit('\u3131', ',')); // compatibility jamo: NFKC gives a conjoining jamo
+        Assert.False(TextCodeHasher.IsSafeSplit('\uAC00', ','));
         Assert.False(TextCodeHasher.IsSafeSplit('d', '.'));
         Assert.False(TextCodeHasher.IsSafeSplit('d', 'e'));
     }

@@ -32,6 +32,8 @@ public sealed partial class Blake3
     /// Chaining values of 8 consecutive whole chunks (8 KiB) starting at chunk <paramref name="counter"/>, written
     /// as 8 × 8 words to <paramref name="cvs"/>. Same result as 8 calls of the scalar chunk compression.
     /// </summary>
+    // Hot loop: compiled fully optimised at once instead of starting in tier 0 (matters for one-shot CLI runs).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void CompressChunks8(ReadOnlySpan<byte> input, ReadOnlySpan<uint> key, ulong counter, uint flags, Span<uint> cvs)
     {
         ref var words = ref Unsafe.As<byte, uint>(ref MemoryMarshal.GetReference(input));

@@ -367,6 +367,8 @@ public sealed partial class Blake3
     }
 
     /// <summary>The BLAKE3 compression function (spec §2.2), 7 rounds, fully unrolled over locals.</summary>
+    // Hot loop: compiled fully optimised at once instead of starting in tier 0 (matters for one-shot CLI runs).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Compress(
         ReadOnlySpan<uint> cv, ReadOnlySpan<uint> m, ulong counter, uint blockLength, uint flags, Span<uint> output)
     {

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace OptOutRegistry.Fingerprints.Iscc;
 
 /// <summary>
@@ -34,6 +36,8 @@ public static class Cdc
     /// Length of the next chunk at the start of <paramref name="buffer"/> (<c>alg_cdc_offset</c>). The caller must
     /// pass at least <see cref="Parameters.MaxSize"/> bytes unless the buffer holds the end of the input.
     /// </summary>
+    // Hot loop: compiled fully optimised at once instead of starting in tier 0 (matters for one-shot CLI runs).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static int NextCut(ReadOnlySpan<byte> buffer, in Parameters p)
     {
         // Python's pattern is an unbounded int: (pattern >> 1) + gear stays below 2^33, so ulong is exact.

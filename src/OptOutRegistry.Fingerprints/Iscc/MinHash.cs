@@ -182,6 +182,8 @@ public sealed class MinHash
         }
     }
 
+    // Hot loop: compiled fully optimised at once instead of starting in tier 0 (matters for one-shot CLI runs).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AddAvx2(ReadOnlySpan<uint> features, Span<uint> min)
     {
         var mask61 = Vector256.Create(MersennePrime);

@@ -10,12 +10,12 @@ namespace OptOutRegistry.Fingerprints.Iscc;
 /// by the distance between safe split points rather than by the text size.
 /// </summary>
 /// <remarks>
-/// Text is collapsed piecewise, split only between an ASCII letter or digit and a following ASCII character that
-/// is not a letter, not whitespace and not case-ignorable (a digit or most punctuation, e.g. "word|, next").
-/// Such a split is invisible to every collapse step: the ASCII letter or digit before it is kept and never
-/// composes with a following starter under NFKC (so even Hangul jamo cannot join across it), NFD is per
-/// character, whitespace removal and lower-casing are per character, and Python's Final_Sigma rule stops at
-/// the character after the split from either side.
+/// Text is collapsed piecewise, split only between a Latin, Greek or Cyrillic letter (or ASCII digit) and a
+/// following ASCII character that is not a letter, not whitespace and not case-ignorable (a digit or most
+/// punctuation, e.g. "слово|, next"). Such a split is invisible to every collapse step: the letter before it is
+/// kept and neither it nor its NFKC decomposition composes with a following starter (only Hangul jamo do),
+/// NFD, whitespace removal and lower-casing are per character, and Python's Final_Sigma rule stops at the
+/// character after the split from either side. Scanning for split points is incremental (linear overall).
 /// Windows that straddle a split are produced by carrying the last 12 collapsed code points forward.
 /// </remarks>
 public sealed class TextCodeHasher
@@ -26,7 +26,9 @@ public sealed class TextCodeHasher
     private const int FlushThreshold = 64 * 1024;
 
     private readonly MinHash _minHash = new();
-    private readonly StringBuilder _pending = new();
+    private char[] _pending = new char[2 * FlushThreshold];
+    private int _pendingLength;
+    private int _scannedUpTo; // no safe split point exists in _pending[1.._scannedUpTo)
     private readonly Decoder _utf8 = new UTF8Encoding(false, false).GetDecoder();
     private readonly uint[] _features = new uint[FeatureBatch];
     private int _featureCount;
@@ -40,10 +42,22 @@ public sealed class TextCodeHasher
     /// <summary>Appends text.</summary>
     public void Append(ReadOnlySpan<char> text)
     {
-        _pending.Append(text);
-        if (_pending.Length >= FlushThreshold)
+        while (!text.IsEmpty)
         {
-            FlushSafePrefix();
+            if (_pendingLength == _pending.Length)
+            {
+                // No safe split point yet in a full buffer (e.g. a long run without ASCII punctuation): grow.
+                Array.Resize(ref _pending, _pending.Length * 2);
+            }
+
+            var take = Math.Min(text.Length, _pending.Length - _pendingLength);
+            text[..take].CopyTo(_pending.AsSpan(_pendingLength));
+            _pendingLength += take;
+            text = text[take..];
+            if (_pendingLength >= FlushThreshold)
+            {
+                FlushSafePrefix();
+            }
         }
     }
 
@@ -86,9 +100,10 @@ public sealed class TextCodeHasher
     {
         Span<char> tail = stackalloc char[4];
         var n = _utf8.GetChars([], tail, flush: true);
-        _pending.Append(tail[..n]);
-        Process(_pending.ToString());
-        _pending.Clear();
+        Append(tail[..n]);
+        Process(new string(_pending, 0, _pendingLength));
+        _pendingLength = 0;
+        _scannedUpTo = 0;
         if (!_anyWindow)
         {
             // Fewer than 13 code points in total: one short window over all of it (also for empty text).
@@ -108,7 +123,8 @@ public sealed class TextCodeHasher
     public void Reset()
     {
         _minHash.Reset();
-        _pending.Clear();
+        _pendingLength = 0;
+        _scannedUpTo = 0;
         _utf8.Reset();
         _featureCount = 0;
         _carry = string.Empty;
@@ -118,21 +134,31 @@ public sealed class TextCodeHasher
 
     /// <summary>True when a split between <paramref name="before"/> and <paramref name="c"/> cannot change the collapsed result.</summary>
     internal static bool IsSafeSplit(char before, char c) =>
-        char.IsAsciiLetterOrDigit(before) && c < 0x80 && !char.IsAsciiLetter(c) && !TextNormalization.IsPythonWhitespace(c)
+        IsSafeBefore(before) && c < 0x80 && !char.IsAsciiLetter(c) && !TextNormalization.IsPythonWhitespace(c)
         && c is not ('\'' or '.' or ':');
+
+    // A kept letter or digit from Latin, Greek or Cyrillic: it survives collapse, and neither it nor its NFKC
+    // decomposition can compose with a following starter (only Hangul jamo do that).
+    private static bool IsSafeBefore(char c) =>
+        char.IsAsciiLetterOrDigit(c) || (c >= '\u00C0' && c <= '\u052F' && char.IsLetter(c));
 
     private void FlushSafePrefix()
     {
-        for (var i = _pending.Length - 1; i > 0; i--)
+        // Scan only what arrived since the last scan (backwards, to find the last split point).
+        for (var i = _pendingLength - 1; i > 0 && i >= _scannedUpTo; i--)
         {
             if (IsSafeSplit(_pending[i - 1], _pending[i]))
             {
-                var head = _pending.ToString(0, i);
-                _pending.Remove(0, i);
+                var head = new string(_pending, 0, i);
+                _pending.AsSpan(i, _pendingLength - i).CopyTo(_pending);
+                _pendingLength -= i;
+                _scannedUpTo = _pendingLength;
                 Process(head);
                 return;
             }
         }
+
+        _scannedUpTo = _pendingLength;
     }
 
     private void Process(string piece)
