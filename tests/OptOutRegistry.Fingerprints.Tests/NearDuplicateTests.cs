@@ -62,6 +62,18 @@ public class NearDuplicateTests
         Assert.True(d <= IsccSimilarity.DefaultNearDuplicateThreshold, $"{variant}: distance {d}");
     }
 
+    [Fact]
+    public void TextCode_RussianReencodedThroughWindows1251AndKoi8r_IsIdentical()
+    {
+        Encoding.RegisterProvider(CodePagesEncodingProvider.Instance);
+        var russian = Original[Original.IndexOf("Правообладатели", StringComparison.Ordinal)..];
+        foreach (var name in new[] { "windows-1251", "koi8-r" })
+        {
+            var legacy = Encoding.GetEncoding(name);
+            Assert.True(Distance(russian, legacy.GetString(legacy.GetBytes(russian))) == 0, name);
+        }
+    }
+
     [Theory]
     [InlineData("whitespace", " ", "   ")]
     [InlineData("line breaks", " ", "\n")]
