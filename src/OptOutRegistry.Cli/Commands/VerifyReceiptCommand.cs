@@ -18,12 +18,14 @@ internal static class VerifyReceiptCommand
         var file = new Argument<string>("FILE") { Description = "The receipt as printed by optout register --json (or - for standard input)." };
         var publicKey = new Option<string?>("--public-key") { Description = "The registry's public key (PEM SubjectPublicKeyInfo)." };
         var server = new Option<string?>("--server") { Description = "Fetch the registry's public key from this server and print its fingerprint." };
+        var saveKey = new Option<string?>("--save-key") { Description = "With --server: also write the fetched public key (PEM) to this file, for later offline checks." };
         var json = new Option<bool>("--json") { Description = "Print the result as one JSON object." };
         var command = new Command("verify-receipt", "Verify a receipt offline: signature, inclusion proof, and that nothing in it was changed.")
         {
             file,
             publicKey,
             server,
+            saveKey,
             json,
         };
         command.SetAction(async (parseResult, ct) =>
@@ -50,6 +52,10 @@ internal static class VerifyReceiptCommand
                     using var client = RegistryClient.Create(serverAddress!);
                     var key = await client.GetPublicKeyAsync(ct);
                     pem = key.SpkiPem;
+                    if (parseResult.GetValue(saveKey) is { } keyFile)
+                    {
+                        await File.WriteAllTextAsync(keyFile, pem, ct);
+                    }
                     if (!asJson)
                     {
                         Console.Out.WriteLine($"registry public key fingerprint (SHA-256 of SPKI): {ReceiptVerifier.Fingerprint(pem)}");
