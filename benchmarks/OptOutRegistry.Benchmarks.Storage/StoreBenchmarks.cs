@@ -25,8 +25,14 @@ public class StoreBenchmarks
     [Params("sqlite", "postgres")]
     public string Store { get; set; } = "sqlite";
 
+    // Synchronous wrappers: BenchmarkDotNet's in-process toolchain does not await an async [GlobalSetup].
     [GlobalSetup]
-    public async Task SetupAsync()
+    public void Setup() => SetupAsync().GetAwaiter().GetResult();
+
+    [GlobalCleanup]
+    public void Cleanup() => CleanupAsync().GetAwaiter().GetResult();
+
+    private async Task SetupAsync()
     {
         if (Store == "sqlite")
         {
@@ -51,8 +57,7 @@ public class StoreBenchmarks
         _selectiveQuery = w1 + " " + w2;
     }
 
-    [GlobalCleanup]
-    public async Task CleanupAsync()
+    private async Task CleanupAsync()
     {
         await _store.DisposeAsync();
         _server?.Dispose();
