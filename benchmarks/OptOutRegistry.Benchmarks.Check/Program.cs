@@ -1,0 +1,54 @@
+using System.Diagnostics;
+using BenchmarkDotNet.Running;
+using OptOutRegistry.Benchmarks.Check;
+
+// Load generator for the Check service over loopback (issue 7 item 7). Modes:
+//   seed   --server URL --selectors N --queries FILE   registers N url selectors (1,000 per reservation) and writes
+//                                                      N query URLs, half of them covered, shuffled
+//   batch  --server URL --queries FILE [--seconds S] [--concurrency C]     CheckBatch of 1,000 URLs
+//   stream --server URL --queries FILE [--seconds S]                       CheckStream, 1,000-URL requests, 8 in flight
+//   unary  --server URL --queries FILE [--seconds S] [--rate R]           one URL per call at R calls/s (open loop): p50/p99
+//   bdn                                                                    BenchmarkDotNet in-process engine benchmark
+var options = Args.Parse(args);
+switch (args.FirstOrDefault())
+{
+    case "seed":
+        await Seed.RunAsync(options["server"], int.Parse(options.GetValueOrDefault("selectors", "1000000")), options["queries"]);
+        break;
+    case "batch":
+        await Load.BatchAsync(options["server"], options["queries"], Seconds(options), int.Parse(options.GetValueOrDefault("concurrency", "4")));
+        break;
+    case "stream":
+        await Load.StreamAsync(options["server"], options["queries"], Seconds(options));
+        break;
+    case "unary":
+        await Load.UnaryAsync(options["server"], options["queries"], Seconds(options), int.Parse(options.GetValueOrDefault("rate", "10000")));
+        break;
+    case "bdn":
+        BenchmarkRunner.Run<CheckEngineBenchmarks>(args: args[1..]);
+        break;
+    default:
+        Console.Error.WriteLine("usage: seed|batch|stream|unary|bdn [--server URL] [--queries FILE] [--selectors N] [--seconds S] [--rate R] [--concurrency C]");
+        return 2;
+}
+
+return 0;
+
+static double Seconds(Dictionary<string, string> options) => double.Parse(options.GetValueOrDefault("seconds", "10"), System.Globalization.CultureInfo.InvariantCulture);
+
+internal static class Args
+{
+    public static Dictionary<string, string> Parse(string[] args)
+    {
+        var result = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (var i = 1; i + 1 < args.Length; i += 2)
+        {
+            if (args[i].StartsWith("--", StringComparison.Ordinal))
+            {
+                result[args[i][2..]] = args[i + 1];
+            }
+        }
+
+        return result;
+    }
+}
