@@ -19,5 +19,7 @@ root.Subcommands.Add(SignalsCommand.Create());
 root.Subcommands.Add(CheckSiteCommand.Create());
 root.Subcommands.Add(CheckCommand.Create());
 root.Subcommands.Add(SnapshotCommand.Create());
+root.Subcommands.Add(FilterCommand.Create());
+root.Subcommands.Add(ReportCommand.Create());
 
 return await root.Parse(args).InvokeAsync();
