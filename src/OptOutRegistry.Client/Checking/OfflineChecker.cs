@@ -167,6 +167,13 @@ public sealed class OfflineChecker : IUrlChecker
                 await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
                 delay = Math.Min(delay * 2, 5000);
             }
+            catch (Grpc.RpcException) when (cancellationToken.IsCancellationRequested)
+            {
+                // The call ended because the caller cancelled: report it as cancellation, not as a failure.
+                break;
+            }
         }
+
+        cancellationToken.ThrowIfCancellationRequested();
     }
 }
