@@ -73,11 +73,7 @@ public sealed class FeedClient : IDisposable
     public async Task<long> DownloadSnapshotAsync(Stream destination, long? sinceSequence = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(destination);
-        var request = new Pb.GetSnapshotRequest();
-        if (sinceSequence is { } since)
-        {
-            request.SinceSequence = since;
-        }
+        var request = new Pb.GetSnapshotRequest { SinceSequence = sinceSequence };
 
         using var call = _channel.ServerStreaming(GetSnapshotMethod, request, new CallOptions(CancellationToken: cancellationToken));
         var asOf = -1L;

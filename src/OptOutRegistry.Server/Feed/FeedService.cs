@@ -131,7 +131,7 @@ public sealed class FeedService(IServiceProvider services, ReplicaOptions replic
         long asOf;
         try
         {
-            (file, asOf) = await provider.OpenAsync(request.HasSinceSequence ? request.SinceSequence : null, context.CancellationToken);
+            (file, asOf) = await provider.OpenAsync(request.SinceSequence, context.CancellationToken);
         }
         catch (ArgumentOutOfRangeException ex)
         {

@@ -55,8 +55,8 @@ print(json.dumps(out))
         var stubs = Path.Combine(server.DataDirectory, "py");
         Directory.CreateDirectory(stubs);
         var protos = FindProtos();
-        // Only the files this client imports: Debian's grpc_tools (protoc 3.12) predates proto3 `optional`, used elsewhere.
-        string[] protoFiles = [Path.Combine(protos, "optout", "v1", "common.proto"), Path.Combine(protos, "optout", "v1", "registry.proto")];
+        // Every public proto, as a Python user compiles them from the README: they must build with Debian's old protoc.
+        string[] protoFiles = [.. Directory.GetFiles(Path.Combine(protos, "optout", "v1"), "*.proto").Order(StringComparer.Ordinal)];
         var python = await FindPythonAsync();
         var gen = await RunAsync(python, ["-m", "grpc_tools.protoc", "-I", protos, "--python_out=" + stubs, "--grpc_python_out=" + stubs, .. protoFiles]);
         Assert.True(gen.ExitCode == 0, "grpc_tools.protoc failed (install python3-grpc-tools): " + gen.StdErr);
