@@ -17,8 +17,12 @@ public class ConcurrencyTests
         using var stop = new CancellationTokenSource();
         var failures = 0;
         long checks = 0;
+        // The writes start only once both readers are running: on an idle machine the thread pool may otherwise
+        // schedule them after the 20,000 writes are already done, and nothing would run concurrently.
+        using var readersRunning = new CountdownEvent(2);
         var readers = Enumerable.Range(0, 2).Select(_ => Task.Run(() =>
         {
+            var signalled = false;
             while (!stop.IsCancellationRequested)
             {
                 // A seed URL must stay covered through every table growth.
@@ -29,8 +33,15 @@ public class ConcurrencyTests
 
                 index.CheckUrl("https://h123.example/p/5", UsageCategory.TrainAi, Now);
                 Interlocked.Increment(ref checks);
+                if (!signalled)
+                {
+                    signalled = true;
+                    readersRunning.Signal();
+                }
             }
         })).ToArray();
+
+        Assert.True(readersRunning.Wait(TimeSpan.FromSeconds(30)), "the reader threads did not start");
 
         // 20,000 writes force several growths of every table under the readers.
         for (var i = 0; i < 20_000; i++)
