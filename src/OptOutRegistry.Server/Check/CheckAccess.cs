@@ -1,10 +1,7 @@
-using System.Collections.Concurrent;
 using System.Globalization;
-using System.Security.Cryptography;
-using System.Text;
 using OptOutRegistry.Grpc;
+using OptOutRegistry.Server.Auth;
 using OptOutRegistry.Server.RateLimiting;
-using OptOutRegistry.Storage;
 
 namespace OptOutRegistry.Server.Check;
 
@@ -17,56 +14,53 @@ public sealed record CheckAccessOptions
 
 /// <summary>
 /// The gate in front of every check: the optional key requirement and the per-key / per-address rate limits.
-/// Failures are <see cref="RpcException"/>s (UNAUTHENTICATED, RESOURCE_EXHAUSTED with a <c>retry-after-ms</c>
-/// trailer), which the HTTP gateways translate to 401/429.
+/// Required keys are validated by the same <see cref="CallerResolver"/> as Registry calls, so a key revoked through
+/// this process stops working for checks at once too. Failures are <see cref="RpcException"/>s (UNAUTHENTICATED,
+/// RESOURCE_EXHAUSTED with a <c>retry-after-ms</c> trailer), which the HTTP gateways translate to 401/429.
 /// </summary>
-public sealed class CheckAccess(CheckAccessOptions options, CheckRateLimiter limiter, ServerPaths paths, IServiceProvider services)
+public sealed class CheckAccess(CheckAccessOptions options, CheckRateLimiter limiter, CallerResolver callers)
 {
     /// <summary>The trailer (gRPC) carrying how long to wait before retrying, in milliseconds.</summary>
     public const string RetryAfterTrailer = "retry-after-ms";
-
-    private static readonly TimeSpan ValidKeyCacheTime = TimeSpan.FromSeconds(30);
-    private readonly ConcurrentDictionary<string, DateTime> _validKeys = new(StringComparer.Ordinal);
-    private string? _adminKeyId;
 
     /// <summary>Whether a key is required.</summary>
     public bool RequireKey => options.RequireKey;
 
     /// <summary>
-    /// Admits a request of <paramref name="subjects"/> subjects or throws. Completes synchronously unless a key must be
-    /// looked up in the store (first use of a key within 30 s).
+    /// Admits a request of <paramref name="subjects"/> subjects or throws. Completes synchronously unless a required key
+    /// must be looked up in the store (the resolver caches keys it has seen recently).
     /// </summary>
     /// <param name="http">The request.</param>
     /// <param name="subjects">How many subjects the request checks.</param>
     public ValueTask AdmitAsync(HttpContext http, int subjects)
     {
-        var keyId = KeyId(http.Request.Headers.Authorization.ToString());
-        if (options.RequireKey)
+        var authorization = http.Request.Headers.Authorization.ToString();
+        if (!options.RequireKey)
         {
-            if (keyId is null)
-            {
-                throw new RpcException(new Status(StatusCode.Unauthenticated, "this registry requires an API key for checks: send 'authorization: Bearer KEY'"));
-            }
-
-            if (!_validKeys.TryGetValue(keyId, out var until) || until < DateTime.UtcNow)
-            {
-                return AdmitSlowAsync(http, keyId, subjects);
-            }
+            // Open registry: the key is not validated, it only names the caller's rate-limit bucket.
+            Limit(http, KeyId(authorization), subjects);
+            return ValueTask.CompletedTask;
         }
 
-        Limit(http, keyId, subjects);
-        return ValueTask.CompletedTask;
+        if (AsBearer(authorization) is not { } bearer)
+        {
+            throw new RpcException(new Status(StatusCode.Unauthenticated, "this registry requires an API key for checks: send 'authorization: Bearer KEY'"));
+        }
+
+        var resolving = callers.ResolveAsync(bearer, http.RequestAborted);
+        if (resolving.IsCompletedSuccessfully)
+        {
+            Limit(http, resolving.Result.KeyId, subjects);
+            return ValueTask.CompletedTask;
+        }
+
+        return AdmitSlowAsync(http, resolving, subjects);
     }
 
-    private async ValueTask AdmitSlowAsync(HttpContext http, string keyId, int subjects)
+    private async ValueTask AdmitSlowAsync(HttpContext http, Task<Caller> resolving, int subjects)
     {
-        if (!await IsValidKeyAsync(keyId, http.RequestAborted))
-        {
-            throw new RpcException(new Status(StatusCode.Unauthenticated, "the API key is not valid"));
-        }
-
-        _validKeys[keyId] = DateTime.UtcNow + ValidKeyCacheTime;
-        Limit(http, keyId, subjects);
+        var caller = await resolving;
+        Limit(http, caller.KeyId, subjects);
     }
 
     private void Limit(HttpContext http, string? keyId, int subjects)
@@ -81,48 +75,12 @@ public sealed class CheckAccess(CheckAccessOptions options, CheckRateLimiter lim
         }
     }
 
-    private async Task<bool> IsValidKeyAsync(string keyId, CancellationToken cancellationToken)
+    /// <summary>
+    /// The header as <c>Bearer KEY</c>, the form <see cref="CallerResolver"/> takes; Spawning clients send <c>API KEY</c>.
+    /// Null when there is no key in a scheme we know.
+    /// </summary>
+    private static string? AsBearer(string authorization)
     {
-        if (AdminKeyId() is { } admin && CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(admin), Encoding.ASCII.GetBytes(keyId)))
-        {
-            return true;
-        }
-
-        if (services.GetService<IRegistryStore>() is not { } store)
-        {
-            return false;
-        }
-
-        var record = await store.FindApiKeyByHashAsync(Convert.FromHexString(keyId), cancellationToken);
-        return record is { IsActive: true };
-    }
-
-    private string? AdminKeyId()
-    {
-        if (_adminKeyId is not null)
-        {
-            return _adminKeyId;
-        }
-
-        // The admin key: OPTOUT_ADMIN_KEY, or the file the server generated on first start (services-common.md "Auth").
-        var key = Environment.GetEnvironmentVariable("OPTOUT_ADMIN_KEY");
-        var file = Path.Combine(paths.DataDirectory, "admin-key");
-        if (string.IsNullOrEmpty(key) && File.Exists(file))
-        {
-            key = File.ReadAllText(file).Trim();
-        }
-
-        return _adminKeyId = string.IsNullOrEmpty(key) ? null : Hash(key);
-    }
-
-    /// <summary>The id of the key in an <c>authorization</c> header (<c>Bearer KEY</c>, or Spawning's <c>API KEY</c>): its SHA-256, hex.</summary>
-    internal static string? KeyId(string authorization)
-    {
-        if (authorization.Length == 0)
-        {
-            return null;
-        }
-
         var span = authorization.AsSpan().Trim();
         if (span.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
         {
@@ -137,8 +95,10 @@ public sealed class CheckAccess(CheckAccessOptions options, CheckRateLimiter lim
             return null;
         }
 
-        return span.IsEmpty ? null : Hash(span.ToString());
+        return span.IsEmpty ? null : "Bearer " + span.ToString();
     }
 
-    private static string Hash(string key) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
+    /// <summary>The rate-limit bucket of an unvalidated key: its SHA-256, hex (the key itself is never kept).</summary>
+    internal static string? KeyId(string authorization) =>
+        AsBearer(authorization) is { } bearer ? Convert.ToHexStringLower(ApiKeys.Hash(bearer[7..])) : null;
 }
