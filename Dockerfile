@@ -7,7 +7,8 @@ ARG DOTNET_VERSION=10.0
 
 FROM mcr.microsoft.com/dotnet/sdk:${DOTNET_VERSION} AS build
 WORKDIR /src
-# Restore first, from the project files only, so the layer is cached until a dependency changes.
+# Only what the server and the CLI are built from: the build settings, the public protos and src/ (no tests, benchmarks
+# or tools). Restore runs as its own step so that a failing package source is told apart from a failing build.
 COPY Directory.Build.props Directory.Packages.props .editorconfig ./
 COPY protos/ protos/
 COPY src/ src/
