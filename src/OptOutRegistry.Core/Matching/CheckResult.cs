@@ -12,7 +12,7 @@ namespace OptOutRegistry.Core.Matching;
 /// <param name="SelectorText">The selector's canonical text (see <see cref="Selector.Text"/>).</param>
 /// <param name="HostVerified">Whether the holder's control of the host was verified.</param>
 /// <param name="PolicyUrl">The reservation's policy or licence URL.</param>
-/// <param name="DecidingCategory">The category whose statement applied (the purpose or an ancestor).</param>
+/// <param name="DecidingCategory">The category whose statement applied: the purpose, an ancestor whose statement it inherits, or a narrower category whose disallow restricts it (see <see cref="UsageStatements"/>).</param>
 /// <param name="Permission">What that statement says.</param>
 /// <param name="IsDeciding">
 /// True when this match decided its holder's answer (the holder's most specific match); false for a broader

@@ -3,7 +3,8 @@ namespace OptOutRegistry.Core.Model;
 /// <summary>
 /// The usage categories of the registry, a small tree:
 /// <c>all</c> ⊃ { <c>train-ai</c> ⊃ <c>train-genai</c>, <c>ai-use</c>, <c>search</c> }.
-/// A category without its own statement inherits its parent's. The wire names follow the
+/// A category without its own statement inherits its parent's, and a narrower category's disallow restricts its
+/// ancestors (<see cref="UsageStatements"/> states the rule). The wire names follow the
 /// IETF aipref vocabulary where it has one (standards.md §9).
 /// </summary>
 public enum UsageCategory : byte

@@ -1,11 +1,21 @@
 using System.Collections;
+using System.Numerics;
+using System.Runtime.CompilerServices;
 
 namespace OptOutRegistry.Core.Model;
 
 /// <summary>
-/// The statements of one reservation, at most one per category, with the category-tree inheritance
-/// of DESIGN.md "The model": a category without its own statement inherits its parent's
-/// (<c>train-genai</c> → <c>train-ai</c> → <c>all</c>; <c>ai-use</c>, <c>search</c> → <c>all</c>).
+/// The statements of one reservation, at most one per category, and the one rule that turns them into a verdict for
+/// a purpose (<see cref="Decide"/>), used by the matcher, the offline checker and the site-signal resolver alike:
+/// <list type="bullet">
+/// <item>the <i>applicable</i> statement for a purpose is its own, else its nearest ancestor's (DESIGN.md "The model":
+/// <c>train-genai</c> → <c>train-ai</c> → <c>all</c>; <c>ai-use</c>, <c>search</c> → <c>all</c>);</item>
+/// <item>the purpose is DISALLOWED when the applicable statement disallows it, <b>or</b> when a statement for any
+/// narrower category disallows it — a use "for train-ai" may include generative training, so a <c>train-genai</c>
+/// reservation restricts it (the conservative reading; the provenance names the narrower category);</item>
+/// <item>it is ALLOWED only when the applicable statement allows and no narrower category is disallowed; otherwise
+/// UNKNOWN.</item>
+/// </list>
 /// Immutable.
 /// </summary>
 public sealed class UsageStatements : IReadOnlyList<UsageStatement>
@@ -76,8 +86,9 @@ public sealed class UsageStatements : IReadOnlyList<UsageStatement>
     public UsageStatement? Get(UsageCategory category) => _byCategory[(int)category];
 
     /// <summary>
-    /// The statement that decides <paramref name="purpose"/>: its own, else the nearest ancestor's;
-    /// null when neither the category nor any ancestor has one.
+    /// The applicable statement for <paramref name="purpose"/>: its own, else the nearest ancestor's; null when
+    /// neither the category nor any ancestor has one. This is only half of the rule: a narrower category's disallow
+    /// also restricts the purpose, so ask <see cref="Decide"/> for the verdict.
     /// </summary>
     public UsageStatement? Resolve(UsageCategory purpose)
     {
@@ -96,33 +107,67 @@ public sealed class UsageStatements : IReadOnlyList<UsageStatement>
     }
 
     /// <summary>
-    /// Hot-path form of <see cref="Resolve"/> over <see cref="Packed"/> bits: returns the permission
-    /// (as a <see cref="Verdict"/>, <see cref="Verdict.Unknown"/> when nothing applies) and the
-    /// category whose statement decided.
+    /// The verdict for <paramref name="purpose"/> under the rule in the type's summary, and the category whose
+    /// statement caused it (the purpose, an ancestor, or a narrower category that disallows).
+    /// </summary>
+    public Verdict Decide(UsageCategory purpose, out UsageCategory decidedBy) => ResolvePacked(Packed, purpose, out decidedBy);
+
+    /// <summary>
+    /// Hot-path form of <see cref="Decide"/> over <see cref="Packed"/> bits (any source packed the same way: 2 bits
+    /// per category, 0 = no statement, 1 = allow, 2 = disallow): returns the verdict (<see cref="Verdict.Unknown"/>
+    /// when nothing applies) and the category whose statement decided.
     /// </summary>
     public static Verdict ResolvePacked(ushort packed, UsageCategory purpose, out UsageCategory decidedBy)
     {
-        // Unrolled tree walk; the tree is fixed by DESIGN.md, so no loop over a parent table.
+        // 1. The applicable statement: an unrolled walk up the fixed tree of DESIGN.md (no loop over a parent table).
+        Verdict applicable;
         var own = (packed >> (2 * (int)purpose)) & 3;
         if (own != 0)
         {
             decidedBy = purpose;
-            return (Verdict)own;
+            applicable = (Verdict)own;
         }
-
-        if (purpose == UsageCategory.TrainGenAi)
+        else if (purpose == UsageCategory.TrainGenAi && ((packed >> (2 * (int)UsageCategory.TrainAi)) & 3) is var trainAi and not 0)
         {
-            var trainAi = (packed >> (2 * (int)UsageCategory.TrainAi)) & 3;
-            if (trainAi != 0)
-            {
-                decidedBy = UsageCategory.TrainAi;
-                return (Verdict)trainAi;
-            }
+            decidedBy = UsageCategory.TrainAi;
+            applicable = (Verdict)trainAi;
+        }
+        else
+        {
+            decidedBy = UsageCategory.All;
+            applicable = (Verdict)(packed & 3);
         }
 
-        decidedBy = UsageCategory.All;
-        return (Verdict)(packed & 3);
+        if (applicable == Verdict.Disallowed)
+        {
+            return applicable;
+        }
+
+        // 2. A narrower category's disallow restricts the purpose: the high bit of a 2-bit field is set exactly
+        // when it says disallow, so one mask per purpose finds them; the lowest such category (root-first order)
+        // is named as the cause.
+        var narrowerDisallows = packed & NarrowerDisallowMask(purpose);
+        if (narrowerDisallows != 0)
+        {
+            decidedBy = (UsageCategory)(BitOperations.TrailingZeroCount(narrowerDisallows) >> 1);
+            return Verdict.Disallowed;
+        }
+
+        return applicable;
     }
+
+    /// <summary>
+    /// The disallow bits (bit 2c + 1) of the categories strictly below <paramref name="purpose"/>: for <c>all</c>
+    /// every other category, for <c>train-ai</c> <c>train-genai</c>, for the leaves none.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int NarrowerDisallowMask(UsageCategory purpose) => purpose switch
+    {
+        UsageCategory.All => (2 << (2 * (int)UsageCategory.TrainAi)) | (2 << (2 * (int)UsageCategory.TrainGenAi))
+            | (2 << (2 * (int)UsageCategory.AiUse)) | (2 << (2 * (int)UsageCategory.Search)),
+        UsageCategory.TrainAi => 2 << (2 * (int)UsageCategory.TrainGenAi),
+        _ => 0,
+    };
 
     /// <inheritdoc />
     public IEnumerator<UsageStatement> GetEnumerator() => ((IEnumerable<UsageStatement>)_statements).GetEnumerator();

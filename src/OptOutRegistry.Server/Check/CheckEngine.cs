@@ -101,7 +101,7 @@ public sealed class CheckEngine(RegistryMirror mirror)
             });
         }
 
-        response.Notes.Add($"purpose '{purpose.ToWireName()}' as of {(asOf is { } t ? t.ToString("O") : "now")}; a category without its own statement inherits its parent's (train-genai → train-ai → all)");
+        response.Notes.Add($"purpose '{purpose.ToWireName()}' as of {(asOf is { } t ? t.ToString("O") : "now")}; a category without its own statement inherits its parent's (train-genai → train-ai → all), and a narrower category's disallow restricts the broader purpose (a train-genai reservation disallows train-ai and all)");
         response.Notes.Add("within one holder the most specific selector wins (exact url > longest prefix/pattern > host > domain)");
         response.Notes.Add("across holders the most restrictive answer wins (any disallow ⇒ DISALLOWED)");
         if (result.Matches.Count == 0)
@@ -251,7 +251,11 @@ public sealed class CheckEngine(RegistryMirror mirror)
         var says = $"{match.SelectorKind.ToWireName()} selector '{match.SelectorText}' says {match.Permission.ToWireName()} for '{match.DecidingCategory.ToWireName()}'";
         if (match.DecidingCategory != purpose)
         {
-            says += $" (inherited by '{purpose.ToWireName()}')";
+            // The category either is an ancestor (its statement is inherited) or a narrower one whose disallow
+            // restricts the broader purpose (UsageStatements: a use for train-ai may include train-genai).
+            says += IsAncestor(match.DecidingCategory, purpose)
+                ? $" (inherited by '{purpose.ToWireName()}')"
+                : $" (a narrower category of '{purpose.ToWireName()}': a use for '{purpose.ToWireName()}' may include it)";
         }
 
         if (!match.IsDeciding)
@@ -262,6 +266,19 @@ public sealed class CheckEngine(RegistryMirror mirror)
         return verdict == final
             ? says + "; this is its holder's most specific selector and it decides the verdict"
             : says + "; another holder's more restrictive answer wins";
+    }
+
+    private static bool IsAncestor(UsageCategory candidate, UsageCategory of)
+    {
+        for (var p = UsageCategories.Parent(of); p is { } parent; p = UsageCategories.Parent(parent))
+        {
+            if (parent == candidate)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static string Describe(Exception ex) => ex is ModelValidationException m ? m.Reason : ex.Message;

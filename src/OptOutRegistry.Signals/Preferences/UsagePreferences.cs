@@ -6,7 +6,8 @@ namespace OptOutRegistry.Signals.Preferences;
 /// <summary>
 /// A tri-state statement (<see cref="Verdict"/>) per registry <see cref="UsageCategory"/>, as one signal
 /// expressed it. A category the signal did not mention is <see cref="Verdict.Unknown"/> and inherits from its
-/// parent when a purpose is evaluated (DESIGN.md "The model": a category without its own statement inherits its parent's).
+/// parent when a purpose is evaluated; a narrower category's disallow restricts the broader purpose
+/// (<see cref="ForPurpose(UsageCategory)"/>, the same rule as the matcher's).
 /// </summary>
 public struct UsagePreferences : IEquatable<UsagePreferences>
 {
@@ -78,22 +79,24 @@ public struct UsagePreferences : IEquatable<UsagePreferences>
     }
 
     /// <summary>
-    /// The verdict for a purpose: the most restrictive effective statement over the purpose and its
-    /// sub-categories, because using content "for all purposes" or "for AI training" includes the narrower uses
-    /// (a reservation of <c>train-genai</c> restricts a caller who trains any AI model).
+    /// The verdict for a purpose under the registry's one rule (<see cref="UsageStatements"/>, shared with the
+    /// matcher): DISALLOWED when the purpose's applicable statement (own or inherited) disallows or a narrower
+    /// category's does (a use "for AI training" may include generative training); ALLOWED only when the applicable
+    /// statement allows and nothing narrower disallows; otherwise UNKNOWN.
     /// </summary>
-    public readonly Verdict ForPurpose(UsageCategory purpose)
+    public readonly Verdict ForPurpose(UsageCategory purpose) => ForPurpose(purpose, out _);
+
+    /// <summary>As <see cref="ForPurpose(UsageCategory)"/>, naming the category whose statement decided.</summary>
+    public readonly Verdict ForPurpose(UsageCategory purpose, out UsageCategory decidedBy)
     {
-        var result = Effective(purpose);
-        foreach (var c in UsageCategories.TopologicalOrder)
+        // Verdict's values (0 unknown, 1 allowed, 2 disallowed) are exactly UsageStatements.Packed's 2-bit codes.
+        var packed = 0;
+        for (var i = 0; i < UsageCategories.Count; i++)
         {
-            if (c != purpose && IsDescendant(c, purpose))
-            {
-                result = result.MostRestrictive(Effective(c));
-            }
+            packed |= (int)_values[i] << (2 * i);
         }
 
-        return result;
+        return UsageStatements.ResolvePacked((ushort)packed, purpose, out decidedBy);
     }
 
     /// <summary>Combines two statements category by category, most restrictive first (aipref vocab §Combining).</summary>
@@ -122,19 +125,6 @@ public struct UsagePreferences : IEquatable<UsagePreferences>
         }
 
         return p;
-    }
-
-    private static bool IsDescendant(UsageCategory c, UsageCategory ancestor)
-    {
-        for (var p = UsageCategories.Parent(c); p is { } parent; p = UsageCategories.Parent(parent))
-        {
-            if (parent == ancestor)
-            {
-                return true;
-            }
-        }
-
-        return false;
     }
 
     /// <inheritdoc />

@@ -106,20 +106,34 @@ public class CombinationTests
     // all=disallow reaches every category.
     [InlineData("all=disallow", UsageCategory.TrainGenAi, Verdict.Disallowed)]
     [InlineData("all=disallow", UsageCategory.Search, Verdict.Disallowed)]
-    // train-ai=disallow reaches train-genai, not its siblings or the root.
+    // train-ai=disallow reaches train-genai (inherited) and the root (narrower disallow), not its siblings.
     [InlineData("train-ai=disallow", UsageCategory.TrainGenAi, Verdict.Disallowed)]
     [InlineData("train-ai=disallow", UsageCategory.TrainAi, Verdict.Disallowed)]
     [InlineData("train-ai=disallow", UsageCategory.AiUse, Verdict.Unknown)]
     [InlineData("train-ai=disallow", UsageCategory.Search, Verdict.Unknown)]
-    [InlineData("train-ai=disallow", UsageCategory.All, Verdict.Unknown)]
-    // A child's own statement beats its parent's.
+    [InlineData("train-ai=disallow", UsageCategory.All, Verdict.Disallowed)]
+    // A train-genai reservation restricts a check for train-ai and for all: those uses may include generative training.
+    [InlineData("train-genai=disallow", UsageCategory.TrainGenAi, Verdict.Disallowed)]
+    [InlineData("train-genai=disallow", UsageCategory.TrainAi, Verdict.Disallowed)]
+    [InlineData("train-genai=disallow", UsageCategory.All, Verdict.Disallowed)]
+    [InlineData("train-genai=disallow", UsageCategory.AiUse, Verdict.Unknown)]
+    [InlineData("search=disallow", UsageCategory.All, Verdict.Disallowed)]
+    // A child's own statement beats its parent's for the child.
     [InlineData("all=disallow,search=allow", UsageCategory.Search, Verdict.Allowed)]
     [InlineData("all=disallow,search=allow", UsageCategory.AiUse, Verdict.Disallowed)]
     [InlineData("all=disallow,train-ai=allow", UsageCategory.TrainGenAi, Verdict.Allowed)]
-    [InlineData("all=allow,train-genai=disallow", UsageCategory.TrainAi, Verdict.Allowed)]
+    [InlineData("all=disallow,train-ai=allow", UsageCategory.TrainAi, Verdict.Allowed)]
+    // ALLOWED only when the applicable statement allows and nothing narrower disallows.
+    [InlineData("all=allow,train-genai=disallow", UsageCategory.TrainAi, Verdict.Disallowed)]
     [InlineData("all=allow,train-genai=disallow", UsageCategory.TrainGenAi, Verdict.Disallowed)]
+    [InlineData("all=allow,train-genai=disallow", UsageCategory.All, Verdict.Disallowed)]
+    [InlineData("all=allow,train-genai=disallow", UsageCategory.Search, Verdict.Allowed)]
+    [InlineData("all=allow,train-ai=disallow,train-genai=allow", UsageCategory.TrainGenAi, Verdict.Allowed)]
+    [InlineData("all=allow,train-ai=disallow,train-genai=allow", UsageCategory.TrainAi, Verdict.Disallowed)]
+    [InlineData("train-genai=allow", UsageCategory.TrainAi, Verdict.Unknown)]
+    [InlineData("search=allow", UsageCategory.All, Verdict.Unknown)]
     [InlineData("ai-use=disallow", UsageCategory.TrainGenAi, Verdict.Unknown)]
-    public void Categories_InheritFromTheirParent(string statements, UsageCategory purpose, Verdict expected)
+    public void Categories_InheritFromTheirParent_AndNarrowerDisallowsRestrict(string statements, UsageCategory purpose, Verdict expected)
     {
         var list = statements.Split(',').Select(s =>
         {
@@ -130,6 +144,44 @@ public class CombinationTests
         }).ToArray();
         var index = MatcherIndex.Build([Make("h", UsageStatements.Of(list), [Url("https://example.com/a")])]);
         Assert.Equal(expected, index.CheckUrl("https://example.com/a", purpose, Now));
+        Assert.Equal(expected, index.Check(CheckQuery.Url("https://example.com/a", purpose, Now)).Verdict);
+        Assert.Equal(expected, UsageStatements.Of(list).Decide(purpose, out _));
+    }
+
+    [Theory]
+    [InlineData(UsageCategory.TrainAi, UsageCategory.TrainGenAi)]
+    [InlineData(UsageCategory.All, UsageCategory.TrainGenAi)]
+    [InlineData(UsageCategory.TrainGenAi, UsageCategory.TrainGenAi)]
+    public void ANarrowerDisallow_IsNamedInTheProvenance(UsageCategory purpose, UsageCategory deciding)
+    {
+        var index = MatcherIndex.Build(
+        [
+            Make("author", UsageStatements.Of((UsageCategory.TrainGenAi, UsagePermission.Disallow)), [Url("https://example.kz/books/abai.pdf")], id: "r-genai"),
+        ]);
+
+        var result = index.Check(CheckQuery.Url("https://example.kz/books/abai.pdf", purpose, Now));
+        Assert.Equal(Verdict.Disallowed, result.Verdict);
+        var match = Assert.Single(result.Matches);
+        Assert.Equal("r-genai", match.ReservationId);
+        Assert.Equal(deciding, match.DecidingCategory);
+        Assert.Equal(UsagePermission.Disallow, match.Permission);
+        Assert.True(match.IsDeciding);
+    }
+
+    [Fact]
+    public void ANarrowerDisallow_IsStillCarvedOutByAMoreSpecificAllowOfTheSameHolder()
+    {
+        // The holder reserves generative training on the domain but allows everything on one URL: the URL's statement
+        // is its holder's most specific one, and it allows train-ai with nothing narrower disallowed there.
+        var index = MatcherIndex.Build(
+        [
+            Make("h", UsageStatements.Of((UsageCategory.TrainGenAi, UsagePermission.Disallow)), [Domain("example.com")]),
+            Make("h", UsageStatements.Of((UsageCategory.All, UsagePermission.Allow)), [Url("https://example.com/free")]),
+        ]);
+
+        Assert.Equal(Verdict.Allowed, index.CheckUrl("https://example.com/free", UsageCategory.TrainAi, Now));
+        Assert.Equal(Verdict.Disallowed, index.CheckUrl("https://example.com/other", UsageCategory.TrainAi, Now));
+        Assert.Equal(Verdict.Unknown, index.CheckUrl("https://example.com/other", UsageCategory.Search, Now));
     }
 
     [Fact]

@@ -76,4 +76,29 @@ public class ReservationTests
         Assert.Equal(decidedBy, packedBy);
         Assert.Equal(s.Resolve(purpose)!.Permission.ToVerdict(), packed);
     }
+
+    [Theory]
+    // all=allow applies to "all", but train-ai (narrower) disallows: the root is DISALLOWED, caused by train-ai.
+    [InlineData("all=allow,train-ai=disallow", UsageCategory.All, Verdict.Disallowed, UsageCategory.TrainAi)]
+    // The lowest narrower category in root-first order is named when several disallow.
+    [InlineData("train-genai=disallow,search=disallow", UsageCategory.All, Verdict.Disallowed, UsageCategory.TrainGenAi)]
+    [InlineData("ai-use=disallow,search=disallow", UsageCategory.All, Verdict.Disallowed, UsageCategory.AiUse)]
+    [InlineData("all=disallow,train-genai=disallow", UsageCategory.All, Verdict.Disallowed, UsageCategory.All)]
+    [InlineData("train-ai=allow,train-genai=disallow", UsageCategory.TrainAi, Verdict.Disallowed, UsageCategory.TrainGenAi)]
+    [InlineData("train-ai=allow,train-genai=allow", UsageCategory.TrainAi, Verdict.Allowed, UsageCategory.TrainAi)]
+    [InlineData("all=allow", UsageCategory.TrainGenAi, Verdict.Allowed, UsageCategory.All)]
+    [InlineData("search=disallow", UsageCategory.TrainAi, Verdict.Unknown, UsageCategory.All)]
+    public void Decide_DisallowsWhenTheApplicableOrANarrowerStatementDisallows(string statements, UsageCategory purpose, Verdict expected, UsageCategory decidedBy)
+    {
+        var list = statements.Split(',').Select(p =>
+        {
+            var kv = p.Split('=');
+            Assert.True(UsageCategories.TryParse(kv[0], out var c));
+            Assert.True(UsagePermissions.TryParse(kv[1], out var permission));
+            return (c, permission);
+        }).ToArray();
+        var s = UsageStatements.Of(list);
+        Assert.Equal(expected, s.Decide(purpose, out var by));
+        Assert.Equal(decidedBy, by);
+    }
 }
