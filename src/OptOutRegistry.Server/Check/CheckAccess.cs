@@ -34,33 +34,52 @@ public sealed class CheckAccess(CheckAccessOptions options, CheckRateLimiter lim
     /// <param name="subjects">How many subjects the request checks.</param>
     public ValueTask AdmitAsync(HttpContext http, int subjects)
     {
-        var authorization = http.Request.Headers.Authorization.ToString();
+        var key = KeyOf(http.Request.Headers.Authorization.ToString());
         if (!options.RequireKey)
         {
-            // Open registry: the key is not validated, it only names the caller's rate-limit bucket.
-            Limit(http, KeyId(authorization), subjects);
-            return ValueTask.CompletedTask;
+            if (key is null)
+            {
+                Limit(http, null, subjects);
+                return ValueTask.CompletedTask;
+            }
+
+            // Open registry: a key the resolver validates earns the key's own bucket; any other key is charged to the
+            // client address like an anonymous call, so rotating made-up keys cannot escape the per-address limit.
+            var validating = callers.TryResolveKeyAsync(key, http.RequestAborted);
+            if (validating.IsCompletedSuccessfully)
+            {
+                Limit(http, validating.Result?.KeyId, subjects);
+                return ValueTask.CompletedTask;
+            }
+
+            return AdmitOpenSlowAsync(http, validating, subjects);
         }
 
-        if (AsBearer(authorization) is not { } bearer)
+        if (key is null)
         {
             throw new RpcException(new Status(StatusCode.Unauthenticated, "this registry requires an API key for checks: send 'authorization: Bearer KEY'"));
         }
 
-        var resolving = callers.ResolveAsync(bearer, http.RequestAborted);
+        var resolving = callers.TryResolveKeyAsync(key, http.RequestAborted);
         if (resolving.IsCompletedSuccessfully)
         {
-            Limit(http, resolving.Result.KeyId, subjects);
+            Limit(http, (resolving.Result ?? throw new RpcException(CallerResolver.InvalidKeyStatus)).KeyId, subjects);
             return ValueTask.CompletedTask;
         }
 
         return AdmitSlowAsync(http, resolving, subjects);
     }
 
-    private async ValueTask AdmitSlowAsync(HttpContext http, Task<Caller> resolving, int subjects)
+    private async ValueTask AdmitSlowAsync(HttpContext http, ValueTask<Caller?> resolving, int subjects)
     {
-        var caller = await resolving;
+        var caller = await resolving ?? throw new RpcException(CallerResolver.InvalidKeyStatus);
         Limit(http, caller.KeyId, subjects);
+    }
+
+    private async ValueTask AdmitOpenSlowAsync(HttpContext http, ValueTask<Caller?> validating, int subjects)
+    {
+        var caller = await validating;
+        Limit(http, caller?.KeyId, subjects);
     }
 
     private void Limit(HttpContext http, string? keyId, int subjects)
@@ -76,10 +95,10 @@ public sealed class CheckAccess(CheckAccessOptions options, CheckRateLimiter lim
     }
 
     /// <summary>
-    /// The header as <c>Bearer KEY</c>, the form <see cref="CallerResolver"/> takes; Spawning clients send <c>API KEY</c>.
-    /// Null when there is no key in a scheme we know.
+    /// The key of an <c>authorization</c> header in a scheme we know: <c>Bearer KEY</c>, or <c>API KEY</c> as Spawning
+    /// clients send it (standards.md §2.2). Null when there is no key.
     /// </summary>
-    private static string? AsBearer(string authorization)
+    private static string? KeyOf(string authorization)
     {
         var span = authorization.AsSpan().Trim();
         if (span.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
@@ -95,10 +114,6 @@ public sealed class CheckAccess(CheckAccessOptions options, CheckRateLimiter lim
             return null;
         }
 
-        return span.IsEmpty ? null : "Bearer " + span.ToString();
+        return span.IsEmpty ? null : span.ToString();
     }
-
-    /// <summary>The rate-limit bucket of an unvalidated key: its SHA-256, hex (the key itself is never kept).</summary>
-    internal static string? KeyId(string authorization) =>
-        AsBearer(authorization) is { } bearer ? Convert.ToHexStringLower(ApiKeys.Hash(bearer[7..])) : null;
 }

@@ -49,7 +49,10 @@ public sealed class CheckRateLimiter : IDisposable
     /// wait before retrying.
     /// </summary>
     /// <param name="address">The client address (null for in-process callers).</param>
-    /// <param name="keyId">A stable id of the caller's API key (its SHA-256), or null when anonymous.</param>
+    /// <param name="keyId">
+    /// The id of the caller's API key once <see cref="Auth.CallerResolver"/> has validated it; null for anonymous callers
+    /// and for keys that are not valid, which share their address's bucket (a made-up key must not earn a bucket).
+    /// </param>
     /// <param name="subjects">The number of subjects in the request (at least 1 permit is taken).</param>
     public TimeSpan? TryAcquire(IPAddress? address, string? keyId, int subjects)
     {

@@ -1,0 +1,123 @@
+using System.Net;
+using System.Net.Http.Headers;
+using OptOutRegistry.Client;
+using OptOutRegistry.Client.Checking;
+using OptOutRegistry.Grpc;
+using static OptOutRegistry.Security.Tests.TestHelpers;
+
+namespace OptOutRegistry.Security.Tests;
+
+/// <summary>
+/// Issue 9 item 4, "rate limits per key and per address", and the bug it found: on an open registry an unvalidated
+/// <c>authorization: Bearer anything</c> used to move the caller to a bucket of its own, so rotating made-up keys escaped
+/// every limit. Buckets hold one second's quota and refill over a second, so a second full batch sent at once is refused.
+/// </summary>
+public sealed class RateLimitTests
+{
+    private const int Limit = 100;
+
+    private static Task<SecurityServer> StartLimitedAsync(params string[] extra) => SecurityServer.StartAsync(
+        ["--check-rate-limit-per-address", Limit.ToString(System.Globalization.CultureInfo.InvariantCulture),
+         "--check-rate-limit-per-key", Limit.ToString(System.Globalization.CultureInfo.InvariantCulture), .. extra]);
+
+    [Fact]
+    public async Task OpenRegistry_RotatingMadeUpKeys_AreChargedToTheAddressBucket()
+    {
+        await using var server = await StartLimitedAsync();
+        await using var anonymous = CheckClient.Create(server.GrpcAddress);
+        await anonymous.CheckBatchAsync(Batch(Limit));
+
+        for (var i = 0; i < 5; i++)
+        {
+            await using var madeUp = CheckClient.Create(server.GrpcAddress, new CheckClientOptions { ApiKey = $"oor_made-up-key-number-{i}" });
+            var ex = await AssertStatusAsync(StatusCode.ResourceExhausted, () => madeUp.CheckBatchAsync(Batch(Limit)));
+            Assert.Contains("per address", ex.Status.Detail, StringComparison.Ordinal);
+            Assert.True(long.TryParse(ex.Trailers.GetValue("retry-after-ms"), out var ms) && ms > 0, $"retry-after-ms: '{ex.Trailers.GetValue("retry-after-ms")}'");
+        }
+    }
+
+    [Fact]
+    public async Task OpenRegistry_ValidKey_HasItsOwnBucket_AndIsLimitedPerKey()
+    {
+        await using var server = await StartLimitedAsync();
+        using var registry = RegistryClient.Create(server.GrpcAddress);
+        var (_, holder) = await NewHolderAsync(registry, "Bucket Owner");
+        await using var anonymous = CheckClient.Create(server.GrpcAddress);
+        await anonymous.CheckBatchAsync(Batch(Limit));
+        await AssertStatusAsync(StatusCode.ResourceExhausted, () => anonymous.CheckBatchAsync(Batch(Limit)));
+
+        // The address is exhausted; a validated key still has its own quota, once.
+        await using var keyed = CheckClient.Create(server.GrpcAddress, new CheckClientOptions { ApiKey = holder.ApiKey });
+        await keyed.CheckBatchAsync(Batch(Limit));
+        var ex = await AssertStatusAsync(StatusCode.ResourceExhausted, () => keyed.CheckBatchAsync(Batch(Limit)));
+        Assert.Contains("per key", ex.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task CheckStream_IsLimitedLikeBatches_EndsWithResourceExhaustedAndRetryInfo()
+    {
+        await using var server = await StartLimitedAsync();
+        await using var client = CheckClient.Create(server.GrpcAddress);
+        using var stream = client.OpenStream();
+        await stream.RequestStream.WriteAsync(Batch(Limit));
+        Assert.True(await stream.ResponseStream.MoveNext(CancellationToken.None));
+        await stream.RequestStream.WriteAsync(Batch(Limit));
+        var ex = await Assert.ThrowsAsync<RpcException>(() => stream.ResponseStream.MoveNext(CancellationToken.None));
+        Assert.Equal(StatusCode.ResourceExhausted, ex.StatusCode);
+        Assert.True(long.TryParse(ex.Trailers.GetValue("retry-after-ms"), out var ms) && ms > 0);
+    }
+
+    [Fact]
+    public async Task SpawningGateway_MadeUpKey_OnOpenRegistry_IsAnswered_ThenLimitedPerAddress()
+    {
+        await using var server = await StartLimitedAsync();
+        using var http = new HttpClient();
+        var body = string.Join('\n', Enumerable.Range(0, Limit).Select(i => $"https://spawning.example/{i}.jpg"));
+        for (var i = 0; i < 2; i++)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, server.HttpAddress + "/api/v2/query/urls/") { Content = new StringContent(body) };
+            // datadiligence's header form (standards.md §2.2), with a key this registry never issued.
+            request.Headers.Authorization = new AuthenticationHeaderValue("API", "made-up-spawning-key-" + i);
+            using var response = await http.SendAsync(request);
+            if (i == 0)
+            {
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+                Assert.Contains("\"optOut\":false", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+            }
+            else
+            {
+                // A different made-up key does not open a new bucket.
+                Assert.Equal((HttpStatusCode)429, response.StatusCode);
+                Assert.NotNull(response.Headers.RetryAfter);
+                Assert.True(response.Headers.RetryAfter!.Delta >= TimeSpan.FromSeconds(1));
+            }
+        }
+    }
+
+    [Fact]
+    public async Task JsonGateway_MadeUpBearerKey_OnOpenRegistry_IsAnswered()
+    {
+        await using var server = await SecurityServer.StartAsync();
+        using var http = new HttpClient();
+        using var request = new HttpRequestMessage(HttpMethod.Post, server.HttpAddress + "/v1/check")
+        {
+            Content = new StringContent("{\"subjects\":[{\"url\":\"https://json.example/a\"}]}"),
+        };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", "oor_not-issued-by-this-registry");
+        using var response = await http.SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task RequiredKeys_MadeUpKey_IsUnauthenticated_OverGrpcAndHttp401()
+    {
+        await using var server = await SecurityServer.StartAsync("--check-require-key", "true");
+        await using var madeUp = CheckClient.Create(server.GrpcAddress, new CheckClientOptions { ApiKey = "oor_made-up" });
+        await AssertStatusAsync(StatusCode.Unauthenticated, () => madeUp.CheckBatchAsync(Batch(1)));
+        using var http = new HttpClient();
+        using var request = new HttpRequestMessage(HttpMethod.Post, server.HttpAddress + "/api/v2/query/urls") { Content = new StringContent("https://x.example/\n") };
+        request.Headers.Authorization = new AuthenticationHeaderValue("API", "made-up");
+        using var response = await http.SendAsync(request);
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+    }
+}
