@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Engines;
-using OptOutRegistry.Storage.Transparency;
+using OptOutRegistry.Transparency;
 
 namespace OptOutRegistry.Benchmarks.Storage;
 

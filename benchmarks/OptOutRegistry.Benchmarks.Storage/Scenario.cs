@@ -3,7 +3,7 @@ using System.Globalization;
 using OptOutRegistry.Storage;
 using OptOutRegistry.Storage.Postgres;
 using OptOutRegistry.Storage.Sqlite;
-using OptOutRegistry.Storage.Transparency;
+using OptOutRegistry.Transparency;
 
 namespace OptOutRegistry.Benchmarks.Storage;
 

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text;
 using Google.Protobuf;
-using OptOutRegistry.Storage.Transparency;
+using OptOutRegistry.Transparency;
 using Pb = OptOutRegistry.Api.V1;
 
 namespace OptOutRegistry.Client.Receipts;

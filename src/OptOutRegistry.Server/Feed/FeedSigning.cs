@@ -1,5 +1,5 @@
 using System.Security.Cryptography;
-using OptOutRegistry.Storage.Transparency;
+using OptOutRegistry.Transparency;
 
 namespace OptOutRegistry.Server.Feed;
 

@@ -2,7 +2,7 @@ using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using OptOutRegistry.Server.Mapping;
 using OptOutRegistry.Storage;
-using OptOutRegistry.Storage.Transparency;
+using OptOutRegistry.Transparency;
 using Pb = OptOutRegistry.Api.V1;
 
 namespace OptOutRegistry.Server.Registry;

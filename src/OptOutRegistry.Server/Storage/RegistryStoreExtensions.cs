@@ -1,7 +1,7 @@
 using OptOutRegistry.Storage;
 using OptOutRegistry.Storage.Postgres;
 using OptOutRegistry.Storage.Sqlite;
-using OptOutRegistry.Storage.Transparency;
+using OptOutRegistry.Transparency;
 
 namespace OptOutRegistry.Server.Storage;
 

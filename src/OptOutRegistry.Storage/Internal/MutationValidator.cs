@@ -1,5 +1,5 @@
 using System.Text;
-using OptOutRegistry.Storage.Transparency;
+using OptOutRegistry.Transparency;
 
 namespace OptOutRegistry.Storage.Internal;
 

@@ -7,7 +7,7 @@ using OptOutRegistry.Client;
 using OptOutRegistry.Client.Checking;
 using OptOutRegistry.Grpc;
 using OptOutRegistry.Integration.Tests.Registry;
-using OptOutRegistry.Storage.Transparency;
+using OptOutRegistry.Transparency;
 using Pb = OptOutRegistry.Api.V1;
 
 namespace OptOutRegistry.Integration.Tests.Check;

@@ -1,7 +1,7 @@
 using OptOutRegistry.Client;
 using OptOutRegistry.Client.Receipts;
 using OptOutRegistry.Grpc;
-using OptOutRegistry.Storage.Transparency;
+using OptOutRegistry.Transparency;
 using Pb = OptOutRegistry.Api.V1;
 
 namespace OptOutRegistry.Integration.Tests.Registry;

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using OptOutRegistry.Storage.Tests.Infrastructure;
-using OptOutRegistry.Storage.Transparency;
+using OptOutRegistry.Transparency;
 
 namespace OptOutRegistry.Storage.Tests.Conformance;
 

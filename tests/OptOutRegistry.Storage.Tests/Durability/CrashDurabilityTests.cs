@@ -5,7 +5,7 @@ using Npgsql;
 using OptOutRegistry.Storage.Postgres;
 using OptOutRegistry.Storage.Sqlite;
 using OptOutRegistry.Storage.Tests.Infrastructure;
-using OptOutRegistry.Storage.Transparency;
+using OptOutRegistry.Transparency;
 
 namespace OptOutRegistry.Storage.Tests.Durability;
 

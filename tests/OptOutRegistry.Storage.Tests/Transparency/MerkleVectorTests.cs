@@ -1,5 +1,5 @@
 using System.Text.Json;
-using OptOutRegistry.Storage.Transparency;
+using OptOutRegistry.Transparency;
 using static OptOutRegistry.Storage.Tests.Transparency.MerkleCorpus;
 
 namespace OptOutRegistry.Storage.Tests.Transparency;

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 
-namespace OptOutRegistry.Storage.Transparency;
+namespace OptOutRegistry.Transparency;
 
 /// <summary>
 /// A tree head signed by the log: the log had <see cref="TreeSize"/> leaves with root <see cref="RootHash"/> at

@@ -1,6 +1,6 @@
 using System.Numerics;
 
-namespace OptOutRegistry.Storage.Transparency;
+namespace OptOutRegistry.Transparency;
 
 /// <summary>
 /// Which stored complete-subtree nodes make up a root or a proof, following the recursive definitions of

@@ -1,4 +1,4 @@
-namespace OptOutRegistry.Storage.Transparency;
+namespace OptOutRegistry.Transparency;
 
 /// <summary>
 /// Offline verification of RFC 9162 proofs: needs no store, only the hashes a receipt carries.

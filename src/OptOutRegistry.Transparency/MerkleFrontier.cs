@@ -1,4 +1,4 @@
-namespace OptOutRegistry.Storage.Transparency;
+namespace OptOutRegistry.Transparency;
 
 /// <summary>
 /// The right edge of a Merkle tree of <see cref="Size"/> leaves (a "compact range"): the root of the

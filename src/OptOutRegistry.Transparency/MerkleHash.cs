@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Security.Cryptography;
 
-namespace OptOutRegistry.Storage.Transparency;
+namespace OptOutRegistry.Transparency;
 
 /// <summary>
 /// The RFC 9162 §2.1.1 hash functions: leaf hash = SHA-256(0x00 ‖ leaf), interior node =

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 
-namespace OptOutRegistry.Storage.Transparency;
+namespace OptOutRegistry.Transparency;
 
 /// <summary>
 /// The canonical leaf bytes of an event, the input to the RFC 9162 leaf hash. Anyone holding an event (from a

@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 
-namespace OptOutRegistry.Storage.Transparency;
+namespace OptOutRegistry.Transparency;
 
 /// <summary>
 /// Signs tree heads with the log's ECDSA P-256 key, and verifies them offline with the public half.

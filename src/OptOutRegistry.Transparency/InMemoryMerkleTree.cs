@@ -1,4 +1,4 @@
-namespace OptOutRegistry.Storage.Transparency;
+namespace OptOutRegistry.Transparency;
 
 /// <summary>
 /// A Merkle tree held in memory, built the same way the stores build theirs (every complete subtree kept).

@@ -1,4 +1,4 @@
-namespace OptOutRegistry.Storage.Transparency;
+namespace OptOutRegistry.Transparency;
 
 /// <summary>
 /// A complete (perfect) subtree of the log: level <see cref="Level"/> (0 = leaves) and position
