@@ -6,6 +6,8 @@ using OptOutRegistry.Benchmarks.Grpc;
 //   unary-load <address> <concurrency> <seconds> [channels]
 //   bidi-load <address> <streams> <seconds>
 //   bodies <dir>                        request bodies for h2load
+//   client-unary <address> <concurrency> <seconds> <channels> <rounds>   our client vs bare HttpClient, alternating
+//   client-bidi <address> <streams> <seconds> <rounds>                   the same for bidi streams
 //   anything else                       BenchmarkDotNet (e.g. --filter '*Framing*' --job short)
 switch (args.FirstOrDefault())
 {
@@ -17,6 +19,12 @@ switch (args.FirstOrDefault())
         break;
     case "bidi-load":
         await LoadClient.BidiAsync(args[1], int.Parse(args[2]), int.Parse(args[3]));
+        break;
+    case "client-unary":
+        await ClientCompare.UnaryAsync(args[1], int.Parse(args[2]), int.Parse(args[3]), int.Parse(args[4]), int.Parse(args[5]));
+        break;
+    case "client-bidi":
+        await ClientCompare.BidiAsync(args[1], int.Parse(args[2]), int.Parse(args[3]), int.Parse(args[4]));
         break;
     case "bodies":
         LoadClient.WriteBodies(args[1]);

@@ -76,6 +76,64 @@ public sealed class ClientServerTests(ServerFixture server) : IDisposable
         Assert.Equal(string.Join(",", Enumerable.Range(0, 100)), summary.Joined);
     }
 
+    /// <summary>
+    /// Writes return once the message is queued and a send loop hands whole batches to HttpClient, so pipelined
+    /// writes share DATA frames; above 64 KiB queued the writer waits. Every message must still arrive, in order,
+    /// whether small (many per batch), mid-sized (the queue limit is hit) or larger than a kept batch buffer.
+    /// </summary>
+    [Theory]
+    [InlineData(20_000, 0)]
+    [InlineData(300, 40_000)]
+    [InlineData(4, 3_000_000)]
+    public async Task ClientStreaming_PipelinedWrites_ArriveCompleteAndInOrder(int count, int payloadSize)
+    {
+        using var call = _channel.ClientStreaming(Methods.ClientStream);
+        var payload = ByteString.CopyFrom(new byte[payloadSize]);
+        for (var i = 0; i < count; i++)
+        {
+            await call.RequestStream.WriteAsync(new EchoRequest { Message = i.ToString(), Payload = payload });
+        }
+        await call.RequestStream.CompleteAsync();
+        var summary = await call;
+        Assert.Equal(count, summary.Count);
+        Assert.Equal((long)count * payloadSize, summary.TotalBytes);
+        Assert.Equal(string.Join(",", Enumerable.Range(0, count)), summary.Joined);
+    }
+
+    [Fact]
+    public async Task Duplex_PipelinedWritesWhileReading_EchoedInOrder()
+    {
+        const int Count = 10_000;
+        using var call = _channel.DuplexStreaming(Methods.Bidi);
+        var reader = Task.Run(async () =>
+        {
+            var expected = 0;
+            while (await call.ResponseStream.MoveNext())
+            {
+                Assert.Equal($"m{expected}", call.ResponseStream.Current.Message);
+                expected++;
+            }
+            return expected;
+        });
+        for (var i = 0; i < Count; i++)
+        {
+            await call.RequestStream.WriteAsync(new EchoRequest { Message = $"m{i}" });
+        }
+        await call.RequestStream.CompleteAsync();
+        Assert.Equal(Count, await reader);
+        Assert.Equal(StatusCode.OK, call.GetStatus().StatusCode);
+    }
+
+    [Fact]
+    public async Task ClientStreaming_WriteAfterComplete_Throws()
+    {
+        using var call = _channel.ClientStreaming(Methods.ClientStream);
+        await call.RequestStream.WriteAsync(new EchoRequest { Message = "a" });
+        await call.RequestStream.CompleteAsync();
+        await Assert.ThrowsAsync<InvalidOperationException>(() => call.RequestStream.WriteAsync(new EchoRequest { Message = "b" }));
+        Assert.Equal("a", (await call).Joined);
+    }
+
     [Fact]
     public async Task ClientStreaming_ZeroMessages_ReturnsEmptySummary()
     {

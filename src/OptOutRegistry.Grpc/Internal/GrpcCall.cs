@@ -30,6 +30,12 @@ internal sealed class GrpcCall<TRequest, TResponse> : IGrpcCall, IAsyncStreamRea
     private static readonly Task<bool> s_true = Task.FromResult(true);
     private static readonly Task<bool> s_false = Task.FromResult(false);
 
+    /// <summary>A writer waits for the send loop once this much is queued, so a fast writer cannot queue without bound.</summary>
+    internal const int MaxQueuedRequestBytes = 64 * 1024;
+
+    /// <summary>Batch buffers larger than this (after a large message) are dropped rather than kept for the next batch.</summary>
+    private const int MaxKeptBatchCapacity = 1024 * 1024;
+
     private readonly GrpcChannel _channel;
     private readonly Method<TRequest, TResponse> _method;
     private readonly CallOptions _options;
@@ -48,8 +54,19 @@ internal sealed class GrpcCall<TRequest, TResponse> : IGrpcCall, IAsyncStreamRea
     private Metadata? _trailers;
     private TResponse? _current;
     private PushStreamContent? _requestContent;
-    private ArrayBufferWriter<byte>? _writeBuffer;
     private Task? _pendingWrite;
+
+    /// <summary>
+    /// Framed messages not yet handed to HttpClient. WriteAsync frames into it and returns at once while the send loop
+    /// (<see cref="SendLoopAsync"/>) hands whole batches to the request stream: one write + flush per batch instead of
+    /// per message, so pipelined writes share DATA frames (PROTOCOL-HTTP2.md: frames need not line up with messages).
+    /// </summary>
+    private ArrayBufferWriter<byte>? _pendingBytes;
+    private ArrayBufferWriter<byte>? _spareBytes;
+    private Lock? _writeLock;
+    private bool _sending;
+    private Exception? _sendError;
+    private TaskCompletionSource? _batchSent;
     private bool _requestCompleted;
     private int _cleanedUp;
     private volatile bool _disposed;
@@ -137,6 +154,7 @@ internal sealed class GrpcCall<TRequest, TResponse> : IGrpcCall, IAsyncStreamRea
     public void StartStreaming()
     {
         _requestContent = new PushStreamContent();
+        _writeLock = new Lock();
         Start(_requestContent);
     }
 
@@ -401,22 +419,22 @@ internal sealed class GrpcCall<TRequest, TResponse> : IGrpcCall, IAsyncStreamRea
         {
             return Task.FromException(StatusException(status));
         }
-        var task = WriteCoreAsync(message, cancellationToken);
-        _pendingWrite = task;
-        return task;
-    }
-
-    private async Task WriteCoreAsync(TRequest message, CancellationToken cancellationToken)
-    {
-        try
+        if (cancellationToken.IsCancellationRequested)
         {
-            var streamTask = _requestContent!.StreamTask;
-            var stream = streamTask.IsCompletedSuccessfully ? streamTask.Result : await streamTask.WaitAsync(Token).ConfigureAwait(false);
-            var buffer = _writeBuffer ??= new ArrayBufferWriter<byte>(256);
-            buffer.ResetWrittenCount();
+            return Task.FromCanceled(cancellationToken);
+        }
+        bool startLoop;
+        lock (_writeLock!)
+        {
+            if (_sendError is { } error)
+            {
+                return Task.FromException(WriteFailure(error));
+            }
+            var pending = _pendingBytes ??= new ArrayBufferWriter<byte>(256);
             try
             {
-                MessageFraming.WriteMessage(buffer, message, _channel.MaxSendMessageSize, _channel.RequestGzip);
+                // Checks the size before writing anything, so a rejected message leaves the queue intact.
+                MessageFraming.WriteMessage(pending, message, _channel.MaxSendMessageSize, _channel.RequestGzip);
             }
             catch (RpcException ex)
             {
@@ -425,25 +443,105 @@ internal sealed class GrpcCall<TRequest, TResponse> : IGrpcCall, IAsyncStreamRea
                 _cts?.Cancel();
                 throw;
             }
-            using var linked = cancellationToken.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, Token) : null;
-            var token = linked?.Token ?? Token;
-            await stream.WriteAsync(buffer.WrittenMemory, token).ConfigureAwait(false);
-            await stream.FlushAsync(token).ConfigureAwait(false);
+            startLoop = !_sending;
+            _sending = true;
+        }
+        if (startLoop)
+        {
+            _ = SendLoopAsync();
+        }
+        Task result = Task.CompletedTask;
+        lock (_writeLock!)
+        {
+            if (_sending && _pendingBytes!.WrittenCount >= MaxQueuedRequestBytes)
+            {
+                result = WaitForBatchAsync((_batchSent ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task, cancellationToken);
+            }
+        }
+        _pendingWrite = result;
+        return result;
+    }
+
+    private async Task WaitForBatchAsync(Task batchSent, CancellationToken cancellationToken)
+    {
+        await batchSent.WaitAsync(cancellationToken).ConfigureAwait(false);
+        Exception? error;
+        lock (_writeLock!)
+        {
+            error = _sendError;
+        }
+        if (error is not null)
+        {
+            throw WriteFailure(error);
+        }
+    }
+
+    /// <summary>
+    /// Hands queued bytes to HttpClient's request stream until the queue is empty; at most one runs per call (started
+    /// by the write that finds it idle). A failure is kept and reported by the next write or CompleteAsync.
+    /// </summary>
+    private async Task SendLoopAsync()
+    {
+        try
+        {
+            var streamTask = _requestContent!.StreamTask;
+            var stream = streamTask.IsCompletedSuccessfully ? streamTask.Result : await streamTask.WaitAsync(Token).ConfigureAwait(false);
+            while (true)
+            {
+                ArrayBufferWriter<byte> batch;
+                lock (_writeLock!)
+                {
+                    batch = _pendingBytes!;
+                    if (batch.WrittenCount == 0)
+                    {
+                        _sending = false;
+                        SignalBatchSent();
+                        return;
+                    }
+                    _pendingBytes = _spareBytes ?? new ArrayBufferWriter<byte>(256);
+                    _spareBytes = null;
+                }
+                await stream.WriteAsync(batch.WrittenMemory, Token).ConfigureAwait(false);
+                await stream.FlushAsync(Token).ConfigureAwait(false);
+                batch.ResetWrittenCount();
+                lock (_writeLock!)
+                {
+                    if (batch.Capacity <= MaxKeptBatchCapacity)
+                    {
+                        _spareBytes = batch;
+                    }
+                    SignalBatchSent();
+                }
+            }
         }
         catch (Exception ex)
         {
-            if (cancellationToken.IsCancellationRequested && !Token.IsCancellationRequested)
+            lock (_writeLock!)
             {
-                throw;
+                _sendError = ex;
+                _sending = false;
+                SignalBatchSent();
             }
-            if (_status is { } known)
-            {
-                throw StatusException(known);
-            }
-            // The server may have ended the call (e.g. it rejected a message) while we were still sending: the call's
-            // status is then read from the response stream, so a failed write must not decide it.
-            throw Fail(ex, record: false);
         }
+    }
+
+    /// <summary>Wakes writers waiting for room and CompleteAsync; called under <see cref="_writeLock"/>.</summary>
+    private void SignalBatchSent()
+    {
+        var waiting = _batchSent;
+        _batchSent = null;
+        waiting?.TrySetResult();
+    }
+
+    private Exception WriteFailure(Exception ex)
+    {
+        if (_status is { } known)
+        {
+            return StatusException(known);
+        }
+        // The server may have ended the call (e.g. it rejected a message) while we were still sending: the call's
+        // status is then read from the response stream, so a failed write must not decide it.
+        return Fail(ex, record: false);
     }
 
     public Task CompleteAsync()
@@ -457,9 +555,49 @@ internal sealed class GrpcCall<TRequest, TResponse> : IGrpcCall, IAsyncStreamRea
             throw new InvalidOperationException("Can't complete the request stream because a write is in progress.");
         }
         _requestCompleted = true;
-        // Returning from SerializeToStreamAsync makes HttpClient send END_STREAM (PROTOCOL-HTTP2.md: EOS on the last DATA frame).
-        _requestContent.Complete();
-        return Task.CompletedTask;
+        Task? drained = null;
+        lock (_writeLock!)
+        {
+            if (_sendError is { } error)
+            {
+                return Task.FromException(WriteFailure(error));
+            }
+            if (_sending)
+            {
+                drained = (_batchSent ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+            }
+        }
+        if (drained is null)
+        {
+            // Returning from SerializeToStreamAsync makes HttpClient send END_STREAM (PROTOCOL-HTTP2.md: EOS on the last DATA frame).
+            _requestContent.Complete();
+            return Task.CompletedTask;
+        }
+        var task = CompleteAfterDrainAsync(drained);
+        _pendingWrite = task;
+        return task;
+    }
+
+    /// <summary>Waits until every queued message is handed to HttpClient, then ends the request stream.</summary>
+    private async Task CompleteAfterDrainAsync(Task batchSent)
+    {
+        while (true)
+        {
+            await batchSent.ConfigureAwait(false);
+            lock (_writeLock!)
+            {
+                if (_sendError is { } error)
+                {
+                    throw WriteFailure(error);
+                }
+                if (!_sending)
+                {
+                    break;
+                }
+                batchSent = (_batchSent ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+            }
+        }
+        _requestContent!.Complete();
     }
 
     // ---- reading frames ----
