@@ -3,6 +3,7 @@ using System.Globalization;
 using OptOutRegistry.Storage;
 using OptOutRegistry.Storage.Postgres;
 using OptOutRegistry.Storage.Sqlite;
+using OptOutRegistry.Storage.Tests.Infrastructure;
 using OptOutRegistry.Transparency;
 
 namespace OptOutRegistry.Benchmarks.Storage;
@@ -23,7 +24,7 @@ internal static class Scenario
         var singles = int.Parse(Option(args, "--singles") ?? "300", CultureInfo.InvariantCulture);
         var pg = Option(args, "--pg");
 
-        TemporaryPostgresServer? server = null;
+        PostgresServerFixture? server = null;
         DirectoryInfo? dir = null;
         IRegistryStore registry;
         if (store == "sqlite")
@@ -35,8 +36,7 @@ internal static class Scenario
         {
             if (pg is null)
             {
-                server = TemporaryPostgresServer.Start();
-                pg = server.ConnectionString("bench");
+                (server, pg) = await BenchmarkPostgres.StartAsync();
             }
 
             registry = PostgresRegistryStore.Create(pg);
@@ -170,7 +170,10 @@ internal static class Scenario
         finally
         {
             await registry.DisposeAsync();
-            server?.Dispose();
+            if (server is not null)
+            {
+                await server.DisposeAsync();
+            }
             if (dir is not null && !args.Contains("--keep"))
             {
                 dir.Delete(recursive: true);

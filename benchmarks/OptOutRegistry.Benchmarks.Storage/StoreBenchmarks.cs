@@ -3,6 +3,7 @@ using BenchmarkDotNet.Engines;
 using OptOutRegistry.Storage;
 using OptOutRegistry.Storage.Postgres;
 using OptOutRegistry.Storage.Sqlite;
+using OptOutRegistry.Storage.Tests.Infrastructure;
 
 namespace OptOutRegistry.Benchmarks.Storage;
 
@@ -16,7 +17,7 @@ public class StoreBenchmarks
 {
     private const int Preloaded = 5_000;
     private IRegistryStore _store = null!;
-    private TemporaryPostgresServer? _server;
+    private PostgresServerFixture? _server;
     private DirectoryInfo? _dir;
     private long _next;
     private long _treeSize;
@@ -41,8 +42,8 @@ public class StoreBenchmarks
         }
         else
         {
-            _server = TemporaryPostgresServer.Start();
-            _store = PostgresRegistryStore.Create(_server.ConnectionString("bench"));
+            (_server, var connectionString) = await BenchmarkPostgres.StartAsync();
+            _store = PostgresRegistryStore.Create(connectionString);
         }
 
         await _store.MigrateAsync();
@@ -60,7 +61,11 @@ public class StoreBenchmarks
     private async Task CleanupAsync()
     {
         await _store.DisposeAsync();
-        _server?.Dispose();
+        if (_server is not null)
+        {
+            await _server.DisposeAsync();
+        }
+
         _dir?.Delete(recursive: true);
     }
 

@@ -10,8 +10,10 @@ namespace OptOutRegistry.Storage.Tests.Infrastructure;
 /// version found), initdb into a temporary directory, pg_ctl on a free loopback port with the unix socket in the same
 /// directory, stopped and deleted at the end. As root the server runs as the 'postgres' system user (initdb refuses
 /// root). No binaries means the tests fail with instructions: they are never skipped.
+/// This one file is also compiled into the storage benchmarks (linked, see their project file): it must not use xunit;
+/// the test project adds <c>IAsyncLifetime</c> in <c>PostgresCollection.cs</c>.
 /// </summary>
-public sealed class PostgresServerFixture : IAsyncLifetime
+public sealed partial class PostgresServerFixture
 {
     private const string DebianRoot = "/usr/lib/postgresql";
     private DirectoryInfo? _dir;
@@ -20,6 +22,9 @@ public sealed class PostgresServerFixture : IAsyncLifetime
     private int _databaseCounter;
 
     public int Port { get; private set; }
+
+    /// <summary>Extra server settings (<c>name=value</c>, passed as <c>-c</c>), e.g. a larger shared_buffers for benchmarks.</summary>
+    public IReadOnlyList<string> ServerSettings { get; init; } = [];
 
     public string DataDirectory => Path.Combine(_dir!.FullName, "data");
 
@@ -40,11 +45,18 @@ public sealed class PostgresServerFixture : IAsyncLifetime
     }
 
     /// <summary>Starts (or restarts) the server on <see cref="Port"/>.</summary>
-    public Task StartAsync() => RunPgAsync("pg_ctl",
-        ["-D", DataDirectory, "-l", Path.Combine(_dir!.FullName, "server.log"), "-w", "-t", "300",
-            "-o", $"-p {Port.ToString(CultureInfo.InvariantCulture)} -k {_dir.FullName} -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=on",
-            "start"],
-        TimeSpan.FromMinutes(6));
+    public Task StartAsync()
+    {
+        var options = $"-p {Port.ToString(CultureInfo.InvariantCulture)} -k {_dir!.FullName} -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=on";
+        foreach (var setting in ServerSettings)
+        {
+            options += " -c " + setting;
+        }
+
+        return RunPgAsync("pg_ctl",
+            ["-D", DataDirectory, "-l", Path.Combine(_dir.FullName, "server.log"), "-w", "-t", "300", "-o", options, "start"],
+            TimeSpan.FromMinutes(6));
+    }
 
     /// <summary>Stops the server the way a crash would: immediate shutdown, recovery from the WAL on next start.</summary>
     /// A checkpoint first bounds crash recovery to the WAL written after it (the writer's latest commits), so a
@@ -87,24 +99,27 @@ public sealed class PostgresServerFixture : IAsyncLifetime
             Timeout = 30,
         }.ToString();
 
+    /// <summary>Stops the server and deletes its directory; later calls do nothing.</summary>
     public async Task DisposeAsync()
     {
-        if (_dir is null)
+        var dir = Interlocked.Exchange(ref _dir, null);
+        if (dir is null)
         {
             return;
         }
 
         try
         {
-            if (_binDir is not null && Directory.Exists(DataDirectory))
+            var data = Path.Combine(dir.FullName, "data");
+            if (_binDir is not null && Directory.Exists(data))
             {
                 NpgsqlConnection.ClearAllPools();
-                await RunPgAsync("pg_ctl", ["-D", DataDirectory, "-m", "fast", "-w", "stop"], TimeSpan.FromMinutes(1));
+                await RunPgAsync("pg_ctl", ["-D", data, "-m", "fast", "-w", "stop"], TimeSpan.FromMinutes(1));
             }
         }
         finally
         {
-            _dir.Delete(recursive: true);
+            dir.Delete(recursive: true);
         }
     }
 
@@ -142,10 +157,4 @@ public sealed class PostgresServerFixture : IAsyncLifetime
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
-}
-
-[CollectionDefinition(Name)]
-public sealed class PostgresCollection : ICollectionFixture<PostgresServerFixture>
-{
-    public const string Name = "PostgreSQL server";
 }
