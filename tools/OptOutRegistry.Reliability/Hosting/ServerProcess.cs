@@ -1,0 +1,209 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using OptOutRegistry.Client.Checking;
+using OptOutRegistry.Grpc;
+
+namespace OptOutRegistry.Reliability.Hosting;
+
+/// <summary>Where and how a registry server is started: data directory, store, extra options.</summary>
+/// <param name="DataDirectory">The server's <c>--data-dir</c> (signing key, admin key, SQLite database).</param>
+/// <param name="PostgresConnectionString">With a value the server runs <c>--store postgres</c>; null for SQLite.</param>
+/// <param name="ExtraArguments">More <c>--key value</c> options for the host's configuration.</param>
+public sealed record ServerSettings(string DataDirectory, string? PostgresConnectionString = null, IReadOnlyList<string>? ExtraArguments = null)
+{
+    /// <summary>The store's name as <c>--store</c> takes it.</summary>
+    public string StoreName => PostgresConnectionString is null ? "sqlite" : "postgres";
+}
+
+/// <summary>
+/// The real registry server as a child process (<c>dotnet optout-server.dll</c>, the same entry point operators run),
+/// on a fixed loopback port so restarts keep the address. <see cref="Kill"/> is SIGKILL: no shutdown hooks, no flush.
+/// </summary>
+public sealed class ServerProcess : IDisposable
+{
+    private const int MaxLogLines = 2000;
+    private readonly Process _process;
+    private readonly ConcurrentQueue<string> _lines = new();
+
+    private ServerProcess(Process process, string address)
+    {
+        _process = process;
+        Address = address;
+        process.OutputDataReceived += (_, e) => Add(e.Data);
+        process.ErrorDataReceived += (_, e) => Add(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+    }
+
+    /// <summary>The gRPC (h2c) address, e.g. <c>http://127.0.0.1:40123</c>.</summary>
+    public string Address { get; }
+
+    /// <summary>The server's process id (the <c>dotnet</c> host runs the app in-process).</summary>
+    public int Id => _process.Id;
+
+    /// <summary>Whether the process has ended.</summary>
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>The last lines the server wrote to stdout/stderr (warnings and errors: the log level is Warning).</summary>
+    public string RecentLog => string.Join('\n', _lines);
+
+    /// <summary>A free loopback TCP port (the OS picks it; the listener is closed again at once).</summary>
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    /// <summary>
+    /// Starts the server on <paramref name="port"/> and waits until it answers <c>Feed.GetTreeHead</c> (which needs the
+    /// store open and migrated). Check rate limits are off unless <see cref="ServerSettings.ExtraArguments"/> set them.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The server exited or did not answer within <paramref name="timeout"/>.</exception>
+    public static async Task<ServerProcess> StartAsync(ServerSettings settings, int port, TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        var serverDll = Path.Combine(AppContext.BaseDirectory, "optout-server.dll");
+        if (!File.Exists(serverDll))
+        {
+            throw new InvalidOperationException($"optout-server.dll is not beside {AppContext.BaseDirectory}: build the tool project (it references the server)");
+        }
+
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(serverDll);
+        var address = "http://127.0.0.1:" + port.ToString(CultureInfo.InvariantCulture);
+        string[] arguments =
+        [
+            "--urls", address, "--http-urls", "none", "--data-dir", settings.DataDirectory,
+            // The harness measures the server, not the limiter: limits are off unless a run sets them on purpose.
+            "--check-rate-limit-per-address", "0", "--check-rate-limit-per-key", "0",
+            "--Logging:LogLevel:Default", "Warning",
+            "--Logging:Console:FormatterName", "simple", "--Logging:Console:FormatterOptions:SingleLine", "true",
+        ];
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        if (settings.PostgresConnectionString is { } connectionString)
+        {
+            start.ArgumentList.Add("--store");
+            start.ArgumentList.Add("postgres");
+            start.ArgumentList.Add("--postgres");
+            start.ArgumentList.Add(connectionString);
+        }
+
+        foreach (var argument in settings.ExtraArguments ?? [])
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        // The admin key comes from the data directory's file, never from the harness's own environment.
+        start.Environment.Remove("OPTOUT_ADMIN_KEY");
+        var server = new ServerProcess(Process.Start(start) ?? throw new InvalidOperationException("could not start dotnet"), address);
+        try
+        {
+            await server.WaitReadyAsync(timeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            server.Dispose();
+            throw;
+        }
+
+        return server;
+    }
+
+    /// <summary>SIGKILL (Process.Kill sends SIGKILL on Unix): the server gets no chance to finish anything.</summary>
+    public void Kill()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+        }
+
+        _process.WaitForExit();
+    }
+
+    /// <summary>The resident set size from <c>/proc/PID/status</c> (VmRSS), in bytes; null once the process is gone.</summary>
+    public long? ReadRssBytes()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines($"/proc/{_process.Id}/status"))
+            {
+                if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+                {
+                    var value = line.AsSpan(6).Trim();
+                    var space = value.IndexOf(' ');
+                    return long.Parse(space < 0 ? value : value[..space], CultureInfo.InvariantCulture) * 1024;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // The process has exited.
+        }
+
+        return null;
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        Kill();
+        _process.Dispose();
+    }
+
+    private async Task WaitReadyAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        using var feed = FeedClient.Create(Address);
+        Exception? last = null;
+        while (clock.Elapsed < timeout)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException($"the server exited with code {_process.ExitCode} while starting:\n{RecentLog}");
+            }
+
+            try
+            {
+                using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                attempt.CancelAfter(TimeSpan.FromSeconds(5));
+                await feed.GetTreeHeadAsync(attempt.Token).ConfigureAwait(false);
+                return;
+            }
+            catch (Exception ex) when (ex is RpcException or HttpRequestException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+            {
+                last = ex;
+            }
+
+            await Task.Delay(50, cancellationToken).ConfigureAwait(false);
+        }
+
+        throw new InvalidOperationException($"the server did not answer within {timeout} ({last?.Message}):\n{RecentLog}");
+    }
+
+    private void Add(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        _lines.Enqueue(line);
+        while (_lines.Count > MaxLogLines && _lines.TryDequeue(out _))
+        {
+        }
+    }
+}
