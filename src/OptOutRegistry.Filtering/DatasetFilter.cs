@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.IO.Compression;
 using System.Text;
+using System.Threading.Channels;
 using OptOutRegistry.Core.Matching;
 using OptOutRegistry.Core.Model;
 using OptOutRegistry.Fingerprints;
@@ -8,7 +9,7 @@ using OptOutRegistry.Fingerprints;
 namespace OptOutRegistry.Filtering;
 
 /// <summary>Options of one filter run.</summary>
-public sealed class FilterOptions
+public sealed record FilterOptions
 {
     /// <summary>Input format; null to detect it from <see cref="InputName"/> and the first bytes.</summary>
     public RecordFormat? Format { get; init; }
@@ -37,9 +38,19 @@ public sealed class FilterOptions
     /// <summary>Called about every 250 ms with (records read, input bytes read).</summary>
     public Action<long, long>? Progress { get; init; }
 
-    /// <summary>Resolves a holder's display name for the report.</summary>
+    /// <summary>Resolves a holder's display name for the report when the checker's answers carry none.</summary>
     public Func<string, string?>? HolderName { get; init; }
+
+    /// <summary>Batches parsed and checked at once; 0 for the checker's <see cref="IFilterChecker.Concurrency"/>.</summary>
+    public int Workers { get; init; }
+
+    /// <summary>Most records per pipeline batch (the unit handed between stages and sent to a server in one request).</summary>
+    public int BatchRecords { get; init; } = 4096;
+
+    /// <summary>Bytes per pipeline batch (a batch closes before exceeding it unless one record is larger).</summary>
+    public int BatchBytes { get; init; } = 1 << 20;
 }
+
 
 /// <summary>A malformed record under <see cref="FilterOptions.Strict"/>, or an unusable input (no URL column).</summary>
 public sealed class FilterException(string message) : Exception(message);
@@ -49,17 +60,29 @@ public sealed class FilterException(string message) : Exception(message);
 /// every record either to the kept or to the removed output, byte for byte as read, or rejects it as malformed.
 /// kept + removed + rejected = records read is asserted at the end of every run.
 /// </summary>
+/// <remarks>
+/// Three stages joined by channels (docs/filtering.md "Pipeline"): one reader (input, gzip, splitting into records,
+/// gathered into batches), <see cref="FilterOptions.Workers"/> workers (parsing, fingerprinting, canonicalising and
+/// checking a whole batch at a time) and one writer (outputs in input order, counts). Batches come from a fixed pool,
+/// so memory is bounded by pool size × batch size whatever the input size.
+/// </remarks>
 public static class DatasetFilter
 {
     /// <summary>Runs the filter. Outputs are flushed but not closed.</summary>
     /// <exception cref="FilterException">Strict mode met a malformed record, or the input cannot be filtered.</exception>
-    public static FilterReport Run(Stream input, Stream kept, Stream removed, IFilterChecker checker, FilterOptions options, CancellationToken cancellationToken = default)
+    public static FilterReport Run(Stream input, Stream kept, Stream removed, IFilterChecker checker, FilterOptions options, CancellationToken cancellationToken = default) =>
+        RunAsync(input, kept, removed, checker, options, cancellationToken).GetAwaiter().GetResult();
+
+    /// <summary>Runs the filter. Outputs are flushed but not closed.</summary>
+    /// <exception cref="FilterException">Strict mode met a malformed record, or the input cannot be filtered.</exception>
+    public static async Task<FilterReport> RunAsync(Stream input, Stream kept, Stream removed, IFilterChecker checker, FilterOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(kept);
         ArgumentNullException.ThrowIfNull(removed);
         ArgumentNullException.ThrowIfNull(checker);
         ArgumentNullException.ThrowIfNull(options);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.BatchRecords, 1);
         var counting = new CountingStream(input);
         var report = new FilterReport
         {
@@ -75,9 +98,11 @@ public static class DatasetFilter
         var headLength = ReadAtLeast(counting, head);
         Stream source = new PrefixStream(head.AsMemory(0, headLength), counting);
         var gzip = headLength >= 2 && head[0] == 0x1F && head[1] == 0x8B;
+        GzipMemberTracker? members = null;
         if (gzip)
         {
-            var decompressed = new GZipStream(source, CompressionMode.Decompress);
+            members = new GzipMemberTracker(source, options.MaxRecordBytes);
+            var decompressed = new GZipStream(members, CompressionMode.Decompress);
             var innerHead = new byte[4096];
             var innerLength = ReadAtLeast(decompressed, innerHead);
             source = new PrefixStream(innerHead.AsMemory(0, innerLength), decompressed);
@@ -92,24 +117,69 @@ public static class DatasetFilter
         }
 
         report.Format = format.ToName() + (gzip ? "+gzip" : string.Empty);
-        var state = new RunState(checker, options, report, counting, kept, removed, gzip, cancellationToken);
-        switch (format)
+        var plan = new Plan(format, options, gzip);
+        RecordSplitter? splitter = null;
+        WarcReader? warc = null;
+        if (format == RecordFormat.Warc)
         {
-            case RecordFormat.Warc:
-                RunWarc(source, state);
-                break;
-            case RecordFormat.Csv or RecordFormat.Tsv:
-                RunDelimited(source, state, format == RecordFormat.Csv ? (byte)',' : (byte)'\t', format == RecordFormat.Csv);
-                break;
-            default:
-                RunLines(source, state, format == RecordFormat.JsonLines);
-                break;
+            warc = new WarcReader(source, options.MaxRecordBytes);
+        }
+        else
+        {
+            splitter = new RecordSplitter(source, quoteAware: format == RecordFormat.Csv, options.MaxRecordBytes);
+            if (format is RecordFormat.Csv or RecordFormat.Tsv && !ReadHeader(splitter, plan, kept, removed))
+            {
+                return Finish(report, checker, counting, options, new Tally(options), kept, removed);
+            }
         }
 
+        var workers = options.Workers > 0 ? options.Workers : Math.Max(1, checker.Concurrency);
+        var poolSize = (2 * workers) + 2;
+        var pool = Channel.CreateBounded<RecordBatch>(poolSize);
+        for (var i = 0; i < poolSize; i++)
+        {
+            pool.Writer.TryWrite(new RecordBatch(options.BatchRecords, options.BatchBytes, format == RecordFormat.Warc));
+        }
+
+        var work = Channel.CreateUnbounded<RecordBatch>(new UnboundedChannelOptions { SingleWriter = true });
+        var order = Channel.CreateUnbounded<RecordBatch>(new UnboundedChannelOptions { SingleWriter = true, SingleReader = true });
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var token = stop.Token;
+        var readerTask = Task.Run(() => ReadAsync(splitter, warc, members, plan, pool.Reader, work.Writer, order.Writer, token), CancellationToken.None);
+        var workerTasks = new Task[workers];
+        for (var i = 0; i < workers; i++)
+        {
+            workerTasks[i] = Task.Run(() => WorkAsync(plan, checker, work.Reader, token), CancellationToken.None);
+        }
+
+        var tally = new Tally(options);
+        try
+        {
+            await WriteAsync(order.Reader, pool.Writer, plan, tally, report, counting, kept, removed, token).ConfigureAwait(false);
+        }
+        finally
+        {
+            await stop.CancelAsync().ConfigureAwait(false);
+            try
+            {
+                await Task.WhenAll([readerTask, .. workerTasks]).ConfigureAwait(false);
+            }
+            catch (Exception)
+            {
+                // The writer saw (and rethrows) the failure that ended the run; the others only stopped.
+            }
+        }
+
+        return Finish(report, checker, counting, options, tally, kept, removed);
+    }
+
+    private static FilterReport Finish(FilterReport report, IFilterChecker checker, CountingStream counting, FilterOptions options, Tally tally, Stream kept, Stream removed)
+    {
         kept.Flush();
         removed.Flush();
         report.FinishedAt = DateTimeOffset.UtcNow;
-        state.FinishHolders();
+        report.Registry = checker.State;
+        tally.CopyTo(report);
         if (report.Kept + report.Removed + report.Rejected != report.InputRecords)
         {
             throw new UnreachableException($"filter: kept {report.Kept} + removed {report.Removed} + rejected {report.Rejected} != {report.InputRecords} records read");
@@ -119,137 +189,173 @@ public static class DatasetFilter
         return report;
     }
 
-    private static void RunLines(Stream source, RunState state, bool json)
+    private static bool ReadHeader(RecordSplitter splitter, Plan plan, Stream kept, Stream removed)
     {
-        var splitter = new RecordSplitter(source, quoteAware: false, state.Options.MaxRecordBytes);
-        while (splitter.TryRead(out var record, out var tooLong))
+        if (!splitter.TryRead(out var header, out var headerTooLong))
         {
-            state.Tick();
-            if (tooLong)
-            {
-                state.Reject(splitter.LineNumber, $"record longer than {splitter.MaxRecordBytes} bytes");
-                continue;
-            }
-
-            var line = TrimEol(record.Span);
-            string? url, text = null;
-            if (json)
-            {
-                var error = FieldPath.Extract(line, state.Options.UrlField, state.Options.TextField, out url, out text);
-                if (error is not null)
-                {
-                    state.Reject(splitter.LineNumber, error);
-                    continue;
-                }
-
-                if (string.IsNullOrEmpty(url))
-                {
-                    state.Reject(splitter.LineNumber, $"no '{state.Options.UrlField.Text}' string field");
-                    continue;
-                }
-            }
-            else
-            {
-                var trimmed = line.Trim((byte)' ').Trim((byte)'\t');
-                if (trimmed.IsEmpty)
-                {
-                    state.Reject(splitter.LineNumber, "empty line");
-                    continue;
-                }
-
-                url = Encoding.UTF8.GetString(trimmed);
-            }
-
-            state.Decide(record.Span, url, text);
+            return false;
         }
-    }
 
-    private static void RunDelimited(Stream source, RunState state, byte separator, bool quoted)
-    {
-        var splitter = new RecordSplitter(source, quoteAware: quoted, state.Options.MaxRecordBytes);
-        if (!splitter.TryRead(out var header, out var headerTooLong) || headerTooLong)
+        if (headerTooLong)
         {
-            if (headerTooLong) { throw new FilterException("input: the header row is too long"); }
-            return;
+            throw new FilterException("input: the header row is too long");
         }
 
         var headerLine = TrimEol(header.Span);
-        var urlColumn = DelimitedFields.IndexOf(headerLine, separator, quoted, state.Options.UrlField.Text);
-        if (urlColumn < 0)
+        plan.UrlColumn = DelimitedFields.IndexOf(headerLine, plan.Separator, plan.Quoted, plan.Options.UrlField.Text);
+        if (plan.UrlColumn < 0)
         {
-            throw new FilterException($"input: the header row has no '{state.Options.UrlField.Text}' column (use --url-field)");
+            throw new FilterException($"input: the header row has no '{plan.Options.UrlField.Text}' column (use --url-field)");
         }
 
-        var textColumn = -1;
-        if (state.Options.TextField is { } tf)
+        if (plan.Options.TextField is { } tf)
         {
-            textColumn = DelimitedFields.IndexOf(headerLine, separator, quoted, tf.Text);
-            if (textColumn < 0)
+            plan.TextColumn = DelimitedFields.IndexOf(headerLine, plan.Separator, plan.Quoted, tf.Text);
+            if (plan.TextColumn < 0)
             {
                 throw new FilterException($"input: the header row has no '{tf.Text}' column (--text-field)");
             }
         }
 
         // Both outputs get the header, so each is a valid file of the same format on its own.
-        state.Kept.Write(header.Span);
-        state.Removed.Write(header.Span);
-        while (splitter.TryRead(out var record, out var tooLong))
+        kept.Write(header.Span);
+        removed.Write(header.Span);
+        return true;
+    }
+
+    // Stage 1: records into batches, in input order; the order channel gets each batch before the workers do.
+    private static async Task ReadAsync(RecordSplitter? splitter, WarcReader? warc, GzipMemberTracker? members, Plan plan,
+        ChannelReader<RecordBatch> pool, ChannelWriter<RecordBatch> work, ChannelWriter<RecordBatch> order, CancellationToken token)
+    {
+        Exception? failure = null;
+        try
         {
-            state.Tick();
-            if (tooLong)
+            var batch = await pool.ReadAsync(token).ConfigureAwait(false);
+            var tooLong = $"record longer than {plan.Options.MaxRecordBytes} bytes";
+            while (true)
             {
-                state.Reject(splitter.LineNumber, $"record longer than {splitter.MaxRecordBytes} bytes");
-                continue;
-            }
-
-            var line = TrimEol(record.Span);
-            if (line.IsEmpty)
-            {
-                state.Reject(splitter.LineNumber, "empty line");
-                continue;
-            }
-
-            var url = DelimitedFields.Get(line, separator, quoted, urlColumn, out var error);
-            if (error is not null || string.IsNullOrWhiteSpace(url))
-            {
-                state.Reject(splitter.LineNumber, error ?? $"column '{state.Options.UrlField.Text}' is empty");
-                continue;
-            }
-
-            string? text = null;
-            if (textColumn >= 0)
-            {
-                text = DelimitedFields.Get(line, separator, quoted, textColumn, out error);
-                if (error is not null)
+                int length;
+                if (splitter is not null)
                 {
-                    state.Reject(splitter.LineNumber, error);
-                    continue;
+                    if (!splitter.TryRead(out var record, out var isTooLong))
+                    {
+                        break;
+                    }
+
+                    length = record.Length;
+                    if (batch.IsFull(length))
+                    {
+                        await DispatchAsync(batch, work, order, token).ConfigureAwait(false);
+                        batch = await pool.ReadAsync(token).ConfigureAwait(false);
+                    }
+
+                    batch.Add(record.Span, splitter.LineNumber, isTooLong ? tooLong : null);
+                }
+                else
+                {
+                    if (!warc!.TryRead(out var record))
+                    {
+                        break;
+                    }
+
+                    length = record.Raw.Length;
+                    if (batch.IsFull(length))
+                    {
+                        await DispatchAsync(batch, work, order, token).ConfigureAwait(false);
+                        batch = await pool.ReadAsync(token).ConfigureAwait(false);
+                    }
+
+                    var index = batch.Add(record.Raw.Span, record.LineNumber, record.Error);
+                    batch.Warc![index] = new WarcMeta(record.Type, record.TargetUri, record.PayloadOffset, record.PayloadLength, record.PayloadIsText);
+                    if (members is not null)
+                    {
+                        // A record too large to hold has no bytes here, so its member cannot be matched: tracking stops.
+                        if (record.Raw.IsEmpty && record.Error is not null)
+                        {
+                            members.TryTakeMember(-1, out _);
+                        }
+                        else if (members.TryTakeMember(record.Raw.Length, out var member))
+                        {
+                            batch.SetMember(index, member);
+                        }
+                    }
                 }
             }
 
-            state.Decide(record.Span, url.Trim(), text);
-        }
-    }
-
-    private static void RunWarc(Stream source, RunState state)
-    {
-        var reader = new WarcReader(source, state.Options.MaxRecordBytes);
-        while (reader.TryRead(out var record))
-        {
-            state.Tick();
-            if (record.Error is not null)
+            if (batch.Count > 0)
             {
-                state.Reject(record.LineNumber, record.Error);
-                continue;
+                await DispatchAsync(batch, work, order, token).ConfigureAwait(false);
             }
-
-            var payload = record.Raw.Span.Slice(record.PayloadOffset, record.PayloadLength);
-            var hasContent = record.Type is "response" or "resource" or "conversion" && payload.Length > 0;
-            state.DecideWarc(record.Raw.Span, record.TargetUri, hasContent ? payload : default, record.PayloadIsText);
+        }
+        catch (InvalidDataException ex)
+        {
+            failure = new FilterException($"input: not valid gzip: {ex.Message}");
+        }
+        catch (Exception ex)
+        {
+            failure = ex;
+        }
+        finally
+        {
+            work.TryComplete(failure);
+            order.TryComplete(failure);
         }
     }
 
-    private static ReadOnlySpan<byte> TrimEol(ReadOnlySpan<byte> line)
+    private static async ValueTask DispatchAsync(RecordBatch batch, ChannelWriter<RecordBatch> work, ChannelWriter<RecordBatch> order, CancellationToken token)
+    {
+        await order.WriteAsync(batch, token).ConfigureAwait(false);
+        await work.WriteAsync(batch, token).ConfigureAwait(false);
+    }
+
+    // Stage 2: parse, fingerprint and check whole batches; several run at once.
+    private static async Task WorkAsync(Plan plan, IFilterChecker checker, ChannelReader<RecordBatch> work, CancellationToken token)
+    {
+        var worker = new Worker(plan);
+        try
+        {
+            await foreach (var batch in work.ReadAllAsync(token).ConfigureAwait(false))
+            {
+                try
+                {
+                    worker.Parse(batch);
+                    await checker.CheckAsync(batch.Checks, token).ConfigureAwait(false);
+                    worker.Decide(batch);
+                    batch.Done.TrySetResult();
+                }
+                catch (Exception ex)
+                {
+                    batch.Done.TrySetException(ex);
+                }
+            }
+        }
+        finally
+        {
+            worker.Dispose();
+        }
+    }
+
+    // Stage 3: outputs in input order, counts, progress; batches go back to the pool.
+    private static async Task WriteAsync(ChannelReader<RecordBatch> order, ChannelWriter<RecordBatch> pool, Plan plan, Tally tally, FilterReport report,
+        CountingStream counting, Stream kept, Stream removed, CancellationToken token)
+    {
+        var clock = Stopwatch.StartNew();
+        var nextProgress = 250L;
+        await foreach (var batch in order.ReadAllAsync(token).ConfigureAwait(false))
+        {
+            await batch.Done.Task.ConfigureAwait(false);
+            tally.Write(batch, plan, report, kept, removed);
+            batch.Reset();
+            pool.TryWrite(batch);
+            if (plan.Options.Progress is not null && clock.ElapsedMilliseconds >= nextProgress)
+            {
+                nextProgress = clock.ElapsedMilliseconds + 250;
+                plan.Options.Progress(report.InputRecords, counting.BytesRead);
+            }
+        }
+    }
+
+    internal static ReadOnlySpan<byte> TrimEol(ReadOnlySpan<byte> line)
     {
         if (line.Length > 0 && line[^1] == (byte)'\n') { line = line[..^1]; }
         if (line.Length > 0 && line[^1] == (byte)'\r') { line = line[..^1]; }
@@ -267,186 +373,570 @@ public static class DatasetFilter
             throw new FilterException($"input: not valid gzip: {ex.Message}");
         }
     }
+}
 
-    private sealed class RunState(IFilterChecker checker, FilterOptions options, FilterReport report, CountingStream counting, Stream kept, Stream removed, bool gzip, CancellationToken cancellationToken)
+/// <summary>What every stage needs to know about the run.</summary>
+internal sealed class Plan(RecordFormat format, FilterOptions options, bool gzip)
+{
+    public RecordFormat Format => format;
+
+    public FilterOptions Options => options;
+
+    public bool Gzip => gzip;
+
+    public byte Separator => format == RecordFormat.Csv ? (byte)',' : (byte)'\t';
+
+    public bool Quoted => format == RecordFormat.Csv;
+
+    public int UrlColumn { get; set; } = -1;
+
+    public int TextColumn { get; set; } = -1;
+}
+
+/// <summary>What the WARC reader found out about a record.</summary>
+internal readonly record struct WarcMeta(string? Type, string? TargetUri, int PayloadOffset, int PayloadLength, bool PayloadIsText);
+
+/// <summary>A removal's provenance: record, holder, selector kind and the signal (url, sha256, iscc) that caught it.</summary>
+internal readonly record struct Attribution(int Record, string HolderId, string? HolderName, SelectorKind Kind, int Signal);
+
+/// <summary>One unit of work: up to <see cref="FilterOptions.BatchRecords"/> records' bytes and, later, their verdicts.</summary>
+internal sealed class RecordBatch
+{
+    private readonly int _capacity;
+    private readonly int _bytes;
+
+    public RecordBatch(int capacity, int bytes, bool warc)
     {
-        private readonly Dictionary<string, (long Removed, SortedDictionary<string, long> Kinds)> _holders = new(StringComparer.Ordinal);
-        private readonly HashSet<string> _recordHolders = new(StringComparer.Ordinal);
-        private readonly HashSet<string> _recordKinds = new(StringComparer.Ordinal);
-        private readonly HashSet<string> _recordSignals = new(StringComparer.Ordinal);
-        private readonly HashSet<(string Holder, string Kind)> _recordHolderKinds = [];
-        private readonly Stopwatch _clock = Stopwatch.StartNew();
-        private ContentFingerprinter? _textFingerprinter;
-        private ContentFingerprinter? _binaryFingerprinter;
-        private long _nextProgress;
+        _capacity = capacity;
+        _bytes = bytes;
+        Data = new byte[bytes + (64 * 1024)];
+        Start = new int[capacity];
+        Length = new int[capacity];
+        Line = new long[capacity];
+        Reason = new string?[capacity];
+        Verdicts = new Verdict[capacity];
+        SubjectStart = new int[capacity];
+        SubjectCount = new int[capacity];
+        if (warc)
+        {
+            Warc = new WarcMeta[capacity];
+            MemberStart = new int[capacity];
+            MemberLength = new int[capacity];
+            Members = new byte[bytes];
+        }
+    }
 
-        public FilterOptions Options => options;
+    public byte[] Data { get; private set; }
 
-        public Stream Kept => kept;
+    public int DataLength { get; private set; }
 
-        public Stream Removed => removed;
+    public int Count { get; private set; }
 
-        public void Tick()
+    public int[] Start { get; }
+
+    public int[] Length { get; }
+
+    public long[] Line { get; }
+
+    public string?[] Reason { get; }
+
+    public Verdict[] Verdicts { get; }
+
+    public int[] SubjectStart { get; }
+
+    public int[] SubjectCount { get; }
+
+    public WarcMeta[]? Warc { get; }
+
+    public byte[]? Members { get; private set; }
+
+    public int MembersLength { get; private set; }
+
+    public int[]? MemberStart { get; }
+
+    public int[]? MemberLength { get; }
+
+    public FilterCheckBatch Checks { get; } = new();
+
+    public List<Attribution> Attributions { get; } = [];
+
+    public TaskCompletionSource Done { get; private set; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public ReadOnlySpan<byte> Record(int index) => Data.AsSpan(Start[index], Length[index]);
+
+    public bool IsFull(int nextLength) => Count == _capacity || (Count > 0 && DataLength + nextLength > _bytes);
+
+    public int Add(ReadOnlySpan<byte> record, long line, string? reason)
+    {
+        if (DataLength + record.Length > Data.Length)
+        {
+            var grown = new byte[Math.Max(Data.Length * 2, DataLength + record.Length)];
+            Data.AsSpan(0, DataLength).CopyTo(grown);
+            Data = grown;
+        }
+
+        record.CopyTo(Data.AsSpan(DataLength));
+        var i = Count++;
+        Start[i] = DataLength;
+        Length[i] = record.Length;
+        Line[i] = line;
+        Reason[i] = reason;
+        Verdicts[i] = Verdict.Unknown;
+        SubjectStart[i] = 0;
+        SubjectCount[i] = 0;
+        if (MemberLength is not null)
+        {
+            MemberLength[i] = -1;
+        }
+
+        DataLength += record.Length;
+        return i;
+    }
+
+    public void SetMember(int index, ReadOnlySpan<byte> member)
+    {
+        if (MembersLength + member.Length > Members!.Length)
+        {
+            var grown = new byte[Math.Max(Members.Length * 2, MembersLength + member.Length)];
+            Members.AsSpan(0, MembersLength).CopyTo(grown);
+            Members = grown;
+        }
+
+        member.CopyTo(Members.AsSpan(MembersLength));
+        MemberStart![index] = MembersLength;
+        MemberLength![index] = member.Length;
+        MembersLength += member.Length;
+    }
+
+    public void Reset()
+    {
+        Count = 0;
+        DataLength = 0;
+        MembersLength = 0;
+        Checks.Clear();
+        Attributions.Clear();
+        Done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        // One huge record must not keep a huge buffer alive for the rest of the run.
+        if (Data.Length > 4 * (_bytes + (64 * 1024)))
+        {
+            Data = new byte[_bytes + (64 * 1024)];
+        }
+
+        if (Members is not null && Members.Length > 4 * _bytes)
+        {
+            Members = new byte[_bytes];
+        }
+    }
+}
+
+/// <summary>Stage 2 state of one worker: parsing each record's fields and fingerprinting its content.</summary>
+internal sealed class Worker(Plan plan) : IDisposable
+{
+    private readonly FilterOptions _options = plan.Options;
+    private ContentFingerprinter? _text;
+    private ContentFingerprinter? _binary;
+    private byte[] _scratch = new byte[64 * 1024];
+    private int[] _subjectRecord = new int[4096];
+
+    public void Parse(RecordBatch batch)
+    {
+        var checks = batch.Checks;
+        checks.Purpose = _options.Purpose;
+        checks.AsOf = _options.AsOf;
+        for (var r = 0; r < batch.Count; r++)
+        {
+            batch.SubjectStart[r] = checks.Count;
+            if (batch.Reason[r] is null)
+            {
+                batch.Reason[r] = plan.Format switch
+                {
+                    RecordFormat.JsonLines => ParseJson(batch.Record(r), checks),
+                    RecordFormat.Urls => ParseUrl(batch.Record(r), checks),
+                    RecordFormat.Warc => ParseWarc(batch, r, checks),
+                    _ => ParseDelimited(batch.Record(r), checks),
+                };
+            }
+
+            batch.SubjectCount[r] = checks.Count - batch.SubjectStart[r];
+            if (_subjectRecord.Length < checks.Count)
+            {
+                Array.Resize(ref _subjectRecord, Math.Max(_subjectRecord.Length * 2, checks.Count));
+            }
+
+            for (var s = batch.SubjectStart[r]; s < checks.Count; s++)
+            {
+                _subjectRecord[s] = r;
+            }
+        }
+    }
+
+    public void Decide(RecordBatch batch)
+    {
+        var checks = batch.Checks;
+        var warc = plan.Format == RecordFormat.Warc;
+        for (var r = 0; r < batch.Count; r++)
+        {
+            if (batch.Reason[r] is not null)
+            {
+                continue;
+            }
+
+            var verdict = Verdict.Unknown;
+            var end = batch.SubjectStart[r] + batch.SubjectCount[r];
+            for (var s = batch.SubjectStart[r]; s < end; s++)
+            {
+                if (checks.Error(s) is { } error)
+                {
+                    // A record whose URL cannot be checked is malformed, except in WARC, where the payload still is
+                    // (WARC target URIs include dns: and other non-http schemes).
+                    if (!warc && checks.Kind(s) == SubjectKind.Url)
+                    {
+                        batch.Reason[r] = error;
+                        break;
+                    }
+
+                    continue;
+                }
+
+                verdict = verdict.MostRestrictive(checks.Verdict(s));
+            }
+
+            batch.Verdicts[r] = verdict;
+        }
+
+        foreach (var match in checks.Matches)
+        {
+            var r = _subjectRecord[match.Subject];
+            if (batch.Reason[r] is null && batch.Verdicts[r] == Verdict.Disallowed)
+            {
+                var signal = checks.Kind(match.Subject) switch
+                {
+                    SubjectKind.Url => 0,
+                    SubjectKind.Sha256 => 1,
+                    _ => 2,
+                };
+                batch.Attributions.Add(new Attribution(r, match.HolderId, match.HolderName, match.Kind, signal));
+            }
+        }
+    }
+
+    private string? ParseJson(ReadOnlySpan<byte> record, FilterCheckBatch checks)
+    {
+        var line = DatasetFilter.TrimEol(record);
+        var error = FieldPath.Locate(line, _options.UrlField, _options.TextField, out var url, out var text);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        if (!url.Found || url.Length == 0)
+        {
+            return $"no '{_options.UrlField.Text}' string field";
+        }
+
+        var chars = checks.Reserve(url.Length);
+        checks.Commit(SubjectKind.Url, url.CopyChars(line, chars));
+        if (text.Found && text.Length > 0)
+        {
+            if (_scratch.Length < text.Length)
+            {
+                _scratch = new byte[Math.Max(_scratch.Length * 2, text.Length)];
+            }
+
+            var n = text.CopyUtf8(line, _scratch);
+            AddFingerprints(_scratch.AsSpan(0, n), isText: true, checks);
+        }
+
+        return null;
+    }
+
+    private static string? ParseUrl(ReadOnlySpan<byte> record, FilterCheckBatch checks)
+    {
+        var trimmed = DatasetFilter.TrimEol(record).Trim((byte)' ').Trim((byte)'\t');
+        if (trimmed.IsEmpty)
+        {
+            return "empty line";
+        }
+
+        var chars = checks.Reserve(trimmed.Length);
+        checks.Commit(SubjectKind.Url, Encoding.UTF8.GetChars(trimmed, chars));
+        return null;
+    }
+
+    private string? ParseDelimited(ReadOnlySpan<byte> record, FilterCheckBatch checks)
+    {
+        var line = DatasetFilter.TrimEol(record);
+        if (line.IsEmpty)
+        {
+            return "empty line";
+        }
+
+        var url = DelimitedFields.Get(line, plan.Separator, plan.Quoted, plan.UrlColumn, out var error);
+        if (error is not null || string.IsNullOrWhiteSpace(url))
+        {
+            return error ?? $"column '{_options.UrlField.Text}' is empty";
+        }
+
+        string? text = null;
+        if (plan.TextColumn >= 0)
+        {
+            text = DelimitedFields.Get(line, plan.Separator, plan.Quoted, plan.TextColumn, out error);
+            if (error is not null)
+            {
+                return error;
+            }
+        }
+
+        checks.Add(SubjectKind.Url, url.AsSpan().Trim());
+        if (!string.IsNullOrEmpty(text))
+        {
+            AddFingerprints(Encoding.UTF8.GetBytes(text), isText: true, checks);
+        }
+
+        return null;
+    }
+
+    private string? ParseWarc(RecordBatch batch, int r, FilterCheckBatch checks)
+    {
+        var meta = batch.Warc![r];
+        var raw = batch.Record(r);
+        if (batch.MemberLength![r] >= 0 && !GzipMemberTracker.Verify(batch.Members!, batch.MemberStart![r], batch.MemberLength[r], raw))
+        {
+            // Not the member the trailer search suggested: the writer re-compresses this record instead.
+            batch.MemberLength[r] = -1;
+        }
+
+        if (!string.IsNullOrEmpty(meta.TargetUri))
+        {
+            checks.Add(SubjectKind.Url, meta.TargetUri);
+        }
+
+        if (meta.Type is "response" or "resource" or "conversion" && meta.PayloadLength > 0)
+        {
+            AddFingerprints(raw.Slice(meta.PayloadOffset, meta.PayloadLength), meta.PayloadIsText, checks);
+        }
+
+        return null;
+    }
+
+    private void AddFingerprints(ReadOnlySpan<byte> content, bool isText, FilterCheckBatch checks)
+    {
+        var fingerprinter = isText ? (_text ??= new ContentFingerprinter(text: true)) : (_binary ??= new ContentFingerprinter(text: false));
+        fingerprinter.Append(content);
+        var prints = fingerprinter.GetResultAndReset();
+        checks.Add(SubjectKind.Sha256, prints.Sha256);
+        checks.Add(SubjectKind.Iscc, prints.TextCode?.Iscc ?? prints.DataCode);
+    }
+
+    public void Dispose()
+    {
+        _text?.Dispose();
+        _binary?.Dispose();
+    }
+}
+
+/// <summary>Stage 3 state: writes records in order and keeps the report's counts (arrays, not per-record dictionaries).</summary>
+internal sealed class Tally(FilterOptions options)
+{
+    private static readonly string[] s_signals = ["url", "sha256", "iscc"];
+    private readonly long[] _byVerdict = new long[3];
+    private readonly long[] _bySignal = new long[3];
+    private readonly long[] _byKind = new long[16];
+    private readonly Dictionary<string, Holder> _holders = new(StringComparer.Ordinal);
+    private readonly List<Holder> _recordHolders = [];
+    private long _rejected;
+
+    public void Write(RecordBatch batch, Plan plan, FilterReport report, Stream kept, Stream removed)
+    {
+        var a = 0;
+        var attributions = batch.Attributions;
+        // Consecutive records bound for the same output go out in one write (records are contiguous in the batch).
+        Stream? runOutput = null;
+        int runStart = 0, runEnd = 0;
+        for (var r = 0; r < batch.Count; r++)
         {
             report.InputRecords++;
-            if ((report.InputRecords & 4095) == 0)
+            if (batch.Reason[r] is { } reason)
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                if (options.Progress is not null && _clock.ElapsedMilliseconds >= _nextProgress)
+                if (options.Strict)
                 {
-                    _nextProgress = _clock.ElapsedMilliseconds + 250;
-                    options.Progress(report.InputRecords, counting.BytesRead);
+                    Flush(batch, runOutput, runStart, runEnd);
+                    throw new FilterException($"input line {batch.Line[r]}: {reason} (--strict)");
                 }
-            }
-        }
 
-        public void Reject(long line, string reason)
-        {
-            if (options.Strict)
-            {
-                throw new FilterException($"input line {line}: {reason} (--strict)");
-            }
-
-            report.Rejected++;
-            Count(report.ByVerdict, "rejected");
-            if (report.RejectedRecords.Count < FilterReport.MaxRejectedListed)
-            {
-                report.RejectedRecords.Add(new RejectedRecord(line, reason));
-            }
-        }
-
-        public void Decide(ReadOnlySpan<byte> raw, string url, string? text)
-        {
-            BeginRecord();
-            var verdict = CheckOne(CheckQuery.Url(url, options.Purpose, options.AsOf), "url");
-            if (!string.IsNullOrEmpty(text))
-            {
-                _textFingerprinter ??= new ContentFingerprinter(text: true);
-                var bytes = Encoding.UTF8.GetBytes(text);
-                _textFingerprinter.Append(bytes);
-                var prints = _textFingerprinter.GetResultAndReset();
-                verdict = verdict.MostRestrictive(CheckOne(CheckQuery.Sha256(prints.Sha256, options.Purpose, options.AsOf), "sha256"));
-                verdict = verdict.MostRestrictive(CheckOne(CheckQuery.Iscc(prints.TextCode!.Iscc, options.Purpose, options.AsOf), "iscc"));
-            }
-
-            Write(raw, verdict, asGzipMember: false);
-        }
-
-        public void DecideWarc(ReadOnlySpan<byte> raw, string? url, ReadOnlySpan<byte> payload, bool isText)
-        {
-            BeginRecord();
-            var verdict = Verdict.Unknown;
-            if (!string.IsNullOrEmpty(url))
-            {
-                verdict = CheckOne(CheckQuery.Url(url, options.Purpose, options.AsOf), "url");
-            }
-
-            if (!payload.IsEmpty)
-            {
-                var fingerprinter = isText ? (_textFingerprinter ??= new ContentFingerprinter(text: true)) : (_binaryFingerprinter ??= new ContentFingerprinter(text: false));
-                fingerprinter.Append(payload);
-                var prints = fingerprinter.GetResultAndReset();
-                verdict = verdict.MostRestrictive(CheckOne(CheckQuery.Sha256(prints.Sha256, options.Purpose, options.AsOf), "sha256"));
-                var iscc = prints.TextCode?.Iscc ?? prints.DataCode;
-                verdict = verdict.MostRestrictive(CheckOne(CheckQuery.Iscc(iscc, options.Purpose, options.AsOf), "iscc"));
-            }
-
-            Write(raw, verdict, asGzipMember: gzip);
-        }
-
-        private void BeginRecord()
-        {
-            _recordHolders.Clear();
-            _recordKinds.Clear();
-            _recordSignals.Clear();
-            _recordHolderKinds.Clear();
-        }
-
-        private static string KindName(SelectorKind kind) => kind switch
-        {
-            SelectorKind.Url => "url",
-            SelectorKind.Prefix => "prefix",
-            SelectorKind.Pattern => "pattern",
-            SelectorKind.Host => "host",
-            SelectorKind.Domain => "domain",
-            SelectorKind.Sha256 => "sha256",
-            SelectorKind.Iscc => "iscc",
-            _ => "identifier",
-        };
-
-        private Verdict CheckOne(in CheckQuery query, string signal)
-        {
-            var result = checker.Check(query);
-            if (result.Verdict == Verdict.Disallowed)
-            {
-                _recordSignals.Add(signal);
-                foreach (var match in result.Matches)
+                _rejected++;
+                report.Rejected++;
+                if (report.RejectedRecords.Count < FilterReport.MaxRejectedListed)
                 {
-                    if (match.IsDeciding && match.Permission == UsagePermission.Disallow)
-                    {
-                        _recordHolders.Add(match.HolderId);
-                        var kind = KindName(match.SelectorKind);
-                        _recordKinds.Add(kind);
-                        _recordHolderKinds.Add((match.HolderId, kind));
-                    }
+                    report.RejectedRecords.Add(new RejectedRecord(batch.Line[r], reason));
                 }
+
+                continue;
             }
 
-            return result.Verdict;
-        }
-
-        private void Write(ReadOnlySpan<byte> raw, Verdict verdict, bool asGzipMember)
-        {
+            var verdict = batch.Verdicts[r];
+            _byVerdict[(int)verdict]++;
             var isRemoved = verdict == Verdict.Disallowed;
             var output = isRemoved ? removed : kept;
-            if (asGzipMember)
+            if (plan.Gzip)
             {
-                // One gzip member per record, as Common Crawl writes WARC files (the decompressed bytes are identical).
-                using var member = new GZipStream(output, CompressionLevel.Fastest, leaveOpen: true);
-                member.Write(raw);
+                Flush(batch, runOutput, runStart, runEnd);
+                runOutput = null;
+                WriteGzip(batch, r, output);
+            }
+            else if (output == runOutput && batch.Start[r] == runEnd)
+            {
+                runEnd += batch.Length[r];
             }
             else
             {
-                output.Write(raw);
+                Flush(batch, runOutput, runStart, runEnd);
+                runOutput = output;
+                runStart = batch.Start[r];
+                runEnd = runStart + batch.Length[r];
             }
 
-            Count(report.ByVerdict, verdict.ToString().ToLowerInvariant());
             if (!isRemoved)
             {
                 report.Kept++;
-                return;
+                continue;
             }
 
             report.Removed++;
-            foreach (var kind in _recordKinds) { Count(report.BySelectorKind, kind); }
-            foreach (var signal in _recordSignals) { Count(report.BySignal, signal); }
-            foreach (var holder in _recordHolders)
+            while (a < attributions.Count && attributions[a].Record < r)
             {
-                if (!_holders.TryGetValue(holder, out var entry))
+                a++;
+            }
+
+            // Each kind, signal and holder counts once per removed record.
+            var kinds = 0u;
+            var signals = 0u;
+            _recordHolders.Clear();
+            for (; a < attributions.Count && attributions[a].Record == r; a++)
+            {
+                var at = attributions[a];
+                kinds |= 1u << (int)at.Kind;
+                signals |= 1u << at.Signal;
+                if (!_holders.TryGetValue(at.HolderId, out var holder))
                 {
-                    entry = (0, new SortedDictionary<string, long>(StringComparer.Ordinal));
+                    holder = new Holder(at.HolderId);
+                    _holders.Add(at.HolderId, holder);
                 }
 
-                _holders[holder] = (entry.Removed + 1, entry.Kinds);
+                holder.Name ??= at.HolderName;
+                if (holder.LastRecord != report.InputRecords)
+                {
+                    holder.LastRecord = report.InputRecords;
+                    holder.RecordKinds = 0;
+                    holder.Removed++;
+                    _recordHolders.Add(holder);
+                }
+
+                holder.RecordKinds |= 1u << (int)at.Kind;
             }
 
-            foreach (var (holder, kind) in _recordHolderKinds)
+            for (var k = 0; k < _byKind.Length; k++)
             {
-                Count(_holders[holder].Kinds, kind);
+                if ((kinds & (1u << k)) != 0) { _byKind[k]++; }
             }
-        }
 
-        public void FinishHolders()
-        {
-            foreach (var (holder, (count, kinds)) in _holders.OrderByDescending(h => h.Value.Removed).ThenBy(h => h.Key, StringComparer.Ordinal))
+            for (var g = 0; g < _bySignal.Length; g++)
             {
-                report.ByHolder.Add(new HolderCount(holder, options.HolderName?.Invoke(holder), count, kinds));
+                if ((signals & (1u << g)) != 0) { _bySignal[g]++; }
+            }
+
+            foreach (var holder in _recordHolders)
+            {
+                for (var k = 0; k < holder.Kinds.Length; k++)
+                {
+                    if ((holder.RecordKinds & (1u << k)) != 0) { holder.Kinds[k]++; }
+                }
             }
         }
 
-        private static void Count(SortedDictionary<string, long> counts, string key)
+        Flush(batch, runOutput, runStart, runEnd);
+    }
+
+    public void CopyTo(FilterReport report)
+    {
+        foreach (var verdict in (ReadOnlySpan<Verdict>)[Verdict.Unknown, Verdict.Allowed, Verdict.Disallowed])
         {
-            counts[key] = counts.TryGetValue(key, out var n) ? n + 1 : 1;
+            if (_byVerdict[(int)verdict] > 0)
+            {
+                report.ByVerdict[verdict.ToString().ToLowerInvariant()] = _byVerdict[(int)verdict];
+            }
         }
+
+        if (_rejected > 0) { report.ByVerdict["rejected"] = _rejected; }
+        for (var k = 0; k < _byKind.Length; k++)
+        {
+            if (_byKind[k] > 0) { report.BySelectorKind[KindName((SelectorKind)k)] = _byKind[k]; }
+        }
+
+        for (var g = 0; g < _bySignal.Length; g++)
+        {
+            if (_bySignal[g] > 0) { report.BySignal[s_signals[g]] = _bySignal[g]; }
+        }
+
+        foreach (var h in _holders.Values.OrderByDescending(h => h.Removed).ThenBy(h => h.Id, StringComparer.Ordinal))
+        {
+            var kinds = new SortedDictionary<string, long>(StringComparer.Ordinal);
+            for (var k = 0; k < h.Kinds.Length; k++)
+            {
+                if (h.Kinds[k] > 0) { kinds[KindName((SelectorKind)k)] = h.Kinds[k]; }
+            }
+
+            report.ByHolder.Add(new HolderCount(h.Id, h.Name ?? options.HolderName?.Invoke(h.Id), h.Removed, kinds));
+        }
+    }
+
+    internal static string KindName(SelectorKind kind) => kind switch
+    {
+        SelectorKind.Url => "url",
+        SelectorKind.Prefix => "prefix",
+        SelectorKind.Pattern => "pattern",
+        SelectorKind.Host => "host",
+        SelectorKind.Domain => "domain",
+        SelectorKind.Sha256 => "sha256",
+        SelectorKind.Iscc => "iscc",
+        _ => "identifier",
+    };
+
+    private static void Flush(RecordBatch batch, Stream? output, int start, int end)
+    {
+        if (output is not null && end > start)
+        {
+            output.Write(batch.Data, start, end - start);
+        }
+    }
+
+    private static void WriteGzip(RecordBatch batch, int r, Stream output)
+    {
+        if (batch.MemberLength![r] >= 0)
+        {
+            // The record's own gzip member, as read: byte-identical and no compression work.
+            output.Write(batch.Members!, batch.MemberStart![r], batch.MemberLength[r]);
+            return;
+        }
+
+        // No member to copy (records and members did not line up): one new member per record, as Common Crawl writes.
+        using var member = new GZipStream(output, CompressionLevel.Fastest, leaveOpen: true);
+        member.Write(batch.Record(r));
+    }
+
+    private sealed class Holder(string id)
+    {
+        public string Id => id;
+
+        public string? Name { get; set; }
+
+        public long Removed { get; set; }
+
+        public long[] Kinds { get; } = new long[16];
+
+        public long LastRecord { get; set; } = -1;
+
+        public uint RecordKinds { get; set; }
     }
 }

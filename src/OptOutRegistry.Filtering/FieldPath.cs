@@ -40,8 +40,20 @@ public sealed class FieldPath
     /// </summary>
     public static string? Extract(ReadOnlySpan<byte> json, FieldPath first, FieldPath? second, out string? firstValue, out string? secondValue)
     {
-        firstValue = null;
-        secondValue = null;
+        var error = Locate(json, first, second, out var a, out var b);
+        firstValue = error is null ? a.GetString(json) : null;
+        secondValue = error is null ? b.GetString(json) : null;
+        return error;
+    }
+
+    /// <summary>
+    /// Like <see cref="Extract"/> but allocation-free: returns where the string values are in <paramref name="json"/>
+    /// (the hot path of <c>optout filter</c>, which transcodes them straight into its buffers).
+    /// </summary>
+    internal static string? Locate(ReadOnlySpan<byte> json, FieldPath first, FieldPath? second, out JsonStringRef firstValue, out JsonStringRef secondValue)
+    {
+        firstValue = JsonStringRef.None;
+        secondValue = JsonStringRef.None;
         var reader = new Utf8JsonReader(json, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow, MaxDepth = 64 });
         try
         {
@@ -67,17 +79,16 @@ public sealed class FieldPath
                                 break;
                             }
 
-                            var name = reader.GetString();
                             reader.Read();
                             if (hit1)
                             {
-                                var error = Step(ref reader, first, ref matched1, ref firstValue, name);
+                                var error = Step(ref reader, first, ref matched1, ref firstValue);
                                 if (error is not null) { return error; }
                             }
 
                             if (hit2)
                             {
-                                var error = Step(ref reader, second!, ref matched2, ref secondValue, name);
+                                var error = Step(ref reader, second!, ref matched2, ref secondValue);
                                 if (error is not null) { return error; }
                             }
 
@@ -105,13 +116,14 @@ public sealed class FieldPath
         }
     }
 
-    private static string? Step(ref Utf8JsonReader reader, FieldPath path, ref int matched, ref string? value, string? name)
+    private static string? Step(ref Utf8JsonReader reader, FieldPath path, ref int matched, ref JsonStringRef value)
     {
         if (matched == path._segments.Length - 1)
         {
             if (reader.TokenType == JsonTokenType.String)
             {
-                value = reader.GetString();
+                // For a string token read from a span, TokenStartIndex is the opening quote and ValueSpan the raw content.
+                value = new JsonStringRef((int)reader.TokenStartIndex + 1, reader.ValueSpan.Length, reader.ValueIsEscaped);
                 matched = -1;
                 return null;
             }
@@ -132,7 +144,6 @@ public sealed class FieldPath
         }
 
         matched = -1;
-        _ = name;
         return null;
     }
 
@@ -144,4 +155,52 @@ public sealed class FieldPath
         JsonTokenType.True or JsonTokenType.False => "boolean",
         _ => type.ToString().ToLowerInvariant(),
     };
+}
+
+/// <summary>Where a JSON string value is inside a record: its raw content (between the quotes), possibly escaped.</summary>
+internal readonly record struct JsonStringRef(int Start, int Length, bool Escaped)
+{
+    /// <summary>No value (field missing or null).</summary>
+    public static JsonStringRef None => new(-1, 0, false);
+
+    /// <summary>Whether a value was found.</summary>
+    public bool Found => Start >= 0;
+
+    /// <summary>The value as a string (null when not found).</summary>
+    public string? GetString(ReadOnlySpan<byte> json)
+    {
+        if (!Found) { return null; }
+        if (!Escaped) { return Encoding.UTF8.GetString(json.Slice(Start, Length)); }
+        var reader = Reader(json);
+        return reader.GetString();
+    }
+
+    /// <summary>Unescaped UTF-16 into <paramref name="destination"/> (at least <see cref="Length"/> chars); returns the count.</summary>
+    public int CopyChars(ReadOnlySpan<byte> json, Span<char> destination)
+    {
+        if (!Escaped) { return Encoding.UTF8.GetChars(json.Slice(Start, Length), destination); }
+        var reader = Reader(json);
+        return reader.CopyString(destination);
+    }
+
+    /// <summary>Unescaped UTF-8 into <paramref name="destination"/> (at least <see cref="Length"/> bytes); returns the count.</summary>
+    public int CopyUtf8(ReadOnlySpan<byte> json, Span<byte> destination)
+    {
+        if (!Escaped)
+        {
+            json.Slice(Start, Length).CopyTo(destination);
+            return Length;
+        }
+
+        var reader = Reader(json);
+        return reader.CopyString(destination);
+    }
+
+    // The string token again, quotes included: the reader unescapes it (the whole line was validated already).
+    private Utf8JsonReader Reader(ReadOnlySpan<byte> json)
+    {
+        var reader = new Utf8JsonReader(json.Slice(Start - 1, Length + 2));
+        reader.Read();
+        return reader;
+    }
 }

@@ -14,10 +14,16 @@ namespace OptOutRegistry.Filtering;
 /// <param name="KeyFingerprint">SHA-256 of the signing key (hex): pin it against the registry's published key.</param>
 /// <param name="Digest">The snapshot's signed SHA-256 digest (hex).</param>
 /// <param name="TreeHead">
-/// The transparency-log root at <paramref name="Sequence"/> when known; snapshot files (format v1) do not carry it, so it
-/// is null for snapshot runs and the sequence + digest + signature identify the state instead.
+/// The transparency-log root (hex) of the signed tree head at the start of a server run; snapshot files (format v1) do
+/// not carry it, so it is null for snapshot runs and the sequence + digest + signature identify the state instead.
 /// </param>
-public sealed record RegistryState(string Source, string Location, long Sequence, DateTimeOffset? CreatedAt, string? KeyFingerprint, string? Digest, string? TreeHead);
+/// <param name="TreeSize">The number of log entries <paramref name="TreeHead"/> covers (server runs).</param>
+/// <param name="LastSequence">
+/// Server runs: the highest sequence any answer came from (equals <paramref name="Sequence"/> unless the registry changed
+/// during the run). Null for snapshot runs, which answer from one fixed state.
+/// </param>
+public sealed record RegistryState(string Source, string Location, long Sequence, DateTimeOffset? CreatedAt, string? KeyFingerprint, string? Digest, string? TreeHead,
+    long? TreeSize = null, long? LastSequence = null);
 
 /// <summary>One rejected (malformed) input record.</summary>
 /// <param name="Line">1-based line where the record starts.</param>
@@ -119,7 +125,11 @@ public sealed class FilterReport
         if (Registry is { } r)
         {
             sb.AppendLine(inv, $"- Registry {r.Source}: `{r.Location}`, sequence {r.Sequence}, created {(r.CreatedAt is { } c ? c.ToString("O", inv) : "n/a")}");
-            sb.AppendLine(inv, $"- Signing key fingerprint: `{r.KeyFingerprint ?? "n/a"}`; digest: `{r.Digest ?? "n/a"}`; tree head: `{r.TreeHead ?? "n/a (not in snapshot files)"}`");
+            sb.AppendLine(inv, $"- Signing key fingerprint: `{r.KeyFingerprint ?? "n/a"}`; digest: `{r.Digest ?? "n/a"}`; tree head: `{r.TreeHead ?? "n/a (not in snapshot files)"}`{(r.TreeSize is { } size ? $" (tree size {size})" : string.Empty)}");
+            if (r.LastSequence is { } last && last != r.Sequence)
+            {
+                sb.AppendLine(inv, $"- The registry changed during the run: answers came from sequences {r.Sequence}–{last}");
+            }
         }
 
         sb.AppendLine().AppendLine("## Counts").AppendLine();
