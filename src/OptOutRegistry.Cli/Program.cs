@@ -15,6 +15,7 @@ root.Subcommands.Add(ShowCommand.Create());
 root.Subcommands.Add(HistoryCommand.Create());
 root.Subcommands.Add(SearchCommand.Create());
 root.Subcommands.Add(VerifyReceiptCommand.Create());
+root.Subcommands.Add(PublicKeyCommand.Create());
 root.Subcommands.Add(SignalsCommand.Create());
 root.Subcommands.Add(CheckSiteCommand.Create());
 root.Subcommands.Add(CheckCommand.Create());

@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using OptOutRegistry.Grpc;
 using OptOutRegistry.Server.Feed;
 using OptOutRegistry.Server.Gateways;
@@ -15,12 +16,15 @@ public static class CheckServiceExtensions
     /// Adds the matcher (<see cref="RegistryMirror"/>) and what keeps it current — <see cref="MatcherHost"/> tailing the
     /// store, or with <c>--follow URL</c> a <see cref="ReplicaFollower"/> — plus the check engine, access control and
     /// rate limits. Configuration keys: <c>follow</c>, <c>check-require-key</c>, <c>check-rate-limit-per-address</c>,
-    /// <c>check-rate-limit-per-key</c>.
+    /// <c>check-rate-limit-per-key</c>, <c>follow-key</c>.
     /// </summary>
     public static IServiceCollection AddCheckServices(this IServiceCollection services, IConfiguration configuration)
     {
         var follow = configuration["follow"];
-        var replica = new ReplicaOptions(string.IsNullOrWhiteSpace(follow) ? null : ValidateFollow(follow));
+        var followKey = configuration["follow-key"];
+        var replica = new ReplicaOptions(
+            string.IsNullOrWhiteSpace(follow) ? null : ValidateFollow(follow),
+            string.IsNullOrWhiteSpace(followKey) ? null : ReadFollowKey(followKey));
         services.AddSingleton(replica);
         services.TryAddSingletonTimeProvider();
         services.AddSingleton(new RegistryMirror());
@@ -67,6 +71,26 @@ public static class CheckServiceExtensions
         {
             services.AddSingleton(TimeProvider.System);
         }
+    }
+
+    private static byte[] ReadFollowKey(string path)
+    {
+        string text;
+        try
+        {
+            text = File.ReadAllText(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new FormatException($"--follow-key: cannot read '{path}': {ex.Message}");
+        }
+
+        if (!PemEncoding.TryFind(text, out var pem) || !text[pem.Label].SequenceEqual("PUBLIC KEY"))
+        {
+            throw new FormatException($"--follow-key: '{path}' holds no PEM \"PUBLIC KEY\" block (the SPKI PEM the primary publishes through Feed.GetPublicKey)");
+        }
+
+        return Convert.FromBase64String(text[pem.Base64Data]);
     }
 
     private static string ValidateFollow(string url)

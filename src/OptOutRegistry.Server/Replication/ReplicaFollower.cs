@@ -12,6 +12,8 @@ namespace OptOutRegistry.Server.Replication;
 /// signature against the primary's published key, loads it into the matcher, then follows <c>Feed.WatchEvents</c> from
 /// the snapshot's sequence + 1. When the stream breaks it reconnects from the last applied sequence + 1; the mirror
 /// refuses gaps and ignores duplicates, so no event is ever skipped or applied twice.
+/// The snapshot, the key it was verified with and a journal of the events applied since are kept in
+/// <c>{data-dir}/replica/</c>: a restarted replica resumes from them and serves at once, even while the primary is down.
 /// </summary>
 public sealed class ReplicaFollower(
     ReplicaOptions options, RegistryMirror mirror, ServerPaths paths, HealthStatusRegistry health, ILogger<ReplicaFollower> logger)
@@ -26,24 +28,58 @@ public sealed class ReplicaFollower(
     private static readonly Method<Pb.GetPublicKeyRequest, Pb.PublicKey> GetPublicKey =
         Method<Pb.GetPublicKeyRequest, Pb.PublicKey>.Create(Pb.FeedReflection.Descriptor.Services[0], "GetPublicKey");
 
+    /// <summary>A journal longer than this is folded into a fresh snapshot at the next connection.</summary>
+    internal const long MaxJournalEvents = 1_000_000;
+
     /// <inheritdoc />
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var primary = options.FollowUrl!;
-        // Until the first snapshot is loaded the replica would answer UNKNOWN for everything: say so to load balancers.
+        var directory = Path.Combine(paths.DataDirectory, "replica");
+        Directory.CreateDirectory(directory);
+        using var journal = new ReplicaJournal(Path.Combine(directory, "events.journal"));
+
+        // Until a snapshot is loaded the replica would answer UNKNOWN for everything: say so to load balancers.
         health.SetStatus(string.Empty, ServingStatus.NotServing);
+        var loaded = TryResumeLocally(directory, journal, primary);
+        if (loaded)
+        {
+            health.SetStatus(string.Empty, ServingStatus.Serving);
+        }
+
         using var channel = GrpcChannel.ForAddress(primary);
         var delay = 100;
-        var loaded = false;
+        var keyChecked = false;
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
-                if (!loaded)
+                if (!keyChecked)
                 {
-                    await LoadSnapshotAsync(channel, primary, stoppingToken);
-                    loaded = true;
-                    health.SetStatus(string.Empty, ServingStatus.Serving);
+                    // The primary's key is checked on every start, also when resuming from disk: a primary that now signs
+                    // with another key is a different log, and state verified with the old key must not be extended by it.
+                    var key = await channel.UnaryAsync(GetPublicKey, new Pb.GetPublicKeyRequest(), new CallOptions(CancellationToken: stoppingToken));
+                    var spki = CheckPinnedKey(key, primary);
+                    if (loaded && !SpkiEquals(ReadStoredKey(directory), spki))
+                    {
+                        ReplicaLog.KeyChanged(logger, primary, key.Fingerprint);
+                        loaded = false;
+                    }
+
+                    keyChecked = true;
+                    if (loaded && journal.Count > MaxJournalEvents)
+                    {
+                        ReplicaLog.JournalFolded(logger, journal.Count);
+                        loaded = false;
+                    }
+
+                    if (!loaded)
+                    {
+                        await LoadSnapshotAsync(channel, primary, key, spki, directory, stoppingToken);
+                        journal.Clear();
+                        loaded = true;
+                        health.SetStatus(string.Empty, ServingStatus.Serving);
+                    }
                 }
 
                 var from = mirror.AppliedSequence + 1;
@@ -53,7 +89,11 @@ public sealed class ReplicaFollower(
                 while (await call.ResponseStream.MoveNext(stoppingToken))
                 {
                     var @event = call.ResponseStream.Current;
-                    Apply(@event);
+                    if (Apply(@event))
+                    {
+                        journal.Append(@event);
+                    }
+
                     delay = 100;
                 }
             }
@@ -74,31 +114,124 @@ public sealed class ReplicaFollower(
         }
     }
 
-    private void Apply(Pb.Event @event)
+    /// <summary>Returns true when the event was new (applied or skipped as undecodable), false for a duplicate.</summary>
+    private bool Apply(Pb.Event @event)
     {
         try
         {
-            if (mirror.Apply(@event))
+            if (!mirror.Apply(@event))
             {
-                CheckLog.EventApplied(logger, @event.Sequence);
+                return false;
             }
         }
         catch (ModelValidationException ex)
         {
             CheckLog.EventSkipped(logger, @event.Sequence, ex.Message);
             mirror.Skip(@event.Sequence);
-            CheckLog.EventApplied(logger, @event.Sequence);
+        }
+
+        CheckLog.EventApplied(logger, @event.Sequence);
+        return true;
+    }
+
+    /// <summary>
+    /// Loads the snapshot kept from an earlier run, verified again with the key it was first verified with, and replays
+    /// the journal on top. Any doubt (missing key, bad signature, damaged file) means starting over from the primary.
+    /// </summary>
+    private bool TryResumeLocally(string directory, ReplicaJournal journal, string primary)
+    {
+        var snapshotPath = Path.Combine(directory, "snapshot.snap");
+        var storedKey = ReadStoredKey(directory);
+        if (storedKey.Length == 0 || !File.Exists(snapshotPath))
+        {
+            return false;
+        }
+
+        try
+        {
+            if (options.PinnedKeySpki is { } pinned && !SpkiEquals(pinned, storedKey))
+            {
+                ReplicaLog.LocalStateDiscarded(logger, "it was verified with a key other than the pinned one");
+                return false;
+            }
+
+            if (!SignatureVerifies(snapshotPath, storedKey))
+            {
+                ReplicaLog.LocalStateDiscarded(logger, "its snapshot does not verify with the stored key");
+                return false;
+            }
+
+            using (var reader = SnapshotReader.Open(File.OpenRead(snapshotPath)))
+            {
+                mirror.LoadSnapshot(reader);
+                ReplicaLog.Resumed(logger, primary, reader.Header.AsOfSequence);
+            }
+
+            var replayed = journal.Replay(@event =>
+            {
+                try
+                {
+                    Apply(@event);
+                    return true;
+                }
+                catch (InvalidOperationException)
+                {
+                    // A gap: the journal belongs to an older snapshot. The rest comes from the primary.
+                    return false;
+                }
+            });
+            ReplicaLog.JournalReplayed(logger, replayed, mirror.AppliedSequence);
+            return true;
+        }
+        catch (Exception ex) when (ex is SnapshotFormatException or IOException or CryptographicException)
+        {
+            ReplicaLog.LocalStateDiscarded(logger, ex.Message);
+            return false;
         }
     }
 
-    private async Task LoadSnapshotAsync(GrpcChannel channel, string primary, CancellationToken cancellationToken)
+    private byte[] CheckPinnedKey(Pb.PublicKey key, string primary)
     {
-        var key = await channel.UnaryAsync(GetPublicKey, new Pb.GetPublicKeyRequest(), new CallOptions(CancellationToken: cancellationToken));
-        var directory = Path.Combine(paths.DataDirectory, "replica");
-        Directory.CreateDirectory(directory);
+        var spki = PemEncoding.TryFind(key.SpkiPem, out var pem) ? Convert.FromBase64String(key.SpkiPem[pem.Base64Data]) : [];
+        if (options.PinnedKeySpki is { } pinned && !SpkiEquals(pinned, spki))
+        {
+            throw new CryptographicException($"{primary} publishes key {key.Fingerprint}, not the key pinned with --follow-key; refusing to follow it");
+        }
+
+        return spki;
+    }
+
+    private static byte[] ReadStoredKey(string directory)
+    {
+        var path = Path.Combine(directory, "primary-key.pem");
+        if (!File.Exists(path))
+        {
+            return [];
+        }
+
+        var text = File.ReadAllText(path);
+        return PemEncoding.TryFind(text, out var pem) ? Convert.FromBase64String(text[pem.Base64Data]) : [];
+    }
+
+    private static bool SpkiEquals(ReadOnlySpan<byte> a, ReadOnlySpan<byte> b) => a.Length > 0 && a.SequenceEqual(b);
+
+    private static bool SignatureVerifies(string snapshotPath, byte[] spki)
+    {
+        using var verifier = SnapshotReader.Open(File.OpenRead(snapshotPath));
+        while (verifier.TryReadRecord(out _, out _))
+        {
+        }
+
+        return verifier.VerifySignature(spki);
+    }
+
+    private async Task LoadSnapshotAsync(
+        GrpcChannel channel, string primary, Pb.PublicKey key, byte[] spki, string directory, CancellationToken cancellationToken)
+    {
         var path = Path.Combine(directory, "snapshot.snap");
+        var download = path + ".download";
         long bytes = 0;
-        await using (var file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
+        await using (var file = new FileStream(download, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
         {
             using var call = channel.ServerStreaming(GetSnapshot, new Pb.GetSnapshotRequest(), new CallOptions(CancellationToken: cancellationToken));
             while (await call.ResponseStream.MoveNext(cancellationToken))
@@ -107,22 +240,20 @@ public sealed class ReplicaFollower(
                 await file.WriteAsync(data.Memory, cancellationToken);
                 bytes += data.Length;
             }
+
+            file.Flush(flushToDisk: true);
         }
 
         // Verify before loading: a snapshot that is not signed by the primary's key never reaches the matcher.
-        var spki = PemEncoding.TryFind(key.SpkiPem, out var pem) ? Convert.FromBase64String(key.SpkiPem[pem.Base64Data]) : [];
-        using (var verifier = SnapshotReader.Open(File.OpenRead(path)))
+        if (!SignatureVerifies(download, spki))
         {
-            while (verifier.TryReadRecord(out _, out _))
-            {
-            }
-
-            if (!verifier.VerifySignature(spki))
-            {
-                throw new CryptographicException($"the snapshot from {primary} is not signed by the key it publishes ({key.Fingerprint})");
-            }
+            throw new CryptographicException($"the snapshot from {primary} is not signed by the key it publishes ({key.Fingerprint})");
         }
 
+        // The key first, then the snapshot by rename: a crash in between leaves a snapshot that fails verification with the
+        // new key (or the old pair), never a snapshot trusted under a key it was not checked with.
+        File.WriteAllText(Path.Combine(directory, "primary-key.pem"), key.SpkiPem);
+        File.Move(download, path, overwrite: true);
         using var reader = SnapshotReader.Open(File.OpenRead(path));
         mirror.LoadSnapshot(reader);
         CheckLog.SnapshotLoaded(logger, primary, reader.Header.AsOfSequence, bytes, key.Fingerprint);

@@ -94,9 +94,85 @@ public sealed class ReplicationTests : IDisposable
         await WaitForSequenceAsync(replicaB, latest);
 
         AssertContiguous("replica A (first run)", replicaA.SnapshotSequence(), firstRun, null);
+        // The restarted replica resumed from its own disk (snapshot + journal), then took the rest from the primary.
+        Assert.True(restarted.ResumedLocally(), "the restarted replica downloaded the snapshot again instead of resuming\n" + restarted.Log);
         AssertContiguous("replica A (restarted)", restarted.SnapshotSequence(), restarted.AppliedSequences(), latest);
         AssertContiguous("replica B", replicaB.SnapshotSequence(), replicaB.AppliedSequences(), latest);
         Assert.True(firstRun.Count > 0, "replica A applied events before it was killed");
+    }
+
+    [Fact]
+    public async Task ARestartedReplica_ServesFromItsOwnDisk_WhileThePrimaryIsDown_AndAPinnedKeyRefusesAnotherPrimary()
+    {
+        var primary = ServerProcess.Start(Path.Combine(_root, "primary"));
+        using var otherPrimary = ServerProcess.Start(Path.Combine(_root, "other-primary"));
+        await WaitUntilServingAsync(primary);
+        await WaitUntilServingAsync(otherPrimary);
+        using var anonymous = RegistryClient.Create(primary.GrpcAddress);
+        var created = await anonymous.CreateHolderAsync(new Pb.CreateHolderRequest { DisplayName = "Offline Press", ContactEmail = "o@example.org" });
+        using var holder = anonymous.WithKey(created.ApiKey);
+        await holder.CreateReservationAsync(RegistryTestHelpers.Spec(RegistryTestHelpers.Url("https://offline.example/in-snapshot")));
+
+        // The replica pins the primary's key, saved the way docs/checking.md tells an operator to.
+        string keyFile = Path.Combine(_root, "primary-key.pem");
+        var saved = await Cli.RunAsync(null, null, "public-key", "--server", primary.GrpcAddress, "--out", keyFile);
+        Assert.True(saved.ExitCode == 0, saved.StdErr);
+        using (var feed = FeedClient.Create(primary.GrpcAddress))
+        {
+            var published = await feed.GetPublicKeyAsync();
+            Assert.Equal(published.SpkiPem, await File.ReadAllTextAsync(keyFile));
+            Assert.Contains("fingerprint (SHA-256 of SPKI): " + published.Fingerprint, saved.StdErr, StringComparison.Ordinal);
+        }
+
+        var replicaDirectory = Path.Combine(_root, "replica");
+        using (var replica = ServerProcess.Start(replicaDirectory, primary.GrpcAddress, "--follow-key", keyFile))
+        {
+            await CheckRegistryFixture.WaitForVerdictAsync(replica.GrpcAddress, "https://offline.example/in-snapshot", Pb.Verdict.Disallowed, timeout: TimeSpan.FromSeconds(60));
+            // This one arrives through the feed, so it lives only in the replica's journal.
+            await holder.CreateReservationAsync(RegistryTestHelpers.Spec(RegistryTestHelpers.Url("https://offline.example/in-journal")));
+            await CheckRegistryFixture.WaitForVerdictAsync(replica.GrpcAddress, "https://offline.example/in-journal", Pb.Verdict.Disallowed, timeout: TimeSpan.FromSeconds(10));
+            replica.Kill();
+        }
+
+        primary.Kill();
+        primary.Dispose();
+
+        // A crash in the middle of a journal write leaves a torn record: a header promising 200 bytes, then 11.
+        var journal = Path.Combine(replicaDirectory, "replica", "events.journal");
+        Assert.True(File.Exists(journal), "the replica kept no journal");
+        var intactLength = new FileInfo(journal).Length;
+        await using (var torn = new FileStream(journal, FileMode.Append))
+        {
+            torn.Write([200, 0, 0, 0, 1, 2, 3, 4]);
+            torn.Write("half an ev"u8);
+        }
+
+        // Primary down: the restarted replica still answers both verdicts, from its snapshot and its journal.
+        using (var restarted = ServerProcess.Start(replicaDirectory, primary.GrpcAddress, "--follow-key", keyFile))
+        {
+            await CheckRegistryFixture.WaitForVerdictAsync(restarted.GrpcAddress, "https://offline.example/in-snapshot", Pb.Verdict.Disallowed, timeout: TimeSpan.FromSeconds(60));
+            await CheckRegistryFixture.WaitForVerdictAsync(restarted.GrpcAddress, "https://offline.example/in-journal", Pb.Verdict.Disallowed, timeout: TimeSpan.FromSeconds(10));
+            Assert.True(restarted.ResumedLocally(), restarted.Log);
+            Assert.Contains("replayed 1 journal events", restarted.Log, StringComparison.Ordinal);
+            restarted.Kill();
+            Assert.Equal(intactLength, new FileInfo(journal).Length);
+        }
+
+        // Another registry answering at the followed address signs with another key: the pinned replica refuses it and
+        // keeps serving what it verified, instead of replacing it with the other registry's snapshot.
+        using (var misdirected = ServerProcess.Start(replicaDirectory, otherPrimary.GrpcAddress, "--follow-key", keyFile))
+        {
+            await CheckRegistryFixture.WaitForVerdictAsync(misdirected.GrpcAddress, "https://offline.example/in-journal", Pb.Verdict.Disallowed, timeout: TimeSpan.FromSeconds(60));
+            var clock = Stopwatch.StartNew();
+            while (!misdirected.Log.Contains("not the key pinned with --follow-key", StringComparison.Ordinal))
+            {
+                Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), "the replica did not refuse the other key\n" + misdirected.Log);
+                await Task.Delay(100);
+            }
+
+            await CheckRegistryFixture.WaitForVerdictAsync(misdirected.GrpcAddress, "https://offline.example/in-journal", Pb.Verdict.Disallowed, timeout: TimeSpan.FromSeconds(5));
+            Assert.DoesNotContain("downloading a new snapshot", misdirected.Log, StringComparison.Ordinal);
+        }
     }
 
     /// <summary>Snapshot at S, then exactly S+1, S+2, … (no gap, no duplicate), ending at <paramref name="last"/> when given.</summary>

@@ -32,7 +32,7 @@ internal sealed partial class ServerProcess : IDisposable
     public string Log => string.Join('\n', _lines);
 
     /// <summary>Starts <c>optout serve</c> on a free loopback port; <paramref name="follow"/> makes it a replica.</summary>
-    public static ServerProcess Start(string dataDirectory, string? follow = null)
+    public static ServerProcess Start(string dataDirectory, string? follow = null, params string[] extraArguments)
     {
         var port = FreePort();
         var start = new ProcessStartInfo("dotnet")
@@ -56,6 +56,11 @@ internal sealed partial class ServerProcess : IDisposable
         {
             start.ArgumentList.Add("--follow");
             start.ArgumentList.Add(follow);
+        }
+
+        foreach (var arg in extraArguments)
+        {
+            start.ArgumentList.Add(arg);
         }
 
         return new ServerProcess(Process.Start(start)!, $"http://127.0.0.1:{port}", dataDirectory);
@@ -103,6 +108,9 @@ internal sealed partial class ServerProcess : IDisposable
 
     [GeneratedRegex(@"applied event sequence=(\d+)")]
     private static partial Regex AppliedRegex();
+
+    /// <summary>True when this process resumed from the snapshot and journal in its data directory instead of downloading.</summary>
+    public bool ResumedLocally() => _lines.Any(l => l.Contains("resumed from local state", StringComparison.Ordinal));
 
     [GeneratedRegex(@"loaded snapshot as_of_sequence=(\d+)")]
     private static partial Regex SnapshotRegex();
