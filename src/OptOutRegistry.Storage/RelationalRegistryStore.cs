@@ -50,6 +50,29 @@ public abstract class RelationalRegistryStore : IRegistryStore
     /// </summary>
     private protected virtual (string Columns, Func<int, string> Tuple)? BufferedReservationInsert => null;
 
+    /// <summary>
+    /// Statements of the append transaction that a dialect can run faster than through ADO.NET (SQLite: prepared once,
+    /// bound by index), or null to use cached <see cref="DbCommand"/>s.
+    /// </summary>
+    private protected virtual IFastStatements? CreateFastStatements(DbConnection connection) => null;
+
+    /// <summary>
+    /// Rows per multi-row INSERT of events, history and Merkle nodes. Worth it where a statement is a network round
+    /// trip (PostgreSQL); SQLite runs one prepared single-row statement per row (1), which is cheaper than binding a
+    /// long parameter list.
+    /// </summary>
+    private protected virtual int InsertChunkRows => RowBuffer.DefaultChunkRows;
+
+    /// <summary>A dialect's direct execution of write statements (parameters @p0..@pN given by position).</summary>
+    internal interface IFastStatements : IDisposable
+    {
+        /// <summary>Runs the statement; returns the rows changed.</summary>
+        int Execute(string sql, object?[] values);
+
+        /// <summary>Runs the query; true if it returned a row.</summary>
+        bool Exists(string sql, object?[] values);
+    }
+
     /// <summary>Adds a reservation to a separate full-text index (@p0 created_seq, @p1..@p4 normalised text), or null when the row itself is indexed.</summary>
     private protected virtual string? SearchIndexInsertSql => null;
 
@@ -263,6 +286,87 @@ public abstract class RelationalRegistryStore : IRegistryStore
             "SELECT result_id FROM idempotency_keys WHERE holder_id = @p0 AND idem_key = @p1",
             static r => r.GetString(0), cancellationToken, holderId, key).ConfigureAwait(false);
         return list.Count == 0 ? null : list[0];
+    }
+
+    /// <summary>Ids per IN (...) list: well under SQLite's and PostgreSQL's bind-parameter limits.</summary>
+    private const int InListChunk = 500;
+
+    /// <inheritdoc/>
+    public async Task<IReadOnlyDictionary<string, string>> FindIdempotencyKeysAsync(
+        string holderId, IReadOnlyList<string> keys, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(holderId);
+        ArgumentNullException.ThrowIfNull(keys);
+        var found = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (keys.Count == 0)
+        {
+            return found;
+        }
+
+        await using var connection = await OpenReadConnectionAsync(cancellationToken).ConfigureAwait(false);
+        for (var start = 0; start < keys.Count; start += InListChunk)
+        {
+            var count = Math.Min(InListChunk, keys.Count - start);
+            var values = new object?[count + 1];
+            values[0] = holderId;
+            for (var i = 0; i < count; i++)
+            {
+                values[i + 1] = keys[start + i];
+            }
+
+            await using var command = CreateCommand(connection, null,
+                "SELECT idem_key, result_id FROM idempotency_keys WHERE holder_id = @p0 AND idem_key IN (" + InList(1, count) + ")", values);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                found[reader.GetString(0)] = reader.GetString(1);
+            }
+        }
+
+        return found;
+    }
+
+    /// <inheritdoc/>
+    public async Task<IReadOnlyList<ReservationRecord>> GetReservationsAsync(IReadOnlyList<string> reservationIds, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(reservationIds);
+        var found = new List<ReservationRecord>(reservationIds.Count);
+        if (reservationIds.Count == 0)
+        {
+            return found;
+        }
+
+        await using var connection = await OpenReadConnectionAsync(cancellationToken).ConfigureAwait(false);
+        for (var start = 0; start < reservationIds.Count; start += InListChunk)
+        {
+            var count = Math.Min(InListChunk, reservationIds.Count - start);
+            var values = new object?[count];
+            for (var i = 0; i < count; i++)
+            {
+                values[i] = reservationIds[start + i];
+            }
+
+            await using var command = CreateCommand(connection, null,
+                $"SELECT {ReservationColumns} FROM reservations WHERE id IN (" + InList(0, count) + ")", values);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                found.Add(ReadReservation(reader));
+            }
+        }
+
+        return found;
+    }
+
+    private static string InList(int first, int count)
+    {
+        var list = new StringBuilder(count * 6);
+        for (var i = 0; i < count; i++)
+        {
+            list.Append(i == 0 ? string.Empty : ", ").Append(ParameterName(first + i));
+        }
+
+        return list.ToString();
     }
 
     /// <inheritdoc/>
@@ -595,11 +699,12 @@ public abstract class RelationalRegistryStore : IRegistryStore
     {
         private readonly Dictionary<string, DbCommand> _commands = new(ReferenceEqualityComparer.Instance);
         private readonly HashSet<string> _knownHolders = new(StringComparer.Ordinal);
-        private readonly RowBuffer _events = new("events", "seq, time_us, actor, type, payload, leaf_hash", 6);
-        private readonly RowBuffer _history = new("reservation_states", "reservation_id, seq, state, at_us", 4);
-        private readonly RowBuffer _nodes = new("merkle_nodes", "node_id, hash", 2);
+        private readonly IFastStatements? _fast = store.CreateFastStatements(connection);
+        private readonly RowBuffer _events = new("events", "seq, time_us, actor, type, payload, leaf_hash", 6, store.InsertChunkRows);
+        private readonly RowBuffer _history = new("reservation_states", "reservation_id, seq, state, at_us", 4, store.InsertChunkRows);
+        private readonly RowBuffer _nodes = new("merkle_nodes", "node_id, hash", 2, store.InsertChunkRows);
         private readonly RowBuffer? _reservations = store.BufferedReservationInsert is { } b
-            ? new RowBuffer("reservations", b.Columns, 19, b.Tuple, " ON CONFLICT (id) DO NOTHING")
+            ? new RowBuffer("reservations", b.Columns, 19, RowBuffer.DefaultChunkRows, b.Tuple, " ON CONFLICT (id) DO NOTHING")
             : null;
         private readonly HashSet<string> _existingIds = new(StringComparer.Ordinal);
         private readonly HashSet<string> _insertedIds = new(StringComparer.Ordinal);
@@ -672,9 +777,9 @@ public abstract class RelationalRegistryStore : IRegistryStore
                 return;
             }
 
-            while (_reservations.Rows >= RowBuffer.ChunkRows || (full && _reservations.Rows > 0))
+            while (_reservations.Rows >= _reservations.ChunkRows || (full && _reservations.Rows > 0))
             {
-                var rows = Math.Min(_reservations.Rows, RowBuffer.ChunkRows);
+                var rows = Math.Min(_reservations.Rows, _reservations.ChunkRows);
                 var (sql, values) = _reservations.TakeChunk();
                 if (await Execute(sql, ct, values).ConfigureAwait(false) != rows)
                 {
@@ -687,7 +792,7 @@ public abstract class RelationalRegistryStore : IRegistryStore
 
         private async Task FlushAsync(RowBuffer buffer, bool full, CancellationToken ct)
         {
-            while (buffer.Rows >= RowBuffer.ChunkRows || (full && buffer.Rows > 0))
+            while (buffer.Rows >= buffer.ChunkRows || (full && buffer.Rows > 0))
             {
                 var (sql, values) = buffer.TakeChunk();
                 await Execute(sql, ct, values).ConfigureAwait(false);
@@ -913,11 +1018,17 @@ public abstract class RelationalRegistryStore : IRegistryStore
 
         private async Task<bool> Exists(string sql, CancellationToken ct, params object?[] values)
         {
+            if (_fast is not null)
+            {
+                return _fast.Exists(sql, values);
+            }
+
             await using var reader = await Command(sql, values).ExecuteReaderAsync(ct).ConfigureAwait(false);
             return await reader.ReadAsync(ct).ConfigureAwait(false);
         }
 
-        private Task<int> Execute(string sql, CancellationToken ct, params object?[] values) => Command(sql, values).ExecuteNonQueryAsync(ct);
+        private Task<int> Execute(string sql, CancellationToken ct, params object?[] values) =>
+            _fast is not null ? Task.FromResult(_fast.Execute(sql, values)) : Command(sql, values).ExecuteNonQueryAsync(ct);
 
         private DbCommand Command(string sql, object?[] values)
         {
@@ -942,6 +1053,8 @@ public abstract class RelationalRegistryStore : IRegistryStore
             {
                 command.Dispose();
             }
+
+            _fast?.Dispose();
         }
     }
 
@@ -951,12 +1064,14 @@ public abstract class RelationalRegistryStore : IRegistryStore
     }
 
     /// <summary>Rows waiting for a multi-row INSERT; the SQL text per (table, row count) is built once and shared.</summary>
-    private sealed class RowBuffer(string table, string columns, int width, Func<int, string>? tuple = null, string suffix = "")
+    private sealed class RowBuffer(string table, string columns, int width, int chunkRows, Func<int, string>? tuple = null, string suffix = "")
     {
-        public const int ChunkRows = 32;
+        public const int DefaultChunkRows = 32;
 
         private static readonly System.Collections.Concurrent.ConcurrentDictionary<(string, int), string> SqlCache = new();
-        private readonly List<object?> _values = new(ChunkRows * width);
+        private readonly List<object?> _values = new(chunkRows * width);
+
+        public int ChunkRows => chunkRows;
 
         public int Rows => _values.Count / width;
 

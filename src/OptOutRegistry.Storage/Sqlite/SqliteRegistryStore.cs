@@ -122,6 +122,10 @@ public sealed class SqliteRegistryStore : RelationalRegistryStore
         }
     }
 
+    private protected override IFastStatements? CreateFastStatements(DbConnection connection) => new SqliteWriteStatements((SqliteConnection)connection);
+
+    private protected override int InsertChunkRows => 1;
+
     private protected override string SelectLogHeadForUpdateSql => "SELECT size, last_time_us, frontier FROM log_head WHERE id = 1";
 
     private protected override string InsertReservationSql => SqliteSchema.InsertReservation;
