@@ -18,15 +18,17 @@ namespace OptOutRegistry.Core.Matching;
 /// <c>b.example.com</c>, <c>example.com</c>, <c>com</c>) are hashed in one backward pass and probed in the host
 /// table, one probe each, behind a cache-resident Bloom filter (<c>HostFilter</c>) that rejects most suffixes without
 /// touching the table; most hosts have no rules and the check ends there. No Public Suffix List lookup
-/// happens on this path (domain selectors were validated when registered). Only the host's own record leads to
-/// its exact-URL probe (one or two hash probes) and its prefix/pattern list.</para>
-/// <para><b>Layout</b> (documented for the snapshot writer): key hashes (64-bit, <c>KeyHasher</c>) in
-/// open-addressing tables of parallel <c>ulong</c>/<c>uint</c> arrays at load ≤ 0.8; the <c>uint</c> is a
-/// reservation index (30 bits) with flags (bit 31 host verified, bit 30 any-query) or a host-record index.
-/// Reservations are 32-byte structs (validity interval in UTC ticks, packed statements, holder and policy
-/// indices, id in a byte arena); hosts are 12-byte records heading linked lists of 16-byte prefix/pattern
-/// rules and 12-byte host/domain rules. No key strings are stored for URL, host, SHA-256 or identifier
-/// selectors.</para>
+/// happens on this path (domain selectors were validated when registered). Only the host's own slot leads to
+/// its exact-URL probe (one or two hash probes) and its prefix/pattern list. Misses are overlapped: when the filter
+/// passes the full host, the URL slot is prefetched before the host slot is probed, and the host's first rule line
+/// before the URL slot is read, so a covered check waits for about two misses in a row (host slot ∥ URL slot, then
+/// reservation ∥ rules) rather than five to seven.</para>
+/// <para><b>Layout</b>: key hashes (64-bit, <c>KeyHasher</c>) in open-addressing tables of 16-byte slots at load
+/// ≤ 0.8; a URL/content slot's <c>uint</c> is a reservation index (30 bits) with flags (bit 31 host verified, bit 30
+/// any-query); a host slot (<c>HostTable</c>) holds the host's record itself: the heads of its linked lists of 32-byte
+/// prefix/pattern rules and 12-byte host/domain rules and a "has url selectors" bit. Reservations are 32-byte
+/// structs (validity interval in UTC ticks, packed statements, holder and policy indices, id in a byte arena). No
+/// key strings are stored for URL, host, SHA-256 or identifier selectors.</para>
 /// <para><b>Hash collisions.</b> A 64-bit key hash is compared, not the key. Two different keys collide with
 /// probability 2⁻⁶⁴; a query that is not covered is reported covered when its hash equals one of the n indexed
 /// hashes: about n / 2⁶⁴ per check, 5 × 10⁻¹² at 100 million selectors, i.e. one false hit in 2 × 10¹¹ checks.
@@ -62,7 +64,7 @@ public sealed class MatcherIndex
 
     private readonly object _writeLock = new();
     private readonly TimeProvider _time;
-    private readonly KeyTable _hosts;
+    private readonly HostTable _hosts;
     private readonly HostFilter _hostFilter;
     private readonly KeyTable _urls;
     private readonly KeyTable _sha256;
@@ -70,7 +72,6 @@ public sealed class MatcherIndex
     private readonly KeyTable _ids;
     private readonly IsccIndex _iscc;
     private readonly AppendArray<ReservationRecord> _reservations;
-    private readonly AppendArray<HostRecord> _hostRecords;
     private AppendArray<PathRule> _pathRules;
     private AppendArray<HostRule> _hostRules;
     private readonly AppendArray<string?> _holders = new(64);
@@ -88,19 +89,25 @@ public sealed class MatcherIndex
         _time = options.TimeProvider;
         var expected = Math.Max(16, options.ExpectedSelectors);
         _urls = new KeyTable(expected * 7 / 10);
-        _hosts = new KeyTable(expected / 8);
+        _hosts = new HostTable(expected / 8);
         _hostFilter = new HostFilter(expected / 8);
         _sha256 = new KeyTable(16);
         _identifiers = new KeyTable(16);
         _ids = new KeyTable(expected / 4);
         _iscc = new IsccIndex(options.IsccMaxDistance);
         _reservations = new AppendArray<ReservationRecord>((int)Math.Min(expected / 4, Array.MaxLength));
-        _hostRecords = new AppendArray<HostRecord>((int)Math.Min(expected / 8, Array.MaxLength));
         _pathRules = new AppendArray<PathRule>((int)Math.Min(expected / 8, Array.MaxLength));
         _hostRules = new AppendArray<HostRule>((int)Math.Min(expected / 8, Array.MaxLength));
         _policies.Add(null);
         IsccMaxDistance = options.IsccMaxDistance;
     }
+
+    /// <summary>
+    /// The clock that "now" (an as-of of null) is read from. A caller answering many subjects at once (a batch) reads
+    /// it once and passes the instant, so the whole batch is answered as of one instant and the clock is not read per
+    /// subject.
+    /// </summary>
+    public TimeProvider TimeProvider => _time;
 
     /// <summary>The ISCC Hamming threshold in use.</summary>
     public int IsccMaxDistance { get; }
@@ -344,7 +351,6 @@ public sealed class MatcherIndex
         {
             long bytes = _hosts.Bytes + _urls.Bytes + _sha256.Bytes + _identifiers.Bytes + _ids.Bytes + _iscc.Bytes + _arena.Bytes + _paths.Bytes + _hostFilter.Bytes;
             bytes += (long)_reservations.Capacity * Unsafe.SizeOf<ReservationRecord>();
-            bytes += (long)_hostRecords.Capacity * Unsafe.SizeOf<HostRecord>();
             bytes += (long)_pathRules.Capacity * Unsafe.SizeOf<PathRule>();
             bytes += (long)_hostRules.Capacity * Unsafe.SizeOf<HostRule>();
             var counts = new Dictionary<SelectorKind, long>();
@@ -353,7 +359,7 @@ public sealed class MatcherIndex
                 counts[(SelectorKind)k] = _selectorCounts[k];
             }
 
-            return new MatcherStatistics(_reservations.Count, SelectorCount, _hostRecords.Count, counts, bytes);
+            return new MatcherStatistics(_reservations.Count, SelectorCount, _hosts.Count, counts, bytes);
         }
     }
 
@@ -384,10 +390,11 @@ public sealed class MatcherIndex
         if (parts.PortEnd > hostLength)
         {
             // An explicit (non-default) port: url/prefix/pattern rules live under "host:port".
-            var cursor = _hosts.Find(KeyHasher.HostHash(key[..parts.PortEnd]));
-            if (cursor.Next(out var record))
+            var slots = _hosts.Slots;
+            var slot = HostTable.Find(slots, KeyHasher.HostHash(key[..parts.PortEnd]));
+            if (slot >= 0)
             {
-                MatchAuthority(key, parts, (int)record, purpose, t, ref sink);
+                MatchAuthority(key, parts, Volatile.Read(ref slots[slot].Paths), 0, 0, purpose, t, ref sink);
             }
 
             MatchHostSuffixes(key[..hostLength], default, withAuthority: false, purpose, t, ref sink);
@@ -418,22 +425,39 @@ public sealed class MatcherIndex
                 continue;
             }
 
-            var cursor = _hosts.Find(hash);
-            if (!cursor.Next(out var recordIndex))
+            // The full host of a URL probably has rules (the filter said so): start loading its exact-URL slots
+            // now, so that their misses overlap with the host slot's instead of following it.
+            ulong urlHash = 0, urlHashWithoutQuery = 0;
+            var authority = i == 0 && withAuthority;
+            if (authority)
+            {
+                urlHash = KeyHasher.Hash(key);
+                _urls.Prefetch(urlHash);
+                if (parts.QueryStart >= 0)
+                {
+                    urlHashWithoutQuery = KeyHasher.Hash(key[..parts.QueryStart]);
+                    _urls.Prefetch(urlHashWithoutQuery);
+                }
+            }
+
+            var slots = _hosts.Slots;
+            var found = HostTable.Find(slots, hash);
+            if (found < 0)
             {
                 continue;
             }
 
-            var records = _hostRecords.Items;
-            var hostRules = Volatile.Read(ref records[recordIndex].HostRules);
+            ref var slot = ref slots[found];
+            var hostRules = HostTable.HostHead(Volatile.Read(ref slot.Hosts));
+            var paths = Volatile.Read(ref slot.Paths);
             if (hostRules >= 0)
             {
                 MatchHostRules(hostRules, host[i..], exact: i == 0, purpose, t, ref sink);
             }
 
-            if (i == 0 && withAuthority)
+            if (authority)
             {
-                MatchAuthority(key, parts, (int)recordIndex, purpose, t, ref sink);
+                MatchAuthority(key, parts, paths, urlHash, urlHashWithoutQuery, purpose, t, ref sink);
             }
         }
     }
@@ -456,15 +480,27 @@ public sealed class MatcherIndex
         }
     }
 
+    /// <summary>
+    /// Exact-URL and prefix/pattern rules of one authority. <paramref name="paths"/> is its host slot's path word;
+    /// <paramref name="urlHash"/> and <paramref name="urlHashWithoutQuery"/> are the key hashes when the caller
+    /// already computed them (0: compute here).
+    /// </summary>
     [SkipLocalsInit]
-    private void MatchAuthority<TSink>(ReadOnlySpan<char> key, MatchKeyParts parts, int recordIndex, UsageCategory purpose, long t, ref TSink sink)
+    private void MatchAuthority<TSink>(ReadOnlySpan<char> key, MatchKeyParts parts, uint paths, ulong urlHash, ulong urlHashWithoutQuery,
+        UsageCategory purpose, long t, ref TSink sink)
         where TSink : struct, IMatchSink
     {
-        var records = _hostRecords.Items;
-        ref var record = ref records[recordIndex];
-        if ((Volatile.Read(ref record.Flags) & HostRecord.HasUrls) != 0)
+        var head = HostTable.PathHead(paths);
+        var rules = _pathRules.Items;
+        if (head >= 0)
         {
-            var cursor = _urls.Find(KeyHasher.Hash(key));
+            // The host's rules are scanned after the URL probe; their line loads meanwhile.
+            CacheHint.Prefetch(ref rules[head]);
+        }
+
+        if ((paths & HostTable.HasUrls) != 0)
+        {
+            var cursor = _urls.Find(urlHash != 0 ? urlHash : KeyHasher.Hash(key));
             while (cursor.Next(out var value))
             {
                 var anyQuery = (value & AnyQueryBit) != 0;
@@ -475,7 +511,7 @@ public sealed class MatcherIndex
             if (parts.QueryStart >= 0)
             {
                 var withoutQuery = key[..parts.QueryStart];
-                cursor = _urls.Find(KeyHasher.Hash(withoutQuery));
+                cursor = _urls.Find(urlHashWithoutQuery != 0 ? urlHashWithoutQuery : KeyHasher.Hash(withoutQuery));
                 while (cursor.Next(out var value))
                 {
                     if ((value & AnyQueryBit) != 0)
@@ -487,7 +523,6 @@ public sealed class MatcherIndex
             }
         }
 
-        var head = Volatile.Read(ref record.PathRules);
         if (head < 0)
         {
             return;
@@ -498,8 +533,7 @@ public sealed class MatcherIndex
         var pathHead = PackHead(path, out var pathHeadLength);
         Span<char> patternBuffer = stackalloc char[256];
         Span<char> needle = stackalloc char[8];
-        var rules = _pathRules.Items;
-        var paths = _paths;
+        var arena = _paths;
         for (var n = head; n >= 0; n = rules[n].Next)
         {
             ref var rule = ref rules[n];
@@ -532,11 +566,14 @@ public sealed class MatcherIndex
                     continue;
                 }
 
-                matched = rule.Length == rule.HeadLength || Ascii.Equals(paths.Get(rule.Path), path[..rule.Length]);
+                // Longer than the head: the 32-bit hash of the whole prefix rejects almost every other path without
+                // touching the arena (a cache miss); only a hash hit is confirmed byte for byte.
+                matched = rule.Length == rule.HeadLength
+                    || ((uint)KeyHasher.Hash(path[..rule.Length]) == rule.PrefixHash && Ascii.Equals(arena.Get(rule.Path), path[..rule.Length]));
             }
             else
             {
-                var bytes = paths.Get(rule.Path);
+                var bytes = arena.Get(rule.Path);
                 var chars = bytes.Length <= patternBuffer.Length ? patternBuffer[..bytes.Length] : new char[bytes.Length];
                 Ascii.ToUtf16(bytes, chars, out _);
                 matched = PathPattern.IsMatch(path, chars);
@@ -544,7 +581,7 @@ public sealed class MatcherIndex
 
             if (matched)
             {
-                var site = new MatchSite(rule.IsPattern == PathRule.Prefix ? SelectorKind.Prefix : SelectorKind.Pattern, (rule.Value & VerifiedBit) != 0, authority, paths, rule.Path);
+                var site = new MatchSite(rule.IsPattern == PathRule.Prefix ? SelectorKind.Prefix : SelectorKind.Pattern, (rule.Value & VerifiedBit) != 0, authority, arena, rule.Path);
                 Consider(rule.Value, Specificity(RankPath, rule.Length), purpose, t, ref sink, in site);
             }
         }
@@ -827,16 +864,14 @@ public sealed class MatcherIndex
                 }
 
                 _urls.Add(KeyHasher.Hash(selector.Text), value);
-                var h = GetOrAddHostRecord(selector.Authority!);
-                ref var record = ref _hostRecords[h];
-                Volatile.Write(ref record.Flags, (byte)(record.Flags | HostRecord.HasUrls));
+                _hosts.SetHasUrls(GetOrAddHost(selector.Authority!));
                 break;
             }
 
             case SelectorKind.Prefix:
             case SelectorKind.Pattern:
             {
-                var h = GetOrAddHostRecord(selector.Authority!);
+                var h = GetOrAddHost(selector.Authority!);
                 var path = selector.Path!;
                 var star = selector.Kind == SelectorKind.Pattern ? path.IndexOf('*') : -1;
                 var literal = path.AsSpan(0, star >= 0 ? star : path.Length);
@@ -864,26 +899,27 @@ public sealed class MatcherIndex
                     Path = _paths.Add(path),
                     Length = (ushort)Math.Min(path.Length, ushort.MaxValue),
                     IsPattern = kind,
-                    Next = _hostRecords[h].PathRules,
+                    PrefixHash = kind == PathRule.Prefix ? (uint)KeyHasher.Hash(path) : 0,
+                    Next = _hosts.GetPathHead(h),
                 };
                 var n = _pathRules.Add(rule);
-                Volatile.Write(ref _hostRecords[h].PathRules, n);
+                _hosts.SetPathHead(h, n);
                 break;
             }
 
             case SelectorKind.Host:
             case SelectorKind.Domain:
             {
-                var h = GetOrAddHostRecord(selector.Authority!);
+                var h = GetOrAddHost(selector.Authority!);
                 var rule = new HostRule
                 {
                     Value = value,
                     Kind = selector.Kind == SelectorKind.Domain ? HostRule.Domain
                         : selector.IncludeSubdomains ? HostRule.HostAndSubdomains : HostRule.ExactHost,
-                    Next = _hostRecords[h].HostRules,
+                    Next = _hosts.GetHostHead(h),
                 };
                 var n = _hostRules.Add(rule);
-                Volatile.Write(ref _hostRecords[h].HostRules, n);
+                _hosts.SetHostHead(h, n);
                 break;
             }
 
@@ -943,8 +979,7 @@ public sealed class MatcherIndex
     /// </summary>
     private void CompactRules()
     {
-        var records = _hostRecords.Items;
-        var count = _hostRecords.Count;
+        var count = _hosts.Capacity;
         var oldPaths = _paths;
         var oldPathRules = _pathRules.Items;
         var oldHostRules = _hostRules.Items;
@@ -954,9 +989,13 @@ public sealed class MatcherIndex
         var chain = new List<int>();
         for (var h = 0; h < count; h++)
         {
-            ref var record = ref records[h];
+            if (!_hosts.IsOccupied(h))
+            {
+                continue;
+            }
+
             chain.Clear();
-            for (var n = record.PathRules; n >= 0; n = oldPathRules[n].Next)
+            for (var n = _hosts.GetPathHead(h); n >= 0; n = oldPathRules[n].Next)
             {
                 chain.Add(n);
             }
@@ -971,9 +1010,13 @@ public sealed class MatcherIndex
             }
 
             // Added in reverse, so the chain runs backwards through memory; the walk order is unchanged.
-            record.PathRules = next;
+            if (next >= 0)
+            {
+                _hosts.SetPathHead(h, next);
+            }
+
             chain.Clear();
-            for (var n = record.HostRules; n >= 0; n = oldHostRules[n].Next)
+            for (var n = _hosts.GetHostHead(h); n >= 0; n = oldHostRules[n].Next)
             {
                 chain.Add(n);
             }
@@ -986,7 +1029,10 @@ public sealed class MatcherIndex
                 next = hostRules.Add(rule);
             }
 
-            record.HostRules = next;
+            if (next >= 0)
+            {
+                _hosts.SetHostHead(h, next);
+            }
         }
 
         _paths = paths;
@@ -994,27 +1040,24 @@ public sealed class MatcherIndex
         _hostRules = hostRules;
     }
 
-    private int GetOrAddHostRecord(string authority)
+    /// <summary>The host-table slot of an authority, added (and entered in the Bloom filter) when new.</summary>
+    private int GetOrAddHost(string authority)
     {
         var hash = KeyHasher.HostHash(authority);
-        var cursor = _hosts.Find(hash);
-        if (cursor.Next(out var existing))
+        var slot = _hosts.GetOrAdd(hash, out var added);
+        if (added)
         {
-            return (int)existing;
+            if (_hosts.Count > _hostFilter.Capacity)
+            {
+                _hostFilter.Rebuild(_hosts.Count * 2L, _hosts.Hashes());
+            }
+            else
+            {
+                _hostFilter.Add(hash);
+            }
         }
 
-        var index = _hostRecords.Add(new HostRecord { HostRules = -1, PathRules = -1 });
-        _hosts.Add(hash, (uint)index);
-        if (_hosts.Count > _hostFilter.Capacity)
-        {
-            _hostFilter.Rebuild(_hosts.Count * 2, _hosts);
-        }
-        else
-        {
-            _hostFilter.Add(hash);
-        }
-
-        return index;
+        return slot;
     }
 }
 

@@ -43,10 +43,10 @@ internal sealed class HostFilter
     }
 
     /// <summary>Writer: replaces the filter with one sized for <paramref name="expectedKeys"/>, filled from <paramref name="hashes"/>.</summary>
-    public void Rebuild(long expectedKeys, KeyTable hashes)
+    public void Rebuild(long expectedKeys, IEnumerable<ulong> hashes)
     {
         var words = new Words(expectedKeys);
-        foreach (var h in hashes.Hashes())
+        foreach (var h in hashes)
         {
             words.Data[(int)(h >> 20) & words.Mask] |= Bits(h);
         }

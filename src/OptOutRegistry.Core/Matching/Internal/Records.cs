@@ -19,21 +19,11 @@ internal struct ReservationRecord
     public byte State;
 }
 
-/// <summary>Per host or authority (<c>host[:port]</c>) that has rules: heads of its rule lists, 12 bytes.</summary>
-[StructLayout(LayoutKind.Sequential, Pack = 4)]
-internal struct HostRecord
-{
-    public const byte HasUrls = 1;
-
-    public int HostRules;
-    public int PathRules;
-    public byte Flags;
-}
-
 /// <summary>
-/// A prefix or pattern selector of an authority, 24 bytes plus its path in the path arena. <see cref="Head"/> holds the
+/// A prefix or pattern selector of an authority, 32 bytes plus its path in the path arena. <see cref="Head"/> holds the
 /// first up to 8 characters of the literal part (before any <c>*</c>) as ASCII bytes, little-endian, so most rules of
-/// a host are rejected without touching the arena; a prefix of at most 8 characters is decided by it alone.
+/// a host are rejected without touching the arena; a prefix of at most 8 characters is decided by it alone, a longer
+/// one by <see cref="PrefixHash"/> first (the arena is read only to confirm a hash hit).
 /// </summary>
 [StructLayout(LayoutKind.Sequential, Pack = 8)]
 internal struct PathRule
@@ -48,6 +38,9 @@ internal struct PathRule
     public uint Value;
     public uint Path;
     public int Next;
+
+    /// <summary>For a prefix: the low 32 bits of <c>KeyHasher.Hash</c> of the whole prefix path; 0 for patterns.</summary>
+    public uint PrefixHash;
     public ushort Length;
     public byte IsPattern;
     public byte HeadLength;
