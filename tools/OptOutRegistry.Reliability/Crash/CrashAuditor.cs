@@ -76,8 +76,47 @@ internal sealed class CrashAuditor(CrashState state, CrashReport report)
 
         // 5. Matcher verdicts against a rebuild from the store.
         await CheckVerdictsAsync(address, feed, size, cancellationToken).ConfigureAwait(false);
+
+        // 6. The clients whose answers were lost retry with the same idempotency key (after the checks above, because the
+        // retries append to the log; the next audit holds the server to their receipts).
+        await RetryLostRegistrationsAsync(anonymous, cancellationToken).ConfigureAwait(false);
         state.ClearInFlight();
         return new AuditResult(size, unacknowledgedPresent);
+    }
+
+    /// <summary>
+    /// A retry with the registration's idempotency key must answer with the reservation that survived the crash, or —
+    /// when none did — create it once; never a second reservation for one request.
+    /// </summary>
+    private async Task RetryLostRegistrationsAsync(RegistryClient anonymous, CancellationToken cancellationToken)
+    {
+        foreach (var (url, clientIndex, key) in state.InFlight())
+        {
+            var client = anonymous.WithKey(state.Holders[clientIndex].ApiKey);
+            var response = await client.CreateReservationAsync(CrashState.Spec(url), key, cancellationToken).ConfigureAwait(false);
+            var id = response.Reservation.Id;
+            state.CheckReceipt(response.Receipt, id, report, "retried registration");
+            if (state.TryGetByUrl(url, out var survivor))
+            {
+                if (!string.Equals(survivor.ReservationId, id, StringComparison.Ordinal))
+                {
+                    report.Fail($"a retry of {url} with idempotency key {key} created {id}, but {survivor.ReservationId} survived the crash (duplicate registration)");
+                }
+                else if (response.Receipt.Event.Sequence != survivor.Sequence)
+                {
+                    report.Fail($"a retry of {url} with idempotency key {key} answered with event {response.Receipt.Event.Sequence}, the registration is event {survivor.Sequence}");
+                }
+            }
+            else
+            {
+                state.Acknowledge(new Registration(id, url, clientIndex, response.Receipt.Event.Sequence, response.Receipt));
+            }
+
+            lock (report)
+            {
+                report.Retries++;
+            }
+        }
     }
 
     private async Task CheckConsistencyAsync(FeedClient feed, long size, byte[] root, CancellationToken cancellationToken)
@@ -196,8 +235,16 @@ internal sealed class CrashAuditor(CrashState state, CrashReport report)
 
         // Table -> log: every stored reservation is whole (its creation event says the same; its state has its event).
         var unacknowledged = 0;
+        var urls = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (id, reservation) in stored)
         {
+            var selectorUrl = reservation.Selectors.Count == 1 ? reservation.Selectors[0].Url : string.Empty;
+            if (!urls.TryAdd(selectorUrl, id))
+            {
+                report.Fail($"{selectorUrl} is registered twice ({urls[selectorUrl]} and {id}): one request became two reservations");
+            }
+
+
             if (!created.TryGetValue(id, out var creation))
             {
                 report.Fail($"reservation {id} is stored but the log has no creation event for it (half-write)");
@@ -330,7 +377,7 @@ internal sealed class CrashAuditor(CrashState state, CrashReport report)
             expected[registration.Url] = registration.Revoked ? Pb.Verdict.Unknown : Pb.Verdict.Disallowed;
         }
 
-        foreach (var url in state.InFlightUrls())
+        foreach (var (url, _, _) in state.InFlight())
         {
             if (!expected.ContainsKey(url))
             {

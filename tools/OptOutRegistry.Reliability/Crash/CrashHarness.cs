@@ -183,10 +183,13 @@ public static class CrashHarness
             }
 
             var url = $"https://crash.example/{holder.HolderId}/r{round}/{i}";
-            state.AddInFlight(url, clientIndex);
+            // Every registration carries an idempotency key, as a careful client would: after a crash the audit retries
+            // the ones whose answer was lost with the same key and must get the stored reservation, not a second one.
+            var key = $"r{round}-{i}";
+            state.AddInFlight(url, clientIndex, key);
             try
             {
-                var response = await client.CreateReservationAsync(CrashState.Spec(url), cancellationToken: abandon).ConfigureAwait(false);
+                var response = await client.CreateReservationAsync(CrashState.Spec(url), key, abandon).ConfigureAwait(false);
                 var registration = new Registration(response.Reservation.Id, url, clientIndex, response.Receipt.Event.Sequence, response.Receipt);
                 state.Acknowledge(registration);
                 Interlocked.Increment(ref counters.Acknowledged);
@@ -277,7 +280,8 @@ internal sealed class CrashState
 {
     private readonly object _lock = new();
     private readonly Dictionary<string, Registration> _byId = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, int> _inFlightUrls = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Registration> _byUrl = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (int ClientIndex, string Key)> _inFlightUrls = new(StringComparer.Ordinal);
     private readonly List<(long Size, byte[] Root)> _pendingHeads = [];
 
     public List<HolderAccount> Holders { get; } = [];
@@ -309,11 +313,11 @@ internal sealed class CrashState
         }
     }
 
-    public void AddInFlight(string url, int clientIndex)
+    public void AddInFlight(string url, int clientIndex, string idempotencyKey)
     {
         lock (_lock)
         {
-            _inFlightUrls[url] = clientIndex;
+            _inFlightUrls[url] = (clientIndex, idempotencyKey);
         }
     }
 
@@ -323,16 +327,28 @@ internal sealed class CrashState
         {
             _inFlightUrls.Remove(registration.Url);
             _byId.Add(registration.ReservationId, registration);
+            _byUrl.Add(registration.Url, registration);
         }
     }
 
-    /// <summary>Adopts a registration found whole after a crash although its answer was lost: later audits expect it too.</summary>
+    /// <summary>
+    /// Adopts a registration found whole after a crash although its answer was lost: later audits expect it too. It stays
+    /// in flight until the audit's retry with the same idempotency key has been answered.
+    /// </summary>
     public void Adopt(Registration registration)
     {
         lock (_lock)
         {
-            _inFlightUrls.Remove(registration.Url);
             _byId.Add(registration.ReservationId, registration);
+            _byUrl.Add(registration.Url, registration);
+        }
+    }
+
+    public bool TryGetByUrl(string url, out Registration registration)
+    {
+        lock (_lock)
+        {
+            return _byUrl.TryGetValue(url, out registration!);
         }
     }
 
@@ -349,15 +365,23 @@ internal sealed class CrashState
     {
         lock (_lock)
         {
-            return _inFlightUrls.TryGetValue(url, out clientIndex);
+            var found = _inFlightUrls.TryGetValue(url, out var entry);
+            clientIndex = entry.ClientIndex;
+            return found;
         }
     }
 
-    public List<string> InFlightUrls()
+    public List<(string Url, int ClientIndex, string Key)> InFlight()
     {
         lock (_lock)
         {
-            return [.. _inFlightUrls.Keys];
+            var result = new List<(string, int, string)>(_inFlightUrls.Count);
+            foreach (var (url, (client, key)) in _inFlightUrls)
+            {
+                result.Add((url, client, key));
+            }
+
+            return result;
         }
     }
 

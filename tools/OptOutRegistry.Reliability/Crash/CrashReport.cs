@@ -54,6 +54,9 @@ public sealed class CrashReport
     /// <summary>Of those, registrations found whole after the restart (allowed: they committed before the kill).</summary>
     public long UnacknowledgedPresent { get; internal set; }
 
+    /// <summary>Registrations whose answer was lost, retried after the restart with the same idempotency key.</summary>
+    public long Retries { get; internal set; }
+
     /// <summary>Server verdicts compared with a matcher rebuilt from a fresh snapshot (summed over audits).</summary>
     public long VerdictsCompared { get; internal set; }
 
@@ -84,9 +87,9 @@ public sealed class CrashReport
     {
         var c = CultureInfo.InvariantCulture;
         var sb = new StringBuilder();
-        sb.Append(c, $"| store | kills | registrations acked | revocations acked | in flight at kill | of those present whole | inclusion proofs checked | tree heads proven consistent | verdicts compared | failures | wall time |\n");
-        sb.Append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
-        sb.Append(c, $"| {Store} | {Kills} | {AcknowledgedRegistrations} | {AcknowledgedRevocations} | {InFlightAtKill} | {UnacknowledgedPresent} | {InclusionChecks} | {ConsistencyChecks} | {VerdictsCompared} | {_failures.Count} | {Elapsed.TotalSeconds:F0} s |\n");
+        sb.Append(c, $"| store | kills | registrations acked | revocations acked | in flight at kill | of those present whole | inclusion proofs checked | tree heads proven consistent | verdicts compared | idempotent retries | failures | wall time |\n");
+        sb.Append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+        sb.Append(c, $"| {Store} | {Kills} | {AcknowledgedRegistrations} | {AcknowledgedRevocations} | {InFlightAtKill} | {UnacknowledgedPresent} | {InclusionChecks} | {ConsistencyChecks} | {VerdictsCompared} | {Retries} | {_failures.Count} | {Elapsed.TotalSeconds:F0} s |\n");
         if (_rounds.Count > 0)
         {
             var restarts = _rounds.Select(r => r.RestartTime.TotalSeconds).Order().ToArray();
