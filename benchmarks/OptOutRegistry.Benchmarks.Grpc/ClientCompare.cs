@@ -151,7 +151,7 @@ public static class ClientCompare
     /// body, ResponseHeadersRead, the framed response parsed, grpc-status read from the trailers. No deadlines,
     /// metadata, cancellation or error mapping.
     /// </summary>
-    private sealed class BareClient : IDisposable
+    internal sealed class BareClient : IDisposable
     {
         private readonly HttpMessageInvoker _invoker;
         private readonly Uri _unary;
@@ -164,6 +164,7 @@ public static class ClientCompare
                 EnableMultipleHttp2Connections = true,
                 AutomaticDecompression = DecompressionMethods.None,
                 UseCookies = false,
+                AllowAutoRedirect = false,
             });
             _unary = new Uri(address.TrimEnd('/') + "/bare/UnaryEcho");
             _bidi = new Uri(address.TrimEnd('/') + "/bare/Bidi");

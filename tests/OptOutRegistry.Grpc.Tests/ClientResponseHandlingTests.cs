@@ -171,4 +171,123 @@ public sealed class ClientResponseHandlingTests
         Assert.Equal("+/8", RawGrpc.Header(request.Headers, "trace-bin"));
         Assert.StartsWith("grpc-", RawGrpc.Header(request.Headers, "user-agent"));
     }
+
+    /// <summary>A response body that hands out at most <c>chunk</c> bytes per read, counting what was read.</summary>
+    private sealed class TrickleStream(byte[] body, int chunk) : Stream
+    {
+        public int BytesRead { get; private set; }
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            var n = Math.Min(Math.Min(count, chunk), body.Length - BytesRead);
+            body.AsSpan(BytesRead, n).CopyTo(buffer.AsSpan(offset));
+            BytesRead += n;
+            return n;
+        }
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            // Each read completes asynchronously, as network reads do.
+            await Task.Yield();
+            var n = Math.Min(Math.Min(buffer.Length, chunk), body.Length - BytesRead);
+            body.AsSpan(BytesRead, n).CopyTo(buffer.Span);
+            BytesRead += n;
+            return n;
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
+    private sealed class TrickleContent(TrickleStream stream) : HttpContent
+    {
+        protected override Task SerializeToStreamAsync(Stream target, System.Net.TransportContext? context) => stream.CopyToAsync(target);
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = -1;
+            return false;
+        }
+
+        protected override Task<Stream> CreateContentReadStreamAsync() => Task.FromResult<Stream>(stream);
+    }
+
+    private static HttpResponseMessage Trickled(TrickleStream stream, string grpcStatus = "0")
+    {
+        var content = new TrickleContent(stream);
+        content.Headers.TryAddWithoutValidation("content-type", "application/grpc");
+        var response = new HttpResponseMessage(HttpStatusCode.OK) { Version = HttpVersion.Version20, Content = content };
+        response.TrailingHeaders.TryAddWithoutValidation("grpc-status", grpcStatus);
+        return response;
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(7)]
+    [InlineData(100_000)]
+    public async Task UnaryResponse_SplitAcrossReads_IsReassembled(int chunk)
+    {
+        // B3: reads do not line up with messages; a 40 KB payload also outgrows the 16 KiB initial read buffer.
+        var payload = Google.Protobuf.ByteString.CopyFrom(Enumerable.Range(0, 40_000).Select(i => (byte)i).ToArray());
+        var body = RawGrpc.Frame(new EchoResponse { Message = "hello", Payload = payload });
+        using var channel = GrpcChannel.ForAddress("http://localhost", new GrpcChannelOptions
+        {
+            HttpHandler = new CannedHandler(_ => Trickled(new TrickleStream(body, chunk))),
+            DisposeHttpHandler = true,
+        });
+        var response = await channel.UnaryAsync(Methods.UnaryEcho, new EchoRequest());
+        Assert.Equal("hello", response.Message);
+        Assert.Equal(payload, response.Payload);
+    }
+
+    [Fact]
+    public async Task UnaryResponse_WithTwoMessages_IsInternal()
+    {
+        var one = RawGrpc.Frame(new EchoResponse { Message = "a" });
+        var ex = await CallExpectingError(_ => Trickled(new TrickleStream([.. one, .. one], 3)));
+        Assert.Equal(StatusCode.Internal, ex.StatusCode);
+        Assert.Equal("Unary response had more than one message.", ex.Status.Detail);
+    }
+
+    [Fact]
+    public async Task UnaryResponse_OverReceiveLimit_IsRejectedOnThePrefixBeforeThePayloadIsRead()
+    {
+        var body = RawGrpc.Frame(new EchoResponse { Payload = Google.Protobuf.ByteString.CopyFrom(new byte[1000]) });
+        var stream = new TrickleStream(body, 1);
+        using var channel = GrpcChannel.ForAddress("http://localhost", new GrpcChannelOptions
+        {
+            HttpHandler = new CannedHandler(_ => Trickled(stream)),
+            DisposeHttpHandler = true,
+            MaxReceiveMessageSize = 100,
+        });
+        var ex = await Assert.ThrowsAsync<RpcException>(() => channel.UnaryAsync(Methods.UnaryEcho, new EchoRequest()));
+        Assert.Equal(StatusCode.ResourceExhausted, ex.StatusCode);
+        Assert.Equal("Received message exceeds the maximum configured message size.", ex.Status.Detail);
+        Assert.Equal(5, stream.BytesRead);
+    }
+
+    [Fact]
+    public async Task UnaryResponse_MessageThenErrorStatus_ReportsTheStatus()
+    {
+        var body = RawGrpc.Frame(new EchoResponse { Message = "partial" });
+        var ex = await CallExpectingError(_ => Trickled(new TrickleStream(body, 2), grpcStatus: "10"));
+        Assert.Equal(StatusCode.Aborted, ex.StatusCode);
+    }
 }

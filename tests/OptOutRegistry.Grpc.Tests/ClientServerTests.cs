@@ -135,6 +135,16 @@ public sealed class ClientServerTests(ServerFixture server) : IDisposable
     }
 
     [Fact]
+    public async Task Redirect_IsNotFollowed_AndMapsToUnknown()
+    {
+        // doc/http-grpc-status-mapping.md: a non-200 HTTP status without grpc-status is mapped, 3xx to UNKNOWN.
+        var method = Method<EchoRequest, EchoResponse>.Create("redirect.Test", "Call", MethodType.Unary);
+        var ex = await Assert.ThrowsAsync<RpcException>(() => _channel.UnaryAsync(method, new EchoRequest { Message = "x" }));
+        Assert.Equal(StatusCode.Unknown, ex.StatusCode);
+        Assert.Equal("Bad gRPC response. HTTP status code: 307", ex.Status.Detail);
+    }
+
+    [Fact]
     public async Task ClientStreaming_ZeroMessages_ReturnsEmptySummary()
     {
         using var call = _channel.ClientStreaming(Methods.ClientStream);

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net;
 using Google.Protobuf;
 using OptOutRegistry.Grpc.Internal;
@@ -12,6 +13,9 @@ public sealed class GrpcChannel : IDisposable
 {
     private readonly HttpMessageInvoker _invoker;
     private readonly bool _disposeInvoker;
+
+    // Request URIs by method object (reference equality: hashing the method is free, hashing its name is not).
+    private readonly ConcurrentDictionary<object, Uri> _methodUris = new(ReferenceEqualityComparer.Instance);
 
     private GrpcChannel(Uri address, GrpcChannelOptions options)
     {
@@ -36,6 +40,9 @@ public sealed class GrpcChannel : IDisposable
                 MaxConnectionsPerServer = options.MaxConnections,
                 AutomaticDecompression = DecompressionMethods.None,
                 UseCookies = false,
+                // gRPC has no redirects (doc/http-grpc-status-mapping.md maps 3xx to UNKNOWN): never re-send a call
+                // elsewhere. Also takes RedirectHandler, one async frame per call, out of the handler chain.
+                AllowAutoRedirect = false,
                 PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
                 KeepAlivePingDelay = TimeSpan.FromSeconds(60),
                 KeepAlivePingTimeout = TimeSpan.FromSeconds(30),
@@ -58,6 +65,10 @@ public sealed class GrpcChannel : IDisposable
     internal string BaseAddress { get; }
 
     internal HttpMessageInvoker Invoker => _invoker;
+
+    /// <summary>The request URI of a method, <c>{address}/{package.Service}/{Method}</c> (PROTOCOL-HTTP2.md "Path").</summary>
+    internal Uri GetMethodUri(object method, string fullName)
+        => _methodUris.TryGetValue(method, out var uri) ? uri : _methodUris.GetOrAdd(method, new Uri(BaseAddress + fullName, UriKind.Absolute));
 
     internal int MaxReceiveMessageSize { get; }
 

@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Buffers.Binary;
-using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Sockets;
@@ -105,26 +104,22 @@ internal sealed class GrpcCall<TRequest, TResponse> : IGrpcCall, IAsyncStreamRea
     /// The unary fast path used by <see cref="GrpcChannel.UnaryAsync"/>: one async method from send to status, no
     /// separate response task (nobody can ask for the headers of this call).
     /// </summary>
-    public async Task<TResponse> RunUnaryFastAsync(TRequest request)
+    public Task<TResponse> RunUnaryFastAsync(TRequest request)
     {
+        HttpRequestMessage message;
         try
         {
             var content = CreateUnaryContent(request);
             var remaining = PrepareStart();
-            _request = CreateRequest(content, remaining);
-            var response = await _channel.Invoker.SendAsync(_request, Token).ConfigureAwait(false);
-            _response = response;
-            ValidateHeaders(response);
-            return await ReadUnaryBodyAsync().ConfigureAwait(false);
+            message = _request = CreateRequest(content, remaining);
         }
         catch (Exception ex)
         {
-            throw Fail(ex);
-        }
-        finally
-        {
+            var rpc = Fail(ex);
             Cleanup();
+            return Task.FromException<TResponse>(rpc);
         }
+        return CompleteSingleResponseAsync(message);
     }
 
     private UnaryContent CreateUnaryContent(TRequest request)
@@ -197,11 +192,9 @@ internal sealed class GrpcCall<TRequest, TResponse> : IGrpcCall, IAsyncStreamRea
         return remaining;
     }
 
-    private static readonly ConcurrentDictionary<(string, string), Uri> s_uris = new();
-
     private HttpRequestMessage CreateRequest(HttpContent content, TimeSpan remaining)
     {
-        var uri = s_uris.GetOrAdd((_channel.BaseAddress, _method.FullName), static k => new Uri(k.Item1 + k.Item2, UriKind.Absolute));
+        var uri = _channel.GetMethodUri(_method, _method.FullName);
         var message = new HttpRequestMessage(HttpMethod.Post, uri)
         {
             // HTTP/2 only: prior knowledge for http://, ALPN for https:// (grpc-dotnet GrpcCall.CreateHttpRequestMessage).
@@ -290,12 +283,106 @@ internal sealed class GrpcCall<TRequest, TResponse> : IGrpcCall, IAsyncStreamRea
 
     // ---- unary and client-streaming response ----
 
-    public async Task<TResponse> ReadSingleResponseAsync()
+    /// <summary>The response of a client-streaming call (its request was started by <see cref="StartStreaming"/>).</summary>
+    public Task<TResponse> ReadSingleResponseAsync() => CompleteSingleResponseAsync(null);
+
+    /// <summary>
+    /// Reads exactly one message then the OK status; anything else throws. The body is read to its end in this one
+    /// loop (a unary response is one message, then END_STREAM with the trailers), so a call that waits for the network
+    /// costs one async frame here instead of one per nested read helper.
+    /// </summary>
+    private async Task<TResponse> CompleteSingleResponseAsync(HttpRequestMessage? send)
     {
         try
         {
-            await _responseTask!.ConfigureAwait(false);
-            return await ReadUnaryBodyAsync().ConfigureAwait(false);
+            if (send is not null)
+            {
+                var response = await _channel.Invoker.SendAsync(send, Token).ConfigureAwait(false);
+                _response = response;
+                ValidateHeaders(response);
+            }
+            else
+            {
+                await _responseTask!.ConfigureAwait(false);
+            }
+            if (_status is { } early)
+            {
+                // A unary call must carry one message, so a trailers-only OK is a protocol violation (grpc-dotnet).
+                throw StatusException(early.StatusCode == StatusCode.OK
+                    ? new Status(StatusCode.Internal, "Failed to deserialize response message. The response header contained a gRPC status of OK, which means no message was returned from the method.")
+                    : early);
+            }
+            var stream = _responseStream ??= await _response!.Content.ReadAsStreamAsync(Token).ConfigureAwait(false);
+            var buffer = _readBuffer ??= ArrayPool<byte>.Shared.Rent(InitialReadBufferSize);
+            var end = _readEnd - _readStart;
+            if (_readStart != 0)
+            {
+                Buffer.BlockCopy(buffer, _readStart, buffer, 0, end);
+            }
+            _readStart = 0;
+            // The whole message (prefix + payload) once the prefix is known; the prefix is checked against the receive
+            // limit before the buffer grows for the payload (B10: check before buffering).
+            var needed = -1;
+            while (true)
+            {
+                if (needed < 0 && end >= MessageFraming.HeaderSize)
+                {
+                    var length = ReadLength(buffer.AsSpan(0, MessageFraming.HeaderSize), out _);
+                    if (length > Array.MaxLength - MessageFraming.HeaderSize - 1)
+                    {
+                        // Only reachable with no receive limit: no array can hold it.
+                        throw StatusException(MessageFraming.ReceivedMessageExceedsLimitStatus);
+                    }
+                    needed = MessageFraming.HeaderSize + length;
+                    if (buffer.Length < needed + 1)
+                    {
+                        // One byte of room past the message, so that a second message is noticed without growing again.
+                        var larger = ArrayPool<byte>.Shared.Rent(needed + 1);
+                        Buffer.BlockCopy(buffer, 0, larger, 0, end);
+                        ArrayPool<byte>.Shared.Return(buffer);
+                        _readBuffer = buffer = larger;
+                    }
+                }
+                if (needed >= 0 && end > needed)
+                {
+                    // Bytes after the one message: stop reading, whatever follows cannot be valid.
+                    break;
+                }
+                if (end == buffer.Length)
+                {
+                    // Fewer than 5 bytes fit only in a tiny buffer, which Rent never returns; grow defensively anyway.
+                    var larger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
+                    Buffer.BlockCopy(buffer, 0, larger, 0, end);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    _readBuffer = buffer = larger;
+                }
+                var read = await stream.ReadAsync(buffer.AsMemory(end), Token).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    break;
+                }
+                end += read;
+            }
+            _readEnd = end;
+            if (end == 0)
+            {
+                var s = FinishFromTrailers();
+                throw StatusException(s.StatusCode == StatusCode.OK ? new Status(StatusCode.Internal, "Failed to deserialize response message.") : s);
+            }
+            if (!TryReadBufferedMessage(out var message))
+            {
+                throw StatusException(MessageFraming.IncompleteMessageStatus);
+            }
+            if (_readEnd != _readStart)
+            {
+                throw StatusException(new Status(StatusCode.Internal, "Unary response had more than one message."));
+            }
+            var status = FinishFromTrailers();
+            if (status.StatusCode != StatusCode.OK)
+            {
+                throw StatusException(status);
+            }
+            return message!;
         }
         catch (Exception ex)
         {
@@ -305,34 +392,6 @@ internal sealed class GrpcCall<TRequest, TResponse> : IGrpcCall, IAsyncStreamRea
         {
             Cleanup();
         }
-    }
-
-    /// <summary>Reads exactly one message then the OK status; anything else throws.</summary>
-    private async ValueTask<TResponse> ReadUnaryBodyAsync()
-    {
-        if (_status is { } early)
-        {
-            // A unary call must carry one message, so a trailers-only OK is a protocol violation (grpc-dotnet).
-            throw StatusException(early.StatusCode == StatusCode.OK
-                ? new Status(StatusCode.Internal, "Failed to deserialize response message. The response header contained a gRPC status of OK, which means no message was returned from the method.")
-                : early);
-        }
-        var message = await ReadMessageAsync().ConfigureAwait(false);
-        if (message is null)
-        {
-            var s = FinishFromTrailers();
-            throw StatusException(s.StatusCode == StatusCode.OK ? new Status(StatusCode.Internal, "Failed to deserialize response message.") : s);
-        }
-        if (await ReadMessageAsync().ConfigureAwait(false) is not null)
-        {
-            throw StatusException(new Status(StatusCode.Internal, "Unary response had more than one message."));
-        }
-        var status = FinishFromTrailers();
-        if (status.StatusCode != StatusCode.OK)
-        {
-            throw StatusException(status);
-        }
-        return message;
     }
 
     // ---- response stream ----

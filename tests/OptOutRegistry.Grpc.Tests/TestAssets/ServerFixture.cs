@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -38,6 +39,13 @@ public sealed class ServerFixture : IAsyncLifetime
         InteropTestService.Map(_app, Service);
         _app.MapGrpcHealthService();
         _app.MapGrpcReflectionService();
+        // A 307 that keeps the method: HttpClient would re-POST the call to UnaryEcho if it followed redirects.
+        _app.MapPost("/redirect.Test/Call", context =>
+        {
+            context.Response.StatusCode = StatusCodes.Status307TemporaryRedirect;
+            context.Response.Headers.Location = "/optout.interop.v1.InteropTest/UnaryEcho";
+            return Task.CompletedTask;
+        });
         await _app.StartAsync();
         var addresses = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.ToArray();
         Address = addresses[0];
