@@ -13,12 +13,16 @@ public sealed class TreeHeadSigner : IDisposable
 
     private readonly ECDsa _key;
 
-    private TreeHeadSigner(ECDsa key)
+    private TreeHeadSigner(ECDsa key, string keyFilePath)
     {
         _key = key;
+        KeyFilePath = keyFilePath;
         PublicKeySpki = key.ExportSubjectPublicKeyInfo();
         KeyFingerprint = ComputeFingerprint(PublicKeySpki);
     }
+
+    /// <summary>The file the private key was loaded from.</summary>
+    public string KeyFilePath { get; }
 
     /// <summary>The public key as DER SubjectPublicKeyInfo.</summary>
     public byte[] PublicKeySpki { get; }
@@ -36,8 +40,18 @@ public sealed class TreeHeadSigner : IDisposable
     public static TreeHeadSigner LoadOrCreate(string dataDirectory)
     {
         ArgumentException.ThrowIfNullOrEmpty(dataDirectory);
-        Directory.CreateDirectory(dataDirectory);
-        var path = Path.Combine(dataDirectory, KeyFileName);
+        return LoadOrCreateFile(Path.Combine(dataDirectory, KeyFileName));
+    }
+
+    /// <summary>
+    /// Loads the key from the file at <paramref name="path"/>, creating it (mode 0600) when it does not exist. Servers that
+    /// share one PostgreSQL database share one log, so they must sign with one key: each is given the same file.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The key file is readable by group or others, or is not a P-256 key.</exception>
+    public static TreeHeadSigner LoadOrCreateFile(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         if (!File.Exists(path))
         {
             using var created = ECDsa.Create(ECCurve.NamedCurves.nistP256);
@@ -96,7 +110,7 @@ public sealed class TreeHeadSigner : IDisposable
             throw;
         }
 
-        return new TreeHeadSigner(key);
+        return new TreeHeadSigner(key, Path.GetFullPath(path));
     }
 
     /// <summary>Signs the head (size, root, timestamp truncated to milliseconds).</summary>

@@ -12,12 +12,16 @@ public sealed class FeedSigning : IDisposable
 {
     private readonly ECDsa _snapshotKey;
 
-    /// <summary>Loads (or, on first start, creates) the key in the data directory.</summary>
-    public FeedSigning(ServerPaths paths)
+    /// <summary>
+    /// Uses the one signer of the log (<c>{data-dir}/transparency-signing-key.pem</c> or <c>--signing-key FILE</c>), so that
+    /// snapshots, feed tree heads and receipts are signed by the key the server publishes.
+    /// </summary>
+    public FeedSigning(TreeHeadSigner treeHeads)
     {
-        TreeHeads = TreeHeadSigner.LoadOrCreate(paths.DataDirectory);
+        ArgumentNullException.ThrowIfNull(treeHeads);
+        TreeHeads = treeHeads;
         _snapshotKey = ECDsa.Create();
-        _snapshotKey.ImportFromPem(File.ReadAllText(Path.Combine(paths.DataDirectory, TreeHeadSigner.KeyFileName)));
+        _snapshotKey.ImportFromPem(File.ReadAllText(treeHeads.KeyFilePath));
     }
 
     /// <summary>The tree-head signer.</summary>
@@ -29,7 +33,7 @@ public sealed class FeedSigning : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
-        TreeHeads.Dispose();
+        // TreeHeads belongs to the container (it is also the receipts' signer).
         _snapshotKey.Dispose();
     }
 }

@@ -8,7 +8,8 @@ namespace OptOutRegistry.Server.Storage;
 /// <summary>
 /// Wires the store and the transparency log's signer into DI (services-common "Store wiring"):
 /// SQLite at <c>{data-dir}/registry.db</c> by default, PostgreSQL with <c>--store postgres --postgres "CONNECTION"</c>.
-/// The store is opened and migrated on first use; the signing key is loaded or created in the data directory.
+/// The store is opened and migrated on first use; the signing key is loaded or created in the data directory, or at
+/// <c>--signing-key FILE</c>.
 /// </summary>
 public static class RegistryStoreExtensions
 {
@@ -35,7 +36,12 @@ public static class RegistryStoreExtensions
             // DI factories are synchronous; the store is opened once, at the first resolution (host start).
             return OpenAsync(kind, paths.DataDirectory, connectionString, time).GetAwaiter().GetResult();
         });
-        services.AddSingleton(sp => TreeHeadSigner.LoadOrCreate(sp.GetRequiredService<ServerPaths>().DataDirectory));
+        // --signing-key FILE: servers sharing one PostgreSQL database serve one log and must sign its tree heads with one
+        // key, so each is pointed at the same key file (a mounted secret). Default: the data directory's own key.
+        var signingKey = configuration["signing-key"];
+        services.AddSingleton(sp => string.IsNullOrWhiteSpace(signingKey)
+            ? TreeHeadSigner.LoadOrCreate(sp.GetRequiredService<ServerPaths>().DataDirectory)
+            : TreeHeadSigner.LoadOrCreateFile(signingKey));
         return services;
     }
 
