@@ -41,7 +41,7 @@ public static class AllocationCensus
         }
     }
 
-    public static async Task RunAsync(string address, string which, int calls)
+    public static async Task RunAsync(string address, string which, int calls, int concurrency)
     {
         using var listener = new TickListener();
         using var channel = GrpcChannel.ForAddress(address);
@@ -55,7 +55,7 @@ public static class AllocationCensus
         }
         listener.Enabled = true;
         var before = GC.GetTotalAllocatedBytes(precise: true);
-        var tasks = new Task[16];
+        var tasks = new Task[concurrency];
         for (var t = 0; t < tasks.Length; t++)
         {
             tasks[t] = Task.Run(async () =>
@@ -70,7 +70,7 @@ public static class AllocationCensus
         var bytes = GC.GetTotalAllocatedBytes(precise: true) - before;
         listener.Enabled = false;
         var total = listener.Ticks.Values.Sum();
-        Console.WriteLine($"{which}: {calls} calls, {(double)bytes / calls:F0} B/call; share of allocation ticks by type ({total} ticks):");
+        Console.WriteLine($"{which}: {calls} calls, {concurrency} concurrent, {(double)bytes / calls:F0} B/call; share of allocation ticks by type ({total} ticks):");
         foreach (var (type, n) in listener.Ticks.OrderByDescending(kv => kv.Value).Take(30))
         {
             Console.WriteLine($"  {100.0 * n / total,5:F1}%  ~{(double)bytes / calls * n / total,5:F0} B/call  {type}");

@@ -6,7 +6,7 @@ using OptOutRegistry.Benchmarks.Grpc;
 //   bodies <dir>                        request bodies for h2load
 //   client-unary <address> <concurrency> <seconds> <channels> <rounds>   our client vs bare HttpClient, alternating
 //   client-bidi <address> <streams> <seconds> <rounds>                   the same for bidi streams
-//   client-alloc <address> ours|bare <calls>                             bytes per unary call by type (sampled)
+//   client-alloc <address> ours|bare <calls> <concurrency>               bytes per unary call by type (sampled)
 //   anything else                       BenchmarkDotNet (e.g. --filter '*Framing*' --job short)
 switch (args.FirstOrDefault())
 {
@@ -20,7 +20,7 @@ switch (args.FirstOrDefault())
         await ClientCompare.BidiAsync(args[1], int.Parse(args[2]), int.Parse(args[3]), int.Parse(args[4]));
         break;
     case "client-alloc":
-        await AllocationCensus.RunAsync(args[1], args[2], int.Parse(args[3]));
+        await AllocationCensus.RunAsync(args[1], args[2], int.Parse(args[3]), int.Parse(args[4]));
         break;
     case "bodies":
         LoadClient.WriteBodies(args[1]);

@@ -56,5 +56,6 @@ done
 # the client's own CPU time per call and bytes allocated per call, with the ratios.
 echo "--- clients: ours (our layer) vs bare HttpClient (/bare endpoints), same server"
 "$BIN" client-unary "http://127.0.0.1:$PORT" 128 "$SECONDS_PER_RUN" 4 "$ROUNDS"
+"$BIN" client-unary "http://127.0.0.1:$PORT" 16 "$SECONDS_PER_RUN" 2 "$ROUNDS"
 "$BIN" client-unary "http://127.0.0.1:$PORT" 1 "$SECONDS_PER_RUN" 1 "$ROUNDS"
 "$BIN" client-bidi "http://127.0.0.1:$PORT" 4 "$SECONDS_PER_RUN" "$ROUNDS"

@@ -3,6 +3,7 @@ using System.Buffers.Binary;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using Google.Protobuf;
 
 namespace OptOutRegistry.Grpc.Internal;
@@ -26,6 +27,10 @@ internal sealed class GrpcCall<TRequest, TResponse> : IGrpcCall, IAsyncStreamRea
     where TResponse : class, IMessage<TResponse>, new()
 {
     private const int InitialReadBufferSize = 16 * 1024;
+
+    // A unary response is usually small and its size is known from the prefix (the buffer then grows once): with many
+    // calls in flight ArrayPool.Shared runs dry and every rent allocates, so a small first rent matters.
+    private const int InitialUnaryReadBufferSize = 1024;
     private static readonly Task<bool> s_true = Task.FromResult(true);
     private static readonly Task<bool> s_false = Task.FromResult(false);
 
@@ -313,7 +318,7 @@ internal sealed class GrpcCall<TRequest, TResponse> : IGrpcCall, IAsyncStreamRea
                     : early);
             }
             var stream = _responseStream ??= await _response!.Content.ReadAsStreamAsync(Token).ConfigureAwait(false);
-            var buffer = _readBuffer ??= ArrayPool<byte>.Shared.Rent(InitialReadBufferSize);
+            var buffer = _readBuffer ??= ArrayPool<byte>.Shared.Rent(InitialUnaryReadBufferSize);
             var end = _readEnd - _readStart;
             if (_readStart != 0)
             {
@@ -731,6 +736,8 @@ internal sealed class GrpcCall<TRequest, TResponse> : IGrpcCall, IAsyncStreamRea
         }
     }
 
+    // Pooled builders: a stream read that waits for the network would otherwise allocate a box per level per batch.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<TResponse?> ReadMessageAsync()
     {
         if (TryReadBufferedMessage(out var buffered))
@@ -757,6 +764,7 @@ internal sealed class GrpcCall<TRequest, TResponse> : IGrpcCall, IAsyncStreamRea
     }
 
     /// <summary>Reads until <paramref name="count"/> bytes are buffered; false at end of stream.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> FillAsync(int count)
     {
         if (_readBuffer is null)
