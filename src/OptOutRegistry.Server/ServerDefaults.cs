@@ -11,4 +11,11 @@ public static class ServerDefaults
 
     /// <summary>The data directory: database, signing key, admin key.</summary>
     public const string DataDirectory = "./data";
+
+    /// <summary>
+    /// Seconds a request stream may go without a message before the server ends it with UNAVAILABLE (0: never).
+    /// Five minutes, as Envoy's default stream idle timeout: long enough for a crawler's pauses, short enough that
+    /// abandoned streams do not pin server resources for ever.
+    /// </summary>
+    public const int StreamIdleTimeoutSeconds = 300;
 }

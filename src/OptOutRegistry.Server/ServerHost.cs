@@ -65,17 +65,23 @@ public static partial class ServerHost
         var httpUrls = string.Equals(httpUrlsSetting, "none", StringComparison.OrdinalIgnoreCase)
             ? []
             : ListenAddress.ParseList(httpUrlsSetting, "--http-urls");
+        // --tls-cert/--tls-key (docs/limits.md "TLS"); loaded once, before binding, so a bad file stops the start with its name.
+        var tls = TlsOptions.FromConfiguration(configuration);
+        var certificate = grpcUrls.Any(a => a.IsHttps) || httpUrls.Any(a => a.IsHttps) ? tls.LoadCertificate() : null;
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
+            // docs/limits.md: Kestrel's limits (streams per connection, header sizes, timeouts) from --Kestrel:Limits:*;
+            // ASP.NET Core binds only endpoints and certificates from the Kestrel section by itself.
+            configuration.GetSection("Kestrel:Limits").Bind(kestrel.Limits);
             foreach (var address in grpcUrls)
             {
-                Bind(kestrel, address, address.IsHttps ? HttpProtocols.Http1AndHttp2 : HttpProtocols.Http2);
+                Bind(kestrel, address, address.IsHttps ? HttpProtocols.Http1AndHttp2 : HttpProtocols.Http2, tls, certificate);
             }
 
             foreach (var address in httpUrls)
             {
-                Bind(kestrel, address, address.IsHttps ? HttpProtocols.Http1AndHttp2 : HttpProtocols.Http1);
+                Bind(kestrel, address, address.IsHttps ? HttpProtocols.Http1AndHttp2 : HttpProtocols.Http1, tls, certificate);
             }
         });
 
@@ -86,6 +92,10 @@ public static partial class ServerHost
             {
                 options.MaxReceiveMessageSize = maxReceive;
             }
+
+            // docs/limits.md: a request stream (CheckStream, ImportReservations) without a message for this long is ended.
+            var idleSeconds = configuration.GetValue("stream-idle-timeout-seconds", ServerDefaults.StreamIdleTimeoutSeconds);
+            options.StreamIdleTimeout = idleSeconds > 0 ? TimeSpan.FromSeconds(idleSeconds) : null;
         });
 
         // Components: one AddXxx line each.
@@ -129,16 +139,16 @@ public static partial class ServerHost
         return [.. rest];
     }
 
-    private static void Bind(KestrelServerOptions kestrel, ListenAddress address, HttpProtocols protocols)
+    private static void Bind(KestrelServerOptions kestrel, ListenAddress address, HttpProtocols protocols, TlsOptions tls, System.Security.Cryptography.X509Certificates.X509Certificate2? certificate)
     {
         void Configure(ListenOptions listen)
         {
             listen.Protocols = protocols;
             if (address.IsHttps)
             {
-                // Standard Kestrel certificate configuration (Kestrel:Certificates:Default:Path / :Password, or the
-                // development certificate) supplies the certificate.
-                listen.UseHttps();
+                // --tls-cert, else Kestrel's own certificate configuration (Kestrel:Certificates:Default:Path, or the
+                // development certificate); TLS 1.2/1.3 only either way.
+                listen.UseHttps(https => tls.Configure(https, certificate));
             }
         }
 

@@ -312,13 +312,30 @@ internal sealed class HttpContextStreamReader<T>(HttpContextServerCallContext co
     private async Task<bool> MoveNextSlowAsync(CancellationToken cancellationToken)
     {
         var callToken = context.CancellationToken;
-        using var linked = cancellationToken.CanBeCanceled && cancellationToken != callToken
+        var idleTimeout = context.Options.StreamIdleTimeout;
+        using var linked = (cancellationToken.CanBeCanceled && cancellationToken != callToken) || idleTimeout is not null
             ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, callToken)
             : null;
+        if (idleTimeout is { } idle)
+        {
+            linked!.CancelAfter(idle);
+        }
+
         var token = linked?.Token ?? callToken;
         while (true)
         {
-            var result = await _reader.ReadAsync(token).ConfigureAwait(false);
+            ReadResult result;
+            try
+            {
+                result = await _reader.ReadAsync(token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (idleTimeout is not null && !callToken.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                // The idle timer fired, not the client or the caller: end the call with a status the client can act on.
+                throw new RpcException(new Status(StatusCode.Unavailable, string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"no request message for {idleTimeout.Value.TotalSeconds:0.###} s; the server ends idle request streams, open a new stream")));
+            }
+
             if (result.IsCanceled)
             {
                 _reader.AdvanceTo(result.Buffer.Start);

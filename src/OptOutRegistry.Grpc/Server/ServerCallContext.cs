@@ -74,6 +74,14 @@ public sealed class GrpcServerOptions
     /// <summary>Compress responses with this encoding (only "gzip" is supported) when the client accepts it; null for none.</summary>
     public string? ResponseCompressionAlgorithm { get; set; }
 
+    /// <summary>
+    /// How long a client-streaming or bidirectional call may wait for its next request message before the server ends
+    /// it with UNAVAILABLE (the client should open a new stream). Null (the default here) for no limit; the registry
+    /// server sets 5 minutes. Server-streaming calls (e.g. a follower's WatchEvents) are not affected: they have no
+    /// further request messages.
+    /// </summary>
+    public TimeSpan? StreamIdleTimeout { get; set; }
+
     /// <summary>Put the exception type and message of unexpected handler exceptions into grpc-message. Off by default.</summary>
     public bool EnableDetailedErrors { get; set; }
 }
