@@ -35,9 +35,9 @@ public static class ClientCompare
         var request = LoadClient.SmallRequest();
         Func<int, Task> oursCall = i => ours[i % channelCount].UnaryAsync(s_unary, request);
         Func<int, Task> bareCall = i => bare[i % channelCount].UnaryAsync(request);
-        // Warm-up (JIT, connections) for both.
-        await MeasureAsync(oursCall, concurrency, 1);
-        await MeasureAsync(bareCall, concurrency, 1);
+        // Warm-up (connections, and tiered JIT, which takes seconds on a loaded machine) for both, as long as a run.
+        await MeasureAsync(oursCall, concurrency, seconds);
+        await MeasureAsync(bareCall, concurrency, seconds);
         Console.WriteLine($"unary, {channelCount} channel(s) x {concurrency} concurrent calls, {seconds} s per run; load average {File.ReadAllText("/proc/loadavg").Trim()}");
         for (var r = 1; r <= rounds; r++)
         {
@@ -92,8 +92,8 @@ public static class ClientCompare
         using var channel = GrpcChannel.ForAddress(address);
         using var bare = new BareClient(address);
         var request = LoadClient.SmallRequest();
-        await MeasureBidiAsync(s => OursBidiAsync(channel, request, s), streams, 1);
-        await MeasureBidiAsync(s => bare.BidiAsync(request, s), streams, 1);
+        await MeasureBidiAsync(s => OursBidiAsync(channel, request, s), streams, seconds);
+        await MeasureBidiAsync(s => bare.BidiAsync(request, s), streams, seconds);
         Console.WriteLine($"bidi, {streams} stream(s), writes pipelined, {seconds} s per run; load average {File.ReadAllText("/proc/loadavg").Trim()}");
         for (var r = 1; r <= rounds; r++)
         {
