@@ -21,6 +21,8 @@ public class MatcherBenchmarks
     private string[] _knownHost = null!;
     private string[] _mixed = null!;
     private DateTimeOffset _asOf;
+    private readonly Verdict[] _verdicts = new Verdict[Batch];
+    private readonly OptOutRegistry.Core.Urls.UrlError[] _errors = new OptOutRegistry.Core.Urls.UrlError[Batch];
 
     /// <summary>Sizes from BENCH_SIZES (comma-separated), default 1 M and 10 M selectors.</summary>
     public static IEnumerable<int> Sizes() =>
@@ -53,6 +55,20 @@ public class MatcherBenchmarks
 
     [Benchmark(OperationsPerInvoke = Batch, Description = "CheckUrl 50/50 mix")]
     public int Mixed() => Run(_mixed);
+
+    [Benchmark(OperationsPerInvoke = Batch, Description = "CheckUrls 50/50 mix (batch API)")]
+    public int MixedBatch()
+    {
+        _index.CheckUrls(_mixed!, UsageCategory.TrainAi, _asOf, _verdicts, _errors);
+        return (int)_verdicts[0];
+    }
+
+    [Benchmark(OperationsPerInvoke = Batch, Description = "CheckUrls covered (batch API)")]
+    public int CoveredBatch()
+    {
+        _index.CheckUrls(_covered!, UsageCategory.TrainAi, _asOf, _verdicts, _errors);
+        return (int)_verdicts[0];
+    }
 
     [Benchmark(OperationsPerInvoke = Batch, Description = "HashSet<string> raw URL (peer)")]
     public int HashSetMixed()

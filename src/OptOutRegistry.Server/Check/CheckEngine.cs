@@ -1,3 +1,4 @@
+using System.Buffers;
 using Google.Protobuf.Collections;
 using OptOutRegistry.Core.Matching;
 using OptOutRegistry.Core.Model;
@@ -37,18 +38,18 @@ public sealed class CheckEngine(RegistryMirror mirror)
         }
 
         var purpose = Purpose(request.Purpose);
-        DateTimeOffset? asOf = request.AsOf?.ToDateTimeOffset();
-        var response = new Pb.CheckBatchResponse { AsOfSequence = mirror.AppliedSequence, RequestId = request.RequestId };
         var matcher = mirror.Matcher;
+
+        // One instant for the whole batch: every subject is answered as of the same moment, and the clock is read once
+        // instead of once per subject.
+        DateTimeOffset? asOf = request.AsOf?.ToDateTimeOffset() ?? matcher.TimeProvider.GetUtcNow();
+        var response = new Pb.CheckBatchResponse { AsOfSequence = mirror.AppliedSequence, RequestId = request.RequestId };
         var results = response.Results;
         results.Capacity = count;
         var subjects = request.Subjects;
         if (!request.IncludeMatches)
         {
-            for (var i = 0; i < count; i++)
-            {
-                results.Add(CheckVerdictOnly(matcher, subjects[i], purpose, asOf));
-            }
+            CheckVerdictsOnly(matcher, subjects, purpose, asOf.Value, results);
         }
         else
         {
@@ -132,6 +133,59 @@ public sealed class CheckEngine(RegistryMirror mirror)
         }
     }
 
+    /// <summary>
+    /// Verdicts without provenance, in input order: the URL subjects go through the matcher's pipelined batch check
+    /// (<see cref="MatcherIndex.CheckUrls"/>, whose cache misses overlap across URLs), the others one by one.
+    /// </summary>
+    private static void CheckVerdictsOnly(MatcherIndex matcher, RepeatedField<Pb.Subject> subjects, UsageCategory purpose, DateTimeOffset asOf,
+        RepeatedField<Pb.CheckResult> results)
+    {
+        var count = subjects.Count;
+        var urls = ArrayPool<string?>.Shared.Rent(count);
+        var verdicts = ArrayPool<Verdict>.Shared.Rent(count);
+        var errors = ArrayPool<UrlError>.Shared.Rent(count);
+        try
+        {
+            for (var i = 0; i < count; i++)
+            {
+                var subject = subjects[i];
+                urls[i] = subject.ValueCase == Pb.Subject.ValueOneofCase.Url ? subject.Url : null;
+            }
+
+            matcher.CheckUrls(urls.AsSpan(0, count), purpose, asOf, verdicts, errors);
+            for (var i = 0; i < count; i++)
+            {
+                if (urls[i] is null)
+                {
+                    results.Add(CheckVerdictOnly(matcher, subjects[i], purpose, asOf));
+                }
+                else if (errors[i] != UrlError.None)
+                {
+                    results.Add(new Pb.CheckResult { Verdict = Pb.Verdict.Unknown, Error = "url: " + UrlErrors.Describe(errors[i]) });
+                }
+                else
+                {
+                    results.Add(Shared(verdicts[i]));
+                }
+            }
+        }
+        finally
+        {
+            // Do not keep the request's strings alive through the pool.
+            Array.Clear(urls, 0, count);
+            ArrayPool<string?>.Shared.Return(urls);
+            ArrayPool<Verdict>.Shared.Return(verdicts);
+            ArrayPool<UrlError>.Shared.Return(errors);
+        }
+    }
+
+    private static Pb.CheckResult Shared(Verdict verdict) => verdict switch
+    {
+        Verdict.Disallowed => DisallowedResult,
+        Verdict.Allowed => AllowedResult,
+        _ => UnknownResult,
+    };
+
     private static Pb.CheckResult CheckVerdictOnly(MatcherIndex matcher, Pb.Subject subject, UsageCategory purpose, DateTimeOffset? asOf)
     {
         Verdict verdict;
@@ -158,12 +212,7 @@ public sealed class CheckEngine(RegistryMirror mirror)
             return new Pb.CheckResult { Verdict = Pb.Verdict.Unknown, Error = $"{subject.ValueCase.ToString().ToLowerInvariant()}: {Describe(ex)}" };
         }
 
-        return verdict switch
-        {
-            Verdict.Disallowed => DisallowedResult,
-            Verdict.Allowed => AllowedResult,
-            _ => UnknownResult,
-        };
+        return Shared(verdict);
     }
 
     private Pb.CheckResult CheckWithMatches(MatcherIndex matcher, Pb.Subject subject, UsageCategory purpose, DateTimeOffset? asOf)

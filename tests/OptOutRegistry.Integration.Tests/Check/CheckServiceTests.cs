@@ -24,6 +24,9 @@ public sealed class CheckRegistryFixture : IAsyncLifetime
     /// <summary>Disallows train-ai for https://example.kz/books/abai.pdf.</summary>
     public string BookReservation { get; private set; } = null!;
 
+    /// <summary>Disallows only train-genai for https://example.kz/books/genai.pdf.</summary>
+    public string GenAiReservation { get; private set; } = null!;
+
     /// <summary>Instant just before the first reservation was registered.</summary>
     public DateTimeOffset BeforeRegistration { get; private set; }
 
@@ -38,6 +41,9 @@ public sealed class CheckRegistryFixture : IAsyncLifetime
         spec.PolicyUrl = "https://example.kz/terms";
         BookReservation = (await Holder.CreateReservationAsync(spec)).Reservation.Id;
         await WaitForVerdictAsync(Server.GrpcAddress, "https://example.kz/books/abai.pdf", Pb.Verdict.Disallowed);
+        GenAiReservation = (await Holder.CreateReservationAsync(
+            RegistryTestHelpers.Spec(RegistryTestHelpers.Url("https://example.kz/books/genai.pdf"), Pb.UsageCategory.TrainGenai))).Reservation.Id;
+        await WaitForVerdictAsync(Server.GrpcAddress, "https://example.kz/books/genai.pdf", Pb.Verdict.Disallowed, Pb.UsageCategory.TrainGenai);
     }
 
     public async Task DisposeAsync()
@@ -120,12 +126,37 @@ public sealed class CheckServiceTests(CheckRegistryFixture fixture) : IClassFixt
     [InlineData(Pb.UsageCategory.TrainGenai, Pb.Verdict.Disallowed)] // inherits train-ai's statement
     [InlineData(Pb.UsageCategory.Search, Pb.Verdict.Unknown)]
     [InlineData(Pb.UsageCategory.AiUse, Pb.Verdict.Unknown)]
-    [InlineData(Pb.UsageCategory.Unspecified, Pb.Verdict.Unknown)] // ALL: the reservation says nothing about every use
+    [InlineData(Pb.UsageCategory.Unspecified, Pb.Verdict.Disallowed)] // ALL: a use for every purpose includes training (narrower disallow)
     public async Task CheckBatch_AppliesThePurposeWithCategoryInheritance(Pb.UsageCategory purpose, Pb.Verdict expected)
     {
         await using var client = CheckClient.Create(fixture.Server.GrpcAddress);
         var response = await client.CheckBatchAsync(Request(purpose, "https://example.kz/books/abai.pdf"));
         Assert.Equal(expected, response.Results[0].Verdict);
+    }
+
+    [Theory]
+    // One rule everywhere: a narrower category's disallow restricts the broader purpose, and provenance names it.
+    [InlineData(Pb.UsageCategory.TrainGenai, Pb.Verdict.Disallowed)]
+    [InlineData(Pb.UsageCategory.TrainAi, Pb.Verdict.Disallowed)]
+    [InlineData(Pb.UsageCategory.Unspecified, Pb.Verdict.Disallowed)]
+    [InlineData(Pb.UsageCategory.Search, Pb.Verdict.Unknown)]
+    [InlineData(Pb.UsageCategory.AiUse, Pb.Verdict.Unknown)]
+    public async Task CheckBatch_ATrainGenaiReservation_RestrictsTheBroaderPurposes(Pb.UsageCategory purpose, Pb.Verdict expected)
+    {
+        await using var client = CheckClient.Create(fixture.Server.GrpcAddress);
+        var response = await client.CheckBatchAsync(Request(purpose, "https://example.kz/books/genai.pdf"));
+        Assert.Equal(expected, response.Results[0].Verdict);
+        if (expected == Pb.Verdict.Disallowed)
+        {
+            var match = Assert.Single(response.Results[0].Matches);
+            Assert.Equal(fixture.GenAiReservation, match.ReservationId);
+            Assert.Equal(Pb.UsageCategory.TrainGenai, match.DecidedBy);
+        }
+
+        // The verdict-only form (the pipelined batch path) answers the same.
+        var verdictOnly = Request(purpose, "https://example.kz/books/genai.pdf");
+        verdictOnly.IncludeMatches = false;
+        Assert.Equal(expected, (await client.CheckBatchAsync(verdictOnly)).Results[0].Verdict);
     }
 
     [Fact]
@@ -300,6 +331,24 @@ public sealed class CheckServiceTests(CheckRegistryFixture fixture) : IClassFixt
             urls.Select(u => u.GetProperty("url").GetString()));
         Assert.Equal([true, false, true], urls.Select(u => u.GetProperty("optOut").GetBoolean()));
         Assert.All(urls, u => Assert.False(u.GetProperty("optIn").GetBoolean()));
+    }
+
+    [Fact]
+    public async Task SpawningGateway_DefaultPurposeTrainAi_ReportsATrainGenaiReservationAsOptOut()
+    {
+        // Spawning's endpoint checks train-ai; a reservation of the narrower train-genai restricts it (docs/checking.md).
+        using var http = new HttpClient();
+        using var content = new StringContent("https://example.kz/books/genai.pdf\nhttps://example.kz/books/none.pdf", Encoding.UTF8, "text/plain");
+        using var response = await http.PostAsync(fixture.Server.HttpAddress + "/api/v2/query/urls", content);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        var urls = doc.RootElement.GetProperty("urls").EnumerateArray().ToList();
+        Assert.Equal([true, false], urls.Select(u => u.GetProperty("optOut").GetBoolean()));
+
+        using var search = new StringContent("https://example.kz/books/genai.pdf", Encoding.UTF8, "text/plain");
+        using var searchResponse = await http.PostAsync(fixture.Server.HttpAddress + "/api/v2/query/urls?purpose=search", search);
+        using var searchDoc = JsonDocument.Parse(await searchResponse.Content.ReadAsStringAsync());
+        Assert.False(searchDoc.RootElement.GetProperty("urls")[0].GetProperty("optOut").GetBoolean());
     }
 
     [Fact]
