@@ -2,14 +2,15 @@ using System.CommandLine;
 using System.Globalization;
 using OptOutRegistry.Core.Model;
 using OptOutRegistry.Filtering;
+using OptOutRegistry.Grpc;
 using OptOutRegistry.Snapshots;
 using Spectre.Console;
 
 namespace OptOutRegistry.Cli.Commands;
 
 /// <summary>
-/// <c>optout filter --input FILE|- --kept FILE --removed FILE --snapshot FILE [--format F] [--url-field a.b]
-/// [--text-field f] [--purpose P] [--as-of T] [--report report.json] [--strict]</c>: splits a dataset into the records
+/// <c>optout filter --input FILE|- --kept FILE --removed FILE (--snapshot FILE | --server URL [--key K]) [--format F]
+/// [--url-field a.b] [--text-field f] [--purpose P] [--as-of T] [--report report.json] [--strict]</c>: splits a dataset into the records
 /// the registry lets you use and those it does not, byte for byte, with an audit report (docs/filtering.md).
 /// </summary>
 internal static class FilterCommand
@@ -19,7 +20,13 @@ internal static class FilterCommand
         var input = new Option<string>("--input") { Description = "Input file, or - for stdin", Required = true };
         var kept = new Option<string>("--kept") { Description = "Where records that may be used go (same format as the input)", Required = true };
         var removed = new Option<string>("--removed") { Description = "Where records that must be dropped go (same format as the input)", Required = true };
-        var snapshot = new Option<string>("--snapshot") { Description = "Signed snapshot file to check against (optout snapshot export)", Required = true };
+        var snapshot = new Option<string?>("--snapshot") { Description = "Signed snapshot file to check against (optout snapshot export); the default for big jobs" };
+        var server = new Option<string?>("--server") { Description = "Check against the registry at this gRPC address (Check stream, pipelined batches) instead of a snapshot" };
+        var key = new Option<string?>("--key")
+        {
+            Description = "API key for --server, when the registry requires one for checks. Default: $OPTOUT_KEY",
+            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("OPTOUT_KEY") is { Length: > 0 } k ? k : null,
+        };
         var publicKey = new Option<string?>("--public-key") { Description = "PEM file of the registry's key the snapshot must be signed with" };
         var format = new Option<string?>("--format") { Description = "jsonl, csv, tsv, warc or urls. Default: detected from the name and content" };
         var urlField = new Option<string>("--url-field") { Description = "JSON dotted path or CSV/TSV column holding the URL. Default: url", DefaultValueFactory = _ => "url" };
@@ -30,38 +37,64 @@ internal static class FilterCommand
         var strict = new Option<bool>("--strict") { Description = "Fail on the first malformed record instead of skipping and reporting it" };
         var command = new Command("filter", "Split a dataset (JSON Lines, CSV/TSV, WARC, URL list) into kept and removed records against the registry.")
         {
-            input, kept, removed, snapshot, publicKey, format, urlField, textField, purpose, asOf, report, strict,
+            input, kept, removed, snapshot, server, key, publicKey, format, urlField, textField, purpose, asOf, report, strict,
         };
-        command.SetAction((parseResult, cancellationToken) =>
+        command.SetAction(async (parseResult, cancellationToken) =>
         {
+            ServerFilterChecker? remote = null;
             try
             {
                 var options = BuildOptions(parseResult, input, format, urlField, textField, purpose, asOf, strict);
-                var keyPem = parseResult.GetValue(publicKey) is { } keyPath ? File.ReadAllText(keyPath) : null;
-                var checker = SnapshotFilterChecker.Load(parseResult.GetValue(snapshot)!, keyPem);
-                options = new FilterOptions
+                var snapshotPath = parseResult.GetValue(snapshot);
+                var serverAddress = parseResult.GetValue(server);
+                if ((snapshotPath is null) == (serverAddress is null))
                 {
-                    Format = options.Format, InputName = options.InputName, UrlField = options.UrlField, TextField = options.TextField,
-                    Purpose = options.Purpose, AsOf = options.AsOf, Strict = options.Strict, HolderName = checker.HolderName,
-                };
+                    throw new ArgumentException("give exactly one of --snapshot FILE (offline) or --server URL (live, over the Check stream)");
+                }
+
+                IFilterChecker checker;
+                if (snapshotPath is not null)
+                {
+                    var keyPem = parseResult.GetValue(publicKey) is { } keyPath ? File.ReadAllText(keyPath) : null;
+                    var loaded = SnapshotFilterChecker.Load(snapshotPath, keyPem);
+                    options = options with { HolderName = loaded.HolderName };
+                    checker = loaded;
+                }
+                else
+                {
+                    remote = await ServerFilterChecker.ConnectAsync(serverAddress!, parseResult.GetValue(key), cancellationToken: cancellationToken);
+                    checker = remote;
+                }
+
                 var inputPath = parseResult.GetValue(input)!;
-                using var inputStream = inputPath == "-" ? Console.OpenStandardInput() : new FileStream(inputPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
-                using var keptStream = new FileStream(parseResult.GetValue(kept)!, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16);
-                using var removedStream = new FileStream(parseResult.GetValue(removed)!, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16);
-                var result = Run(inputStream, inputPath == "-" ? null : new FileInfo(inputPath).Length, keptStream, removedStream, checker, options, cancellationToken);
+                FilterReport result;
+                using (var inputStream = inputPath == "-" ? Console.OpenStandardInput() : new FileStream(inputPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16))
+                using (var keptStream = new FileStream(parseResult.GetValue(kept)!, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
+                using (var removedStream = new FileStream(parseResult.GetValue(removed)!, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
+                {
+                    result = Run(inputStream, inputPath == "-" ? null : new FileInfo(inputPath).Length, keptStream, removedStream, checker, options, cancellationToken);
+                }
+
                 if (parseResult.GetValue(report) is { } reportPath)
                 {
                     File.WriteAllText(reportPath, result.ToJson());
                     File.WriteAllText(Path.ChangeExtension(reportPath, ".md"), result.ToMarkdown());
                 }
 
-                Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{result.InputRecords} records: {result.Kept} kept, {result.Removed} removed, {result.Rejected} rejected (snapshot sequence {result.Registry?.Sequence})"));
-                return Task.FromResult(0);
+                Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{result.InputRecords} records: {result.Kept} kept, {result.Removed} removed, {result.Rejected} rejected ({result.Registry?.Source} sequence {result.Registry?.Sequence})"));
+                return 0;
             }
-            catch (Exception ex) when (ex is FilterException or ArgumentException or IOException or SnapshotFormatException or UnauthorizedAccessException or InvalidDataException)
+            catch (Exception ex) when (ex is FilterException or ArgumentException or IOException or SnapshotFormatException or UnauthorizedAccessException or InvalidDataException or RpcException)
             {
-                Console.Error.WriteLine($"optout filter: {ex.Message}");
-                return Task.FromResult(ex is FilterException ? 1 : 2);
+                Console.Error.WriteLine($"optout filter: {(ex is RpcException rpc ? $"{parseResult.GetValue(server)}: {rpc.StatusCode}: {rpc.Status.Detail}" : ex.Message)}");
+                return ex is FilterException ? 1 : 2;
+            }
+            finally
+            {
+                if (remote is not null)
+                {
+                    await remote.DisposeAsync();
+                }
             }
         });
         return command;
@@ -124,10 +157,8 @@ internal static class FilterCommand
             {
                 var task = ctx.AddTask("filtering", maxValue: length ?? 1);
                 if (length is null) { task.IsIndeterminate = true; }
-                var withProgress = new FilterOptions
+                var withProgress = options with
                 {
-                    Format = options.Format, InputName = options.InputName, UrlField = options.UrlField, TextField = options.TextField,
-                    Purpose = options.Purpose, AsOf = options.AsOf, Strict = options.Strict, HolderName = options.HolderName,
                     Progress = (records, bytes) =>
                     {
                         task.Description = string.Create(CultureInfo.InvariantCulture, $"filtering: {records:N0} records");
