@@ -42,6 +42,13 @@ public sealed class PrivateDataTests
             ["admin key"] = server.AdminKey,
         };
 
+        // A mistyped address is refused without being echoed into the answer or the log.
+        const string mistyped = "private-typo-9d1e@no-dot-domain";
+        var refused = await AssertStatusAsync(StatusCode.InvalidArgument, () => anonymous.CreateHolderAsync(new Pb.CreateHolderRequest { DisplayName = "Typo", ContactEmail = mistyped }));
+        Assert.StartsWith("contact_email:", refused.Status.Detail, StringComparison.Ordinal);
+        Assert.DoesNotContain(mistyped, refused.Status.Detail, StringComparison.Ordinal);
+        secrets["mistyped contact e-mail"] = mistyped;
+
         // Calls that fail carry secrets in their headers: a revoked key, a made-up one, the admin key where it is refused.
         await AssertStatusAsync(StatusCode.Unauthenticated, () => anonymous.WithKey(secondKey).ListApiKeysAsync());
         await AssertStatusAsync(StatusCode.PermissionDenied, () => anonymous.WithKey(server.AdminKey).CreateReservationAsync(Spec("https://x.example/")));

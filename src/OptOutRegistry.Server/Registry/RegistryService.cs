@@ -83,7 +83,9 @@ public sealed partial class RegistryService
         var at = email.IndexOf('@');
         if (at <= 0 || at != email.LastIndexOf('@') || at == email.Length - 1 || email.Contains(' ') || !email[(at + 1)..].Contains('.'))
         {
-            throw new ModelValidationException("contact_email", $"'{email}' is not an e-mail address");
+            // The value is not echoed: error details are logged (GrpcServerLog.RpcConnectionError), and a mistyped
+            // address is still personal data (SECURITY.md "Never logged").
+            throw new ModelValidationException("contact_email", "is not an e-mail address (one '@', a domain with a dot, no spaces)");
         }
 
         var publicContact = (request.PublicContact ?? string.Empty).Trim();
