@@ -138,23 +138,77 @@ public sealed class PythonServerProcess : IAsyncLifetime
     }
 }
 
-/// <summary>Issue 2 item 7b: our client calls a python3-grpcio server.</summary>
-public sealed class PythonServerInteropTests(PythonServerProcess server) : IClassFixture<PythonServerProcess>, IDisposable
+/// <summary>
+/// The reference-server classes run one after the other: each case checks timing-bound behaviour (a handler seeing the
+/// deadline within seconds), and two reference servers plus the client runs side by side starve each other on 2 cores.
+/// </summary>
+[CollectionDefinition(Name)]
+public sealed class ReferenceServerCollection
 {
-    private readonly GrpcChannel _channel = GrpcChannel.ForAddress(server.Address);
+    public const string Name = "reference servers";
+}
 
-    public void Dispose() => _channel.Dispose();
+/// <summary>Issue 2 item 7b: our client calls a python3-grpcio server.</summary>
+[Collection(ReferenceServerCollection.Name)]
+public sealed class PythonServerInteropTests(PythonServerProcess server) : ReferenceServerInteropTests(server.Address), IClassFixture<PythonServerProcess>
+{
+    [Theory]
+    [MemberData(nameof(Cases), MemberType = typeof(ReferenceServerInteropTests))]
+    public Task OurClient_CallsPythonServer(string name) => RunCaseAsync(name);
+}
 
-    [Fact]
-    public async Task Unary()
+/// <summary>
+/// Our client calls a @grpc/grpc-js server (tests/interop/node/node_server.js), the second reference server; only a
+/// missing node skips these.
+/// </summary>
+[Collection(ReferenceServerCollection.Name)]
+public sealed class NodeServerInteropTests(NodeServerProcess server) : ReferenceServerInteropTests(server.Address), IClassFixture<NodeServerProcess>
+{
+    [NodeTheory]
+    [MemberData(nameof(Cases), MemberType = typeof(ReferenceServerInteropTests))]
+    public Task OurClient_CallsNodeServer(string name) => RunCaseAsync(name);
+}
+
+/// <summary>The cases our client runs against each reference server implementing the interop test service.</summary>
+public abstract class ReferenceServerInteropTests(string address) : IDisposable
+{
+    private readonly GrpcChannel _channel = GrpcChannel.ForAddress(address);
+
+    public static TheoryData<string> Cases { get; } = new(
+        nameof(Unary),
+        nameof(ServerStreaming),
+        nameof(ServerStreaming_ErrorAfterMessages),
+        nameof(ClientStreaming),
+        nameof(Bidi),
+        nameof(DeadlineExceeded),
+        nameof(Cancellation),
+        nameof(ErrorWithNonAsciiMessage_AndTrailers),
+        nameof(TrailersOnlyError),
+        nameof(UnknownException_IsUnknown),
+        nameof(Unimplemented),
+        nameof(LargeMessage_3MiB),
+        nameof(RequestOverServerLimit_IsResourceExhausted),
+        nameof(ResponseOverClientLimit_IsResourceExhausted),
+        nameof(Gzip_BothWays),
+        nameof(Metadata_WithBinary));
+
+    public void Dispose()
+    {
+        _channel.Dispose();
+        GC.SuppressFinalize(this);
+    }
+
+    protected Task RunCaseAsync(string name)
+        => (Task)typeof(ReferenceServerInteropTests).GetMethod(name, System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.NonPublic)!.Invoke(this, null)!;
+
+    private async Task Unary()
     {
         var r = await _channel.UnaryAsync(Methods.UnaryEcho, new EchoRequest { Message = "héllo", Payload = ByteString.CopyFrom(1, 2, 3) });
         Assert.Equal("héllo", r.Message);
         Assert.Equal(new byte[] { 1, 2, 3 }, r.Payload.ToByteArray());
     }
 
-    [Fact]
-    public async Task ServerStreaming()
+    private async Task ServerStreaming()
     {
         using var call = _channel.ServerStreaming(Methods.ServerStream, new StreamRequest { Count = 10, PayloadSize = 100, FailAfter = -1, Message = "m" });
         var got = new List<string>();
@@ -166,8 +220,7 @@ public sealed class PythonServerInteropTests(PythonServerProcess server) : IClas
         Assert.Equal(StatusCode.OK, call.GetStatus().StatusCode);
     }
 
-    [Fact]
-    public async Task ServerStreaming_ErrorAfterMessages()
+    private async Task ServerStreaming_ErrorAfterMessages()
     {
         using var call = _channel.ServerStreaming(Methods.ServerStream, new StreamRequest { Count = 5, FailAfter = 2, FailCode = (int)StatusCode.Aborted, Message = "ж" });
         var count = 0;
@@ -183,8 +236,7 @@ public sealed class PythonServerInteropTests(PythonServerProcess server) : IClas
         Assert.Equal("failed after 2 messages: ж", ex.Status.Detail);
     }
 
-    [Fact]
-    public async Task ClientStreaming()
+    private async Task ClientStreaming()
     {
         using var call = _channel.ClientStreaming(Methods.ClientStream);
         for (var i = 0; i < 10; i++)
@@ -197,8 +249,7 @@ public sealed class PythonServerInteropTests(PythonServerProcess server) : IClas
         Assert.Equal(45, s.TotalBytes);
     }
 
-    [Fact]
-    public async Task Bidi()
+    private async Task Bidi()
     {
         using var call = _channel.DuplexStreaming(Methods.Bidi);
         for (var i = 0; i < 10; i++)
@@ -211,19 +262,17 @@ public sealed class PythonServerInteropTests(PythonServerProcess server) : IClas
         Assert.False(await call.ResponseStream.MoveNext());
     }
 
-    [Fact]
-    public async Task DeadlineExceeded()
+    private async Task DeadlineExceeded()
     {
         var id = Guid.NewGuid().ToString();
         var ex = await Assert.ThrowsAsync<RpcException>(() => _channel.UnaryAsync(Methods.Sleep, new SleepRequest { Ms = 10_000, Id = id },
             new CallOptions(Deadline: DateTime.UtcNow.AddMilliseconds(300))));
         Assert.Equal(StatusCode.DeadlineExceeded, ex.StatusCode);
         var outcome = await _channel.UnaryAsync(Methods.SleepOutcome, new OutcomeQuery { Id = id, WaitMs = 5000 });
-        Assert.True(outcome.Cancelled, "the python server should see the call end when its deadline passes");
+        Assert.True(outcome.Cancelled, "the reference server should see the call end when its deadline passes");
     }
 
-    [Fact]
-    public async Task Cancellation()
+    private async Task Cancellation()
     {
         var id = Guid.NewGuid().ToString();
         using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
@@ -231,11 +280,10 @@ public sealed class PythonServerInteropTests(PythonServerProcess server) : IClas
             new CallOptions(CancellationToken: cts.Token)));
         Assert.Equal(StatusCode.Cancelled, ex.StatusCode);
         var outcome = await _channel.UnaryAsync(Methods.SleepOutcome, new OutcomeQuery { Id = id, WaitMs = 5000 });
-        Assert.True(outcome.Cancelled, "the python server should observe RST_STREAM as cancellation");
+        Assert.True(outcome.Cancelled, "the reference server should observe RST_STREAM as cancellation");
     }
 
-    [Fact]
-    public async Task ErrorWithNonAsciiMessage_AndTrailers()
+    private async Task ErrorWithNonAsciiMessage_AndTrailers()
     {
         const string message = "Ошибка: ü 日本 100% «done»";
         var ex = await Assert.ThrowsAsync<RpcException>(() => _channel.UnaryAsync(Methods.Fail, new FailRequest { Code = (int)StatusCode.InvalidArgument, Message = message }));
@@ -245,30 +293,26 @@ public sealed class PythonServerInteropTests(PythonServerProcess server) : IClas
         Assert.Equal(new byte[] { 0, 1, 2, 255 }, ex.Trailers.GetValueBytes("fail-detail-bin"));
     }
 
-    [Fact]
-    public async Task TrailersOnlyError()
+    private async Task TrailersOnlyError()
     {
         var ex = await Assert.ThrowsAsync<RpcException>(() => _channel.UnaryAsync(Methods.Fail, new FailRequest { Code = (int)StatusCode.NotFound, Message = "gone" }));
         Assert.Equal(StatusCode.NotFound, ex.StatusCode);
         Assert.Equal("gone", ex.Status.Detail);
     }
 
-    [Fact]
-    public async Task UnknownException_IsUnknown()
+    private async Task UnknownException_IsUnknown()
     {
         var ex = await Assert.ThrowsAsync<RpcException>(() => _channel.UnaryAsync(Methods.Throw, new EchoRequest()));
         Assert.Equal(StatusCode.Unknown, ex.StatusCode);
     }
 
-    [Fact]
-    public async Task Unimplemented()
+    private async Task Unimplemented()
     {
         var ex = await Assert.ThrowsAsync<RpcException>(() => _channel.UnaryAsync(Methods.NotBound, new EchoRequest()));
         Assert.Equal(StatusCode.Unimplemented, ex.StatusCode);
     }
 
-    [Fact]
-    public async Task LargeMessage_3MiB()
+    private async Task LargeMessage_3MiB()
     {
         var payload = new byte[3 * 1024 * 1024];
         new Random(7).NextBytes(payload);
@@ -276,31 +320,27 @@ public sealed class PythonServerInteropTests(PythonServerProcess server) : IClas
         Assert.Equal(payload, r.Payload.ToByteArray());
     }
 
-    [Fact]
-    public async Task RequestOverServerLimit_IsResourceExhausted()
+    private async Task RequestOverServerLimit_IsResourceExhausted()
     {
         var ex = await Assert.ThrowsAsync<RpcException>(() => _channel.UnaryAsync(Methods.UnaryEcho, new EchoRequest { Payload = ByteString.CopyFrom(new byte[5 * 1024 * 1024]) }));
         Assert.Equal(StatusCode.ResourceExhausted, ex.StatusCode);
     }
 
-    [Fact]
-    public async Task ResponseOverClientLimit_IsResourceExhausted()
+    private async Task ResponseOverClientLimit_IsResourceExhausted()
     {
         var ex = await Assert.ThrowsAsync<RpcException>(() => _channel.UnaryAsync(Methods.UnaryEcho, new EchoRequest { ResponseSize = 5 * 1024 * 1024 }));
         Assert.Equal(StatusCode.ResourceExhausted, ex.StatusCode);
     }
 
-    [Fact]
-    public async Task Gzip_BothWays()
+    private async Task Gzip_BothWays()
     {
-        using var gz = GrpcChannel.ForAddress(server.Address, new GrpcChannelOptions { CompressionEncoding = "gzip" });
+        using var gz = GrpcChannel.ForAddress(address, new GrpcChannelOptions { CompressionEncoding = "gzip" });
         var text = string.Concat(Enumerable.Repeat("compressible ", 20_000));
         var r = await gz.UnaryAsync(Methods.UnaryEcho, new EchoRequest { Message = text });
         Assert.Equal(text, r.Message);
     }
 
-    [Fact]
-    public async Task Metadata_WithBinary()
+    private async Task Metadata_WithBinary()
     {
         var headers = new Metadata { { "echo-text", "plain" }, { "echo-data-bin", new byte[] { 0, 0xFF, 0x10 } } };
         using var call = _channel.AsyncUnaryCall(Methods.EchoMetadata, new EchoRequest(), new CallOptions(Headers: headers));

@@ -92,3 +92,60 @@ public sealed class NodeClientInteropTests(NodeClientRun run) : IClassFixture<No
         Assert.True(result.Ok, $"{name}: {result.Detail}\nnode output:\n{run.Output}");
     }
 }
+
+/// <summary>Starts tests/interop/node/node_server.js (@grpc/grpc-js, gzip responses) on a free port, when node is present.</summary>
+public sealed class NodeServerProcess : IAsyncLifetime
+{
+    private System.Diagnostics.Process? _process;
+
+    public string Address { get; private set; } = "";
+
+    public async Task InitializeAsync()
+    {
+        if (NodeInterop.Node is null)
+        {
+            return;
+        }
+        await Task.Run(NodeInterop.EnsurePackages);
+        var psi = new System.Diagnostics.ProcessStartInfo(NodeInterop.Node)
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in new[] { Path.Combine(NodeInterop.NodeDir, "node_server.js"), "--protos", PythonInterop.ProtosDir, "--std-protos", PythonInterop.StdProtosDir })
+        {
+            psi.ArgumentList.Add(a);
+        }
+        _process = System.Diagnostics.Process.Start(psi)!;
+        var readLine = _process.StandardOutput.ReadLineAsync();
+        var finished = await Task.WhenAny(readLine, Task.Delay(TimeSpan.FromSeconds(60)));
+        var line = finished == readLine ? readLine.Result : null;
+        if (line is null || !line.StartsWith("PORT ", StringComparison.Ordinal))
+        {
+            var error = _process.HasExited ? await _process.StandardError.ReadToEndAsync() : "(no output within 60 s)";
+            throw new InvalidOperationException($"node_server.js did not start: {line}\n{error}");
+        }
+        Address = "http://127.0.0.1:" + line["PORT ".Length..].Trim();
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_process is null)
+        {
+            return;
+        }
+        _process.StandardInput.Close();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        try
+        {
+            await _process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            _process.Kill(entireProcessTree: true);
+        }
+        _process.Dispose();
+    }
+}
