@@ -131,6 +131,23 @@ public class BatchCheckTests
     }
 
     [Fact]
+    public void CheckUrls_AllocatesNothing()
+    {
+        var index = Registry();
+        var batch = Enumerable.Repeat(Urls.Where(u => u is null || u.Length < 1000), 30).SelectMany(u => u).ToArray();
+        var verdicts = new Verdict[batch.Length];
+        var errors = new UrlError[batch.Length];
+        index.CheckUrls(batch, UsageCategory.TrainAi, Now, verdicts, errors); // warm up (JIT, tiering, ICU)
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 20; i++)
+        {
+            index.CheckUrls(batch, UsageCategory.TrainAi, Now, verdicts, errors);
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
     public void CheckUrls_RefusesOutputSpansShorterThanTheInput()
     {
         var index = Registry();
