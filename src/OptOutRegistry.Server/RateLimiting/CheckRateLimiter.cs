@@ -5,7 +5,7 @@ namespace OptOutRegistry.Server.RateLimiting;
 
 /// <summary>
 /// Limits of the check path, in subjects per second (a 1,000-URL batch costs 1,000): one token bucket per client
-/// address and one per API key. 0 turns a limit off. Configuration keys <c>check-rate-limit-per-address</c> and
+/// address (IPv4 address or IPv6 /64, see <see cref="CheckRateLimiter.AddressPartition"/>) and one per API key. 0 turns a limit off. Configuration keys <c>check-rate-limit-per-address</c> and
 /// <c>check-rate-limit-per-key</c>.
 /// </summary>
 public sealed record CheckRateLimitOptions
@@ -69,7 +69,7 @@ public sealed class CheckRateLimiter : IDisposable
         {
             // Keyed callers are limited per key only, so many crawlers behind one NAT address with their own key are
             // not starved by an anonymous neighbour.
-            var partition = address?.ToString() ?? "local";
+            var partition = AddressPartition(address);
             using var lease = _perAddress.AttemptAcquire(partition, Math.Min(permits, _addressLimit));
             if (!lease.IsAcquired)
             {
@@ -78,6 +78,35 @@ public sealed class CheckRateLimiter : IDisposable
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// The per-address bucket of a client: its IPv4 address, or its IPv6 /64 prefix. A single IPv6 host is normally
+    /// given a whole /64 (RFC 4291 §2.5.1 interface identifiers; RFC 8981 temporary addresses rotate within it), so
+    /// limiting each IPv6 address alone would let one client escape the limit by changing its source address.
+    /// IPv4-mapped IPv6 addresses count as their IPv4 address.
+    /// </summary>
+    public static string AddressPartition(IPAddress? address)
+    {
+        if (address is null)
+        {
+            return "local";
+        }
+
+        if (address.IsIPv4MappedToIPv6)
+        {
+            address = address.MapToIPv4();
+        }
+
+        if (address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6)
+        {
+            return address.ToString();
+        }
+
+        Span<byte> bytes = stackalloc byte[16];
+        address.TryWriteBytes(bytes, out _);
+        bytes[8..].Clear();
+        return new IPAddress(bytes).ToString() + "/64";
     }
 
     /// <inheritdoc />
