@@ -405,7 +405,7 @@ internal sealed class CrashState
     {
         lock (_lock)
         {
-            // A bounded scan from a random point keeps this O(1)-ish as the set grows.
+            // A random starting point spreads the revocations over the set; the scan after it is bounded (64 entries).
             if (_byId.Count == 0)
             {
                 return null;

@@ -8,6 +8,9 @@ using OptOutRegistry.Grpc;
 
 namespace OptOutRegistry.Reliability.Hosting;
 
+/// <summary>A process's resident memory in bytes: the total and its anonymous, file-backed and shared-memory parts.</summary>
+public sealed record ProcessMemory(long Rss, long RssAnon, long RssFile, long RssShmem);
+
 /// <summary>Where and how a registry server is started: data directory, store, extra options.</summary>
 /// <param name="DataDirectory">The server's <c>--data-dir</c> (signing key, admin key, SQLite database).</param>
 /// <param name="PostgresConnectionString">With a value the server runs <c>--store postgres</c>; null for SQLite.</param>
@@ -134,17 +137,35 @@ public sealed class ServerProcess : IDisposable
     }
 
     /// <summary>The resident set size from <c>/proc/PID/status</c> (VmRSS), in bytes; null once the process is gone.</summary>
-    public long? ReadRssBytes()
+    public long? ReadRssBytes() => ReadMemory()?.Rss;
+
+    /// <summary>
+    /// VmRSS and its parts RssAnon (heap, GC heap, native allocations such as SQLite's page cache), RssFile (mapped
+    /// files: the runtime's assemblies and SQLite's memory-mapped database) and RssShmem (shared memory: the runtime's
+    /// double-mapped executable memory for JIT code, SQLite's WAL index), in bytes; null once the process is gone.
+    /// </summary>
+    public ProcessMemory? ReadMemory()
     {
+        long rss = -1, anon = -1, file = -1, shmem = -1;
         try
         {
             foreach (var line in File.ReadLines($"/proc/{_process.Id}/status"))
             {
                 if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
                 {
-                    var value = line.AsSpan(6).Trim();
-                    var space = value.IndexOf(' ');
-                    return long.Parse(space < 0 ? value : value[..space], CultureInfo.InvariantCulture) * 1024;
+                    rss = ParseKilobytes(line);
+                }
+                else if (line.StartsWith("RssAnon:", StringComparison.Ordinal))
+                {
+                    anon = ParseKilobytes(line);
+                }
+                else if (line.StartsWith("RssFile:", StringComparison.Ordinal))
+                {
+                    file = ParseKilobytes(line);
+                }
+                else if (line.StartsWith("RssShmem:", StringComparison.Ordinal))
+                {
+                    shmem = ParseKilobytes(line);
                 }
             }
         }
@@ -153,7 +174,14 @@ public sealed class ServerProcess : IDisposable
             // The process has exited.
         }
 
-        return null;
+        return rss < 0 ? null : new ProcessMemory(rss, Math.Max(anon, 0), Math.Max(file, 0), Math.Max(shmem, 0));
+    }
+
+    private static long ParseKilobytes(string line)
+    {
+        var value = line.AsSpan(line.IndexOf(':') + 1).Trim();
+        var space = value.IndexOf(' ');
+        return long.Parse(space < 0 ? value : value[..space], CultureInfo.InvariantCulture) * 1024;
     }
 
     /// <inheritdoc />

@@ -34,7 +34,7 @@ public static class SoakHarness
         {
             using var server = await ServerProcess.StartAsync(new ServerSettings(work.FullName), ServerProcess.FreePort(), options.StartTimeout, cancellationToken)
                 .ConfigureAwait(false);
-            var run = new SoakRun(options, server);
+            var run = new SoakRun(options, server, work.FullName);
             return await run.ExecuteAsync(cancellationToken).ConfigureAwait(false);
         }
         finally
@@ -50,7 +50,7 @@ public static class SoakHarness
         }
     }
 
-    private sealed class SoakRun(SoakOptions options, ServerProcess server)
+    private sealed class SoakRun(SoakOptions options, ServerProcess server, string dataDirectory)
     {
         private readonly LatencyLog _latency = new();
         private readonly ConcurrentDictionary<string, long> _errors = new(StringComparer.Ordinal);
@@ -242,7 +242,7 @@ public static class SoakHarness
             var samples = new List<SoakSample>();
             long lastChecks = 0, lastWrites = 0;
             var lastAt = 0.0;
-            samples.Add(new SoakSample(0, server.ReadRssBytes() ?? 0, gc?.GcHeapBytes, 0, 0, 0, 0));
+            samples.Add(Sample(0, gc, 0, 0, 0, 0));
             while (_clock.Elapsed < options.Duration)
             {
                 var next = TimeSpan.FromTicks(Math.Min(options.Duration.Ticks, (samples.Count * options.SampleInterval).Ticks));
@@ -256,10 +256,10 @@ public static class SoakHarness
                 var checks = Interlocked.Read(ref _checks);
                 var writes = Interlocked.Read(ref _registrations) + Interlocked.Read(ref _revocations);
                 var (_, p50, p99) = _latency.Window(lastAt, at);
-                var sample = new SoakSample(at, server.ReadRssBytes() ?? 0, gc?.GcHeapBytes, checks - lastChecks, writes - lastWrites, p50, p99);
+                var sample = Sample(at, gc, checks - lastChecks, writes - lastWrites, p50, p99);
                 samples.Add(sample);
                 options.Progress?.WriteLine(
-                    $"[soak] t={at,5:F0}s RSS {sample.RssBytes / 1048576.0,7:F1} MiB GC heap {(sample.GcHeapBytes is { } g ? (g / 1048576.0).ToString("F1", System.Globalization.CultureInfo.InvariantCulture) : "n/a"),7} MiB "
+                    $"[soak] t={at,5:F0}s RSS {sample.RssBytes / 1048576.0,7:F1} MiB (anon {sample.RssAnonBytes / 1048576.0,6:F1}, file {sample.RssFileBytes / 1048576.0,6:F1}, shmem {sample.RssShmemBytes / 1048576.0,5:F1}; store {sample.StoreBytes / 1048576.0,6:F1}) GC heap {(sample.GcHeapBytes is { } g ? (g / 1048576.0).ToString("F1", System.Globalization.CultureInfo.InvariantCulture) : "n/a"),7} MiB "
                     + $"checks {sample.Checks,6} writes {sample.Writes,5} p50 {p50,6:F2} ms p99 {p99,7:F2} ms errors {_errors.Values.Sum()}");
                 if (server.HasExited)
                 {
@@ -271,6 +271,18 @@ public static class SoakHarness
             }
 
             return samples;
+        }
+
+        private SoakSample Sample(double at, GcHeapSampler? gc, long checks, long writes, double p50, double p99)
+        {
+            var memory = server.ReadMemory();
+            long store = 0;
+            foreach (var file in new DirectoryInfo(dataDirectory).EnumerateFiles("*", SearchOption.AllDirectories))
+            {
+                store += file.Length;
+            }
+
+            return new SoakSample(at, memory?.Rss ?? 0, gc?.GcHeapBytes, checks, writes, p50, p99, memory?.RssAnon ?? 0, memory?.RssFile ?? 0, store, memory?.RssShmem ?? 0);
         }
 
         private SoakReport BuildReport(List<SoakSample> samples, string? gcUnavailable)
@@ -347,6 +359,8 @@ public static class SoakHarness
                 Latency = rows,
                 P99Thirds = (firstP99, lastP99),
                 Rss = (afterWarmUp.RssBytes, end.RssBytes),
+                RssAnon = (afterWarmUp.RssAnonBytes, end.RssAnonBytes),
+                StoreSize = (afterWarmUp.StoreBytes, end.StoreBytes),
                 GcHeap = (afterWarmUp.GcHeapBytes, end.GcHeapBytes),
                 GcHeapUnavailable = gcUnavailable,
                 Failures = failures,

@@ -12,7 +12,12 @@ namespace OptOutRegistry.Reliability.Soak;
 /// <param name="Writes">Registrations and revocations in the interval.</param>
 /// <param name="P50Ms">Median check call latency in the interval.</param>
 /// <param name="P99Ms">99th percentile check call latency in the interval.</param>
-public sealed record SoakSample(double ElapsedSeconds, long RssBytes, long? GcHeapBytes, long Checks, long Writes, double P50Ms, double P99Ms);
+/// <param name="RssAnonBytes">The anonymous part of RSS (GC heap, native allocations, SQLite's page cache).</param>
+/// <param name="RssFileBytes">The file-backed part of RSS (assemblies, the memory-mapped SQLite database).</param>
+/// <param name="StoreBytes">Size of the server's data directory (database, WAL) at the sample.</param>
+/// <param name="RssShmemBytes">The shared-memory part of RSS (the runtime's double-mapped JIT code, SQLite's WAL index).</param>
+public sealed record SoakSample(double ElapsedSeconds, long RssBytes, long? GcHeapBytes, long Checks, long Writes, double P50Ms, double P99Ms,
+    long RssAnonBytes = 0, long RssFileBytes = 0, long StoreBytes = 0, long RssShmemBytes = 0);
 
 /// <summary>Check latency of one minute (or one part of a short run).</summary>
 public sealed record LatencyRow(string Period, long Checks, double P50Ms, double P99Ms);
@@ -62,6 +67,12 @@ public sealed class SoakReport
     /// <summary>RSS right after warm-up and at the end.</summary>
     public (long AfterWarmUp, long End) Rss { get; init; }
 
+    /// <summary>The anonymous part of RSS right after warm-up and at the end.</summary>
+    public (long AfterWarmUp, long End) RssAnon { get; init; }
+
+    /// <summary>The data directory's size on disk right after warm-up and at the end.</summary>
+    public (long AfterWarmUp, long End) StoreSize { get; init; }
+
     /// <summary>Managed heap right after warm-up and at the end (null when the counter was unavailable).</summary>
     public (long? AfterWarmUp, long? End) GcHeap { get; init; }
 
@@ -92,10 +103,11 @@ public sealed class SoakReport
             sb.Append("  - e.g. ").Append(example).Append('\n');
         }
 
-        sb.Append("\n| t (s) | RSS (MiB) | GC heap (MiB) | checks | writes | p50 (ms) | p99 (ms) |\n|---:|---:|---:|---:|---:|---:|---:|\n");
+        sb.Append("\n| t (s) | RSS (MiB) | anon (MiB) | file (MiB) | shmem (MiB) | GC heap (MiB) | store on disk (MiB) | checks | writes | p50 (ms) | p99 (ms) |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         foreach (var s in Samples)
         {
-            sb.Append(c, $"| {s.ElapsedSeconds:F0} | {s.RssBytes / 1048576.0:F1} | {(s.GcHeapBytes is { } gc ? (gc / 1048576.0).ToString("F1", c) : "n/a")} | {s.Checks} | {s.Writes} | {s.P50Ms:F2} | {s.P99Ms:F2} |\n");
+            sb.Append(c, $"| {s.ElapsedSeconds:F0} | {s.RssBytes / 1048576.0:F1} | {s.RssAnonBytes / 1048576.0:F1} | {s.RssFileBytes / 1048576.0:F1} | {s.RssShmemBytes / 1048576.0:F1} | ")
+              .Append(c, $"{(s.GcHeapBytes is { } gc ? (gc / 1048576.0).ToString("F1", c) : "n/a")} | {s.StoreBytes / 1048576.0:F1} | {s.Checks} | {s.Writes} | {s.P50Ms:F2} | {s.P99Ms:F2} |\n");
         }
 
         sb.Append("\n| period | check calls | p50 (ms) | p99 (ms) |\n|---|---:|---:|---:|\n");
@@ -104,7 +116,8 @@ public sealed class SoakReport
             sb.Append(c, $"| {row.Period} | {row.Checks} | {row.P50Ms:F2} | {row.P99Ms:F2} |\n");
         }
 
-        sb.Append(c, $"\nRSS after warm-up {Rss.AfterWarmUp / 1048576.0:F1} MiB, at the end {Rss.End / 1048576.0:F1} MiB; ");
+        sb.Append(c, $"\nRSS after warm-up {Rss.AfterWarmUp / 1048576.0:F1} MiB, at the end {Rss.End / 1048576.0:F1} MiB ")
+          .Append(c, $"(anonymous {RssAnon.AfterWarmUp / 1048576.0:F1} -> {RssAnon.End / 1048576.0:F1} MiB; store on disk {StoreSize.AfterWarmUp / 1048576.0:F1} -> {StoreSize.End / 1048576.0:F1} MiB); ");
         sb.Append(GcHeap.AfterWarmUp is { } g0 && GcHeap.End is { } g1
             ? string.Create(c, $"GC heap {g0 / 1048576.0:F1} -> {g1 / 1048576.0:F1} MiB; ")
             : $"GC heap unavailable ({GcHeapUnavailable ?? "no counter reports"}); ");
