@@ -144,3 +144,56 @@ public sealed class CallerResolverTests : IDisposable
         public void Advance(TimeSpan by) => _now += by;
     }
 }
+
+/// <summary>The admin key file: created owner-only, refused when others can read it, never empty.</summary>
+public sealed class AdminKeyTests : IDisposable
+{
+    private readonly string _directory = Path.Combine(Path.GetTempPath(), "optout-sec-admin-" + Guid.NewGuid().ToString("N"));
+
+    [Fact]
+    public void FirstStart_CreatesAnOwnerOnlyFile_WithAnOorKey_AndMatchesItsHashOnly()
+    {
+        var key = AdminKey.Load(_directory, null);
+        var path = Path.Combine(_directory, AdminKey.FileName);
+        var text = File.ReadAllText(path).Trim();
+        Assert.StartsWith(ApiKeys.KeyPrefix, text, StringComparison.Ordinal);
+        Assert.True(key.Matches(ApiKeys.Hash(text)));
+        Assert.False(key.Matches(ApiKeys.Hash(text + "x")));
+        if (!OperatingSystem.IsWindows())
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
+        }
+    }
+
+    [Fact]
+    public void GroupReadableFile_IsRefused_NamingTheFix()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        AdminKey.Load(_directory, null);
+        var path = Path.Combine(_directory, AdminKey.FileName);
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead);
+        var ex = Assert.Throws<InvalidOperationException>(() => AdminKey.Load(_directory, null));
+        Assert.Contains("chmod 600", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void EnvironmentKey_IsUsed_AndNoFileIsWritten()
+    {
+        var key = AdminKey.Load(_directory, "  from-the-environment  ");
+        Assert.True(key.Matches(ApiKeys.Hash("from-the-environment")));
+        Assert.Null(key.FilePath);
+        Assert.False(File.Exists(Path.Combine(_directory, AdminKey.FileName)));
+    }
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_directory))
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+    }
+}
