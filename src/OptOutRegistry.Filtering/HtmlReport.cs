@@ -5,8 +5,10 @@ using System.Text;
 namespace OptOutRegistry.Filtering;
 
 /// <summary>
-/// Renders a <see cref="FilterReport"/> as one self-contained HTML page (no scripts, no external resources) with an
-/// inline SVG chart of removals per holder, stacked by selector kind.
+/// Renders a <see cref="FilterReport"/> as one self-contained HTML page (no scripts, no external resources, not even
+/// an XML namespace URL: inline SVG in HTML needs none) with an SVG chart of removals per holder, stacked by selector
+/// kind. Every bar carries its numbers as <c>data-holder</c>, <c>data-kind</c> and <c>data-count</c> attributes, so
+/// the chart can be checked against the report mechanically.
 /// </summary>
 public static class HtmlReport
 {
@@ -30,6 +32,15 @@ public static class HtmlReport
         {
             sb.Append(inv, $"<li>Registry {E(r.Source)} <code>{E(r.Location)}</code>: sequence {r.Sequence}, created {E(r.CreatedAt?.ToString("O", inv) ?? "n/a")}</li>");
             sb.Append(inv, $"<li>Signing key fingerprint <code>{E(r.KeyFingerprint ?? "n/a")}</code>, digest <code>{E(r.Digest ?? "n/a")}</code></li>");
+            if (r.TreeHead is not null)
+            {
+                sb.Append(inv, $"<li>Transparency-log tree head <code>{E(r.TreeHead)}</code>{(r.TreeSize is { } size ? $" (tree size {size})" : string.Empty)}</li>");
+            }
+
+            if (r.LastSequence is { } last && last != r.Sequence)
+            {
+                sb.Append(inv, $"<li>The registry changed during the run: answers came from sequences {r.Sequence}–{last}</li>");
+            }
         }
 
         sb.Append("</ul>\n<h2>Counts</h2><table><tr><th>records</th><th>kept</th><th>removed</th><th>rejected</th></tr>");
@@ -67,7 +78,7 @@ public static class HtmlReport
         var holders = report.ByHolder.Take(30).ToList();
         var max = Math.Max(1, holders.Max(h => h.BySelectorKind.Values.Sum()));
         var height = top + (holders.Count * rowHeight) + 10;
-        sb.Append(inv, $"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{labelWidth + barWidth + 80}\" height=\"{height}\" role=\"img\" aria-label=\"Removals per holder\" font-family=\"sans-serif\" font-size=\"12\">");
+        sb.Append(inv, $"<svg width=\"{labelWidth + barWidth + 80}\" height=\"{height}\" role=\"img\" aria-label=\"Removals per holder\" font-family=\"sans-serif\" font-size=\"12\">");
 
         // Legend.
         var x = labelWidth;
@@ -90,7 +101,7 @@ public static class HtmlReport
             {
                 if (!h.BySelectorKind.TryGetValue(s_kindOrder[k], out var count) || count == 0) { continue; }
                 var w = barWidth * (double)count / max;
-                sb.Append(inv, $"<rect x=\"{offset:0.##}\" y=\"{y + 4}\" width=\"{Math.Max(w, 1):0.##}\" height=\"{rowHeight - 8}\" fill=\"{s_colors[k]}\"><title>{E(h.HolderId)}: {count} by {s_kindOrder[k]}</title></rect>");
+                sb.Append(inv, $"<rect x=\"{offset:0.##}\" y=\"{y + 4}\" width=\"{Math.Max(w, 1):0.##}\" height=\"{rowHeight - 8}\" fill=\"{s_colors[k]}\" data-holder=\"{E(h.HolderId)}\" data-kind=\"{s_kindOrder[k]}\" data-count=\"{count}\"><title>{E(h.HolderId)}: {count} by {s_kindOrder[k]}</title></rect>");
                 offset += w;
             }
 

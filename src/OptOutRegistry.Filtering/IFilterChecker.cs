@@ -117,7 +117,8 @@ public sealed class FilterCheckBatch
         return Count++;
     }
 
-    internal void Clear()
+    /// <summary>Empties the batch for reuse.</summary>
+    public void Clear()
     {
         Count = 0;
         _charsUsed = 0;
