@@ -98,6 +98,23 @@ internal static class Scenario
             sw.Stop();
             Report("read all reservations (rebuild input)", read, sw.Elapsed);
 
+            // 3b. Replay the event log from the start as MatcherHost does at start (TailEventsAsync until caught up).
+            var latest = await registry.GetLatestSequenceAsync();
+            sw.Restart();
+            long replayed = 0;
+            await foreach (var e in registry.TailEventsAsync(0))
+            {
+                replayed++;
+                bytes += e.Payload.Length;
+                if (e.Sequence == latest)
+                {
+                    break;
+                }
+            }
+
+            sw.Stop();
+            Report("replay the event log (matcher rebuild input, as MatcherHost tails it)", replayed, sw.Elapsed);
+
             // 4. Search latency: selective queries (two title words of a random stored work, upper-cased) and
             //    broad ones (one of 30 common words, matching ~3% of all works each).
             var searchRandom = new Random(11);

@@ -55,10 +55,21 @@ public interface IRegistryStore : IAsyncDisposable
     /// <summary>The result id recorded for (holder, idempotency key), or null.</summary>
     Task<string?> FindIdempotencyKeyAsync(string holderId, string key, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// The result ids recorded for those of <paramref name="keys"/> the holder has used, keyed by idempotency key
+    /// (absent keys are missing from the map): the bulk import's duplicate check, a few queries per batch instead of
+    /// one per item.
+    /// </summary>
+    Task<IReadOnlyDictionary<string, string>> FindIdempotencyKeysAsync(
+        string holderId, IReadOnlyList<string> keys, CancellationToken cancellationToken = default);
+
     // ---- reservations ----
 
     /// <summary>A reservation by id, or null.</summary>
     Task<ReservationRecord?> GetReservationAsync(string reservationId, CancellationToken cancellationToken = default);
+
+    /// <summary>Those of the reservations that exist, in no particular order (a few queries for many ids).</summary>
+    Task<IReadOnlyList<ReservationRecord>> GetReservationsAsync(IReadOnlyList<string> reservationIds, CancellationToken cancellationToken = default);
 
     /// <summary>The holder's reservations in registration order, a page at a time (page size 1..1000).</summary>
     /// <exception cref="ArgumentException">The page token was not issued by this store, or the page size is out of range.</exception>

@@ -44,7 +44,10 @@ public sealed class SqliteRegistryStore : RelationalRegistryStore
             await store._writer.OpenAsync(cancellationToken).ConfigureAwait(false);
             // WAL: readers do not block the writer nor it them. synchronous=FULL: the WAL is fsynced at every
             // commit, so an acknowledged write survives power loss, not just a process crash (sqlite.org/pragma.html#pragma_synchronous).
-            await ExecuteAsync(store._writer, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 30000; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY; PRAGMA mmap_size = 1073741824;", cancellationToken)
+            // wal_autocheckpoint 16384 pages (64 MiB): a bulk-import batch rewrites the same b-tree and FTS5 pages; copying
+            // them back into the database file after every batch (the default 1000 pages) re-read each one from the WAL.
+            // Durability is the WAL's fsync at commit and does not depend on checkpoints (sqlite.org/wal.html#ckpt).
+            await ExecuteAsync(store._writer, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 30000; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY; PRAGMA mmap_size = 1073741824; PRAGMA wal_autocheckpoint = 16384;", cancellationToken)
                 .ConfigureAwait(false);
             return store;
         }
@@ -151,25 +154,61 @@ public sealed class SqliteRegistryStore : RelationalRegistryStore
         }
 
         match.Append('*');
-        await using var command = connection.CreateCommand();
-        // bm25 column weights: title 10, creators 4, identifiers 2, holder name 1. Lower bm25 is better.
-        command.CommandText =
-            "SELECT r.id, r.holder_id, r.title, r.state, bm25(works_fts, 10.0, 4.0, 2.0, 1.0) AS score "
-            + "FROM works_fts JOIN reservations r ON r.created_seq = works_fts.rowid "
-            + "WHERE works_fts MATCH $match" + (activeOnly ? " AND r.state = 1" : string.Empty)
-            + " ORDER BY score, r.created_seq LIMIT $limit";
-        command.Parameters.Add(new SqliteParameter("$match", match.ToString()));
-        command.Parameters.Add(new SqliteParameter("$limit", limit));
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        var hits = new List<SearchHit>();
-        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+
+        // Broad queries match a large share of all works. Ranking them needs bm25 for every match, but not the join to
+        // reservations: rank inside FTS5 first and join only the best few candidates. Ties are broken by rowid
+        // (= created_seq) inside as outside, so the best `take` (score, seq) pairs are exactly the head of the full
+        // ranking; the state filter can only remove rows from it, so only when fewer than `limit` survive although the
+        // candidates were cut off is the complete ranking run (sqlite.org/fts5.html#the_bm25_function: lower is better).
+        var take = activeOnly ? limit * 4 : limit;
+        var hits = new List<SearchHit>(limit);
+        var candidates = 0;
+        await using (var command = connection.CreateCommand())
         {
-            hits.Add(new SearchHit(reader.GetString(0), reader.GetString(1), NullableString(reader, 2),
-                (ReservationState)reader.GetInt64(3), -reader.GetDouble(4)));
+            command.CommandText =
+                "SELECT r.id, r.holder_id, r.title, r.state, f.score "
+                + "FROM (SELECT rowid, bm25(works_fts, 10.0, 4.0, 2.0, 1.0) AS score FROM works_fts WHERE works_fts MATCH $match "
+                + "ORDER BY score, rowid LIMIT $take) f JOIN reservations r ON r.created_seq = f.rowid ORDER BY f.score, f.rowid";
+            command.Parameters.Add(new SqliteParameter("$match", match.ToString()));
+            command.Parameters.Add(new SqliteParameter("$take", take));
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                candidates++;
+                if (hits.Count < limit && (!activeOnly || reader.GetInt64(3) == (long)ReservationState.Active))
+                {
+                    hits.Add(ReadHit(reader));
+                }
+            }
+        }
+
+        if (hits.Count == limit || candidates < take)
+        {
+            return hits;
+        }
+
+        hits.Clear();
+        await using (var command = connection.CreateCommand())
+        {
+            // bm25 column weights: title 10, creators 4, identifiers 2, holder name 1.
+            command.CommandText =
+                "SELECT r.id, r.holder_id, r.title, r.state, bm25(works_fts, 10.0, 4.0, 2.0, 1.0) AS score "
+                + "FROM works_fts JOIN reservations r ON r.created_seq = works_fts.rowid "
+                + "WHERE works_fts MATCH $match AND r.state = 1 ORDER BY score, r.created_seq LIMIT $limit";
+            command.Parameters.Add(new SqliteParameter("$match", match.ToString()));
+            command.Parameters.Add(new SqliteParameter("$limit", limit));
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                hits.Add(ReadHit(reader));
+            }
         }
 
         return hits;
     }
+
+    private static SearchHit ReadHit(DbDataReader reader) =>
+        new(reader.GetString(0), reader.GetString(1), NullableString(reader, 2), (ReservationState)reader.GetInt64(3), -reader.GetDouble(4));
 
     /// <inheritdoc/>
     public override async ValueTask DisposeAsync()

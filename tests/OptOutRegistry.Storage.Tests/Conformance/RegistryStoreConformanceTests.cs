@@ -437,6 +437,36 @@ public abstract class RegistryStoreConformanceTests : IAsyncLifetime
         Assert.Equal(0, await Store.GetLatestSequenceAsync());
     }
 
+    // ---- batched lookups (bulk import) ----
+
+    [Fact]
+    public async Task FindIdempotencyKeys_ManyKeysAcrossChunks_ReturnsOnlyThisHoldersRecordedKeys()
+    {
+        await CreateHolderAsync("h1");
+        await CreateHolderAsync("h2");
+        var batch = new List<Mutation>();
+        for (var i = 0; i < 700; i++)
+        {
+            batch.Add(new Mutation(Event("reservation.created"), [Reservation($"r{i}"), new RecordIdempotencyKey("h1", $"key-{i}", $"r{i}")]));
+        }
+
+        batch.Add(new Mutation(Event("reservation.created"), [Reservation("other", "h2"), new RecordIdempotencyKey("h2", "key-5", "other")]));
+        await Store.AppendBatchAsync(batch);
+        // 1,200 asked (more than one IN list): the even keys below 700 were used by h1, the rest never; key-5 by both.
+        var asked = Enumerable.Range(0, 1200).Select(i => $"key-{i * 2}").Append("key-5").ToList();
+
+        var found = await Store.FindIdempotencyKeysAsync("h1", asked);
+        var records = await Store.GetReservationsAsync([.. found.Values, "no-such-reservation"]);
+
+        Assert.Equal(351, found.Count); // 350 even keys below 700, and key-5
+        Assert.All(found, pair => Assert.Equal("r" + pair.Key["key-".Length..], pair.Value));
+        Assert.Equal("r5", (await Store.FindIdempotencyKeysAsync("h1", ["key-5"]))["key-5"]);
+        Assert.Equal("other", (await Store.FindIdempotencyKeysAsync("h2", asked))["key-5"]);
+        Assert.Empty(await Store.FindIdempotencyKeysAsync("h1", []));
+        Assert.Equal(found.Values.Order(StringComparer.Ordinal), records.Select(r => r.Id).Order(StringComparer.Ordinal));
+        Assert.All(records, r => Assert.Equal("payload:" + r.Id, Encoding.UTF8.GetString(r.Payload)));
+    }
+
     // ---- search ----
 
     private async Task SeedSearchCorpusAsync()
@@ -491,6 +521,41 @@ public abstract class RegistryStoreConformanceTests : IAsyncLifetime
         var hits = await Store.SearchWorksAsync("revoked", 10, activeOnly: false);
 
         Assert.Equal([("gone", ReservationState.Revoked)], hits.Select(h => (h.ReservationId, h.State)));
+    }
+
+    /// <summary>
+    /// 30 equally ranked works (ties go to the earliest), the first <paramref name="revoked"/> of them revoked: the
+    /// active-only answer must skip however many of the best matches are revoked, as a user paging through results
+    /// would expect, whichever way the store ranks internally.
+    /// </summary>
+    [Theory]
+    [InlineData(2, 0)]
+    [InlineData(2, 7)]
+    [InlineData(2, 9)]
+    [InlineData(5, 26)]
+    [InlineData(5, 30)]
+    [InlineData(10, 21)]
+    public async Task SearchWorks_ActiveOnly_SkipsRevokedBestMatches(int limit, int revoked)
+    {
+        await CreateHolderAsync();
+        var works = new List<Mutation>();
+        for (var i = 0; i < 30; i++)
+        {
+            works.Add(new Mutation(Event("reservation.created"), Reservation($"w{i:D2}", title: "Lantern harbour")));
+        }
+
+        await Store.AppendBatchAsync(works);
+        for (var i = 0; i < revoked; i++)
+        {
+            await Store.AppendAsync(new Mutation(Event("reservation.revoked"), new ChangeReservationState($"w{i:D2}", ReservationState.Revoked)));
+        }
+
+        var hits = await Store.SearchWorksAsync("lantern", limit);
+        var all = await Store.SearchWorksAsync("lantern", limit, activeOnly: false);
+
+        var expected = Enumerable.Range(revoked, Math.Min(limit, 30 - revoked)).Select(i => $"w{i:D2}");
+        Assert.Equal(expected, hits.Select(h => h.ReservationId));
+        Assert.Equal(Enumerable.Range(0, limit).Select(i => $"w{i:D2}"), all.Select(h => h.ReservationId));
     }
 
     // ---- event log and transparency ----
