@@ -176,8 +176,23 @@ public sealed class AdminKeyTests : IDisposable
         AdminKey.Load(_directory, null);
         var path = Path.Combine(_directory, AdminKey.FileName);
         File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead);
-        var ex = Assert.Throws<InvalidOperationException>(() => AdminKey.Load(_directory, null));
+        var ex = Assert.Throws<UnauthorizedAccessException>(() => AdminKey.Load(_directory, null));
         Assert.Contains("chmod 600", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void EmptyFile_IsRefused_SayingHowToRegenerate()
+    {
+        Directory.CreateDirectory(_directory);
+        var path = Path.Combine(_directory, AdminKey.FileName);
+        File.WriteAllText(path, "\n");
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+
+        var ex = Assert.Throws<FormatException>(() => AdminKey.Load(_directory, null));
+        Assert.Contains("delete it", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]

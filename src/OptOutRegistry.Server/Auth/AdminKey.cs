@@ -29,7 +29,9 @@ public sealed class AdminKey
     public bool Matches(ReadOnlySpan<byte> keyHash) => CryptographicOperations.FixedTimeEquals(_hash, keyHash);
 
     /// <summary>Loads the key from <paramref name="environmentValue"/> or the data directory, creating the file on first start.</summary>
-    /// <exception cref="InvalidOperationException">The key file is readable by group or others, or is empty.</exception>
+    /// <exception cref="UnauthorizedAccessException">The key file is accessible to group or others.</exception>
+    /// <exception cref="FormatException">The key file is empty.</exception>
+    /// <remarks>Both are exceptions the host turns into a one-line message and exit code 2 (ServerHost.RunAsync).</remarks>
     public static AdminKey Load(string dataDirectory, string? environmentValue)
     {
         if (!string.IsNullOrEmpty(environmentValue))
@@ -65,14 +67,14 @@ public sealed class AdminKey
                 | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
             if ((File.GetUnixFileMode(path) & groupOrOther) != 0)
             {
-                throw new InvalidOperationException($"The admin key file '{path}' is accessible to group or others; run chmod 600 on it.");
+                throw new UnauthorizedAccessException($"The admin key file '{path}' is accessible to group or others; run chmod 600 on it.");
             }
         }
 
         var key = File.ReadAllText(path).Trim();
         if (key.Length == 0)
         {
-            throw new InvalidOperationException($"The admin key file '{path}' is empty; delete it to have a new key generated.");
+            throw new FormatException($"The admin key file '{path}' is empty; delete it to have a new key generated.");
         }
 
         return new AdminKey(ApiKeys.Hash(key), path);
