@@ -76,6 +76,7 @@ public sealed partial class RegistryService
         var duplicateOf = new int[batch.Count];
         var pending = new List<(int Index, Mutation Mutation, string ReservationId, string? Key)>(batch.Count);
         var keysInBatch = new Dictionary<string, int>(StringComparer.Ordinal);
+        var earlier = await FindEarlierImportsAsync(session.Holder.Id, batch, ct).ConfigureAwait(false);
         var now = Now();
         for (var i = 0; i < batch.Count; i++)
         {
@@ -93,7 +94,7 @@ public sealed partial class RegistryService
                         continue;
                     }
 
-                    if (await FindByIdempotencyKeyAsync(session.Holder.Id, key, ct).ConfigureAwait(false) is { } existing)
+                    if (earlier.TryGetValue(key, out var existing))
                     {
                         MarkDuplicate(results[i], existing);
                         continue;
@@ -183,6 +184,64 @@ public sealed partial class RegistryService
         }
 
         return results;
+    }
+
+    /// <summary>
+    /// The reservations earlier calls created for this batch's idempotency keys: two batched queries per batch, not one
+    /// lookup per item. Keys that fail validation are left to the per-item loop, which rejects them.
+    /// </summary>
+    private async Task<Dictionary<string, ReservationRecord>> FindEarlierImportsAsync(
+        string holderId, List<Pb.ImportReservationsRequest> batch, CancellationToken ct)
+    {
+        var byKey = new Dictionary<string, ReservationRecord>(StringComparer.Ordinal);
+        var keys = new List<string>(batch.Count);
+        foreach (var item in batch)
+        {
+            try
+            {
+                if (ValidateIdempotencyKey(item.IdempotencyKey, "idempotency_key") is { } key)
+                {
+                    keys.Add(key);
+                }
+            }
+            catch (ModelValidationException)
+            {
+                // Answered per item below.
+            }
+        }
+
+        if (keys.Count == 0)
+        {
+            return byKey;
+        }
+
+        var resultIds = await _store.FindIdempotencyKeysAsync(holderId, keys, ct).ConfigureAwait(false);
+        if (resultIds.Count == 0)
+        {
+            return byKey;
+        }
+
+        var ids = new List<string>(resultIds.Count);
+        foreach (var id in resultIds.Values)
+        {
+            ids.Add(id);
+        }
+
+        var byId = new Dictionary<string, ReservationRecord>(StringComparer.Ordinal);
+        foreach (var record in await _store.GetReservationsAsync(ids, ct).ConfigureAwait(false))
+        {
+            byId[record.Id] = record;
+        }
+
+        foreach (var (key, id) in resultIds)
+        {
+            if (byId.TryGetValue(id, out var record))
+            {
+                byKey[key] = record;
+            }
+        }
+
+        return byKey;
     }
 
     private static void MarkDuplicate(Pb.ImportReservationsResponse response, ReservationRecord existing)
