@@ -145,6 +145,26 @@ public sealed class ClientServerTests(ServerFixture server) : IDisposable
     }
 
     [Fact]
+    public async Task Duplex_ReachesTheServer_BeforeTheClientWritesAnything()
+    {
+        // The server answers an unknown method with UNIMPLEMENTED as soon as it sees the request headers. If the client
+        // held the headers back until its first write, this call would hang until a keep-alive PING (about a minute).
+        var unknown = Method<EchoRequest, EchoResponse>.Create("optout.interop.v1.InteropTest", "NoSuchMethod", MethodType.DuplexStreaming);
+        using var call = _channel.DuplexStreaming(unknown);
+        var ex = await Assert.ThrowsAsync<RpcException>(() => call.ResponseStream.MoveNext().WaitAsync(TimeSpan.FromSeconds(20)));
+        Assert.Equal(StatusCode.Unimplemented, ex.StatusCode);
+    }
+
+    [Fact]
+    public async Task ClientStream_ReachesTheServer_BeforeTheClientWritesAnything()
+    {
+        var unknown = Method<EchoRequest, EchoResponse>.Create("optout.interop.v1.InteropTest", "NoSuchMethod", MethodType.ClientStreaming);
+        using var call = _channel.ClientStreaming(unknown);
+        var ex = await Assert.ThrowsAsync<RpcException>(() => call.ResponseAsync.WaitAsync(TimeSpan.FromSeconds(20)));
+        Assert.Equal(StatusCode.Unimplemented, ex.StatusCode);
+    }
+
+    [Fact]
     public async Task ClientStreaming_ZeroMessages_ReturnsEmptySummary()
     {
         using var call = _channel.ClientStreaming(Methods.ClientStream);
