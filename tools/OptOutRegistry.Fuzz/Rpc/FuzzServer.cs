@@ -1,0 +1,118 @@
+using System.Collections.Concurrent;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using OptOutRegistry.Server;
+
+namespace OptOutRegistry.Fuzz.Rpc;
+
+/// <summary>One log entry at Error or above, as captured.</summary>
+/// <param name="Category">Logger category.</param>
+/// <param name="EventId">Event id.</param>
+/// <param name="Level">Level.</param>
+/// <param name="Message">Formatted message.</param>
+/// <param name="Exception">The exception logged with it, if any.</param>
+public sealed record CapturedLog(string Category, EventId EventId, LogLevel Level, string Message, Exception? Exception);
+
+/// <summary>Captures every Error/Critical entry of the server, so that a handled-looking answer can still reveal an unhandled exception.</summary>
+public sealed class ErrorLogCapture : ILoggerProvider
+{
+    private readonly ConcurrentQueue<CapturedLog> _entries = new();
+
+    /// <summary>Takes every entry captured since the last call.</summary>
+    public List<CapturedLog> Drain()
+    {
+        var list = new List<CapturedLog>();
+        while (_entries.TryDequeue(out var entry))
+        {
+            list.Add(entry);
+        }
+
+        return list;
+    }
+
+    /// <inheritdoc />
+    public ILogger CreateLogger(string categoryName) => new Logger(categoryName, _entries);
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+    }
+
+    private sealed class Logger(string category, ConcurrentQueue<CapturedLog> entries) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Error;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (logLevel >= LogLevel.Error)
+            {
+                entries.Enqueue(new CapturedLog(category, eventId, logLevel, formatter(state, exception), exception));
+            }
+        }
+    }
+}
+
+/// <summary>
+/// The real server (<see cref="ServerHost.Build"/>: SQLite store, every service) in process on loopback ports chosen by
+/// the OS, with its own data directory and an <see cref="ErrorLogCapture"/> hooked into its logger factory.
+/// </summary>
+public sealed class FuzzServer : IAsyncDisposable
+{
+    private FuzzServer(WebApplication app, string dataDirectory, Uri grpcAddress, ErrorLogCapture logs)
+    {
+        App = app;
+        DataDirectory = dataDirectory;
+        GrpcAddress = grpcAddress;
+        Logs = logs;
+    }
+
+    /// <summary>The running application.</summary>
+    public WebApplication App { get; }
+
+    /// <summary>Its data directory (deleted on dispose).</summary>
+    public string DataDirectory { get; }
+
+    /// <summary>The h2c gRPC address.</summary>
+    public Uri GrpcAddress { get; }
+
+    /// <summary>Error entries the server logged.</summary>
+    public ErrorLogCapture Logs { get; }
+
+    /// <summary>The admin key the server generated.</summary>
+    public string AdminKey => File.ReadAllText(Path.Combine(DataDirectory, "admin-key")).Trim();
+
+    /// <summary>Starts a server. Rate limits are raised so the fuzzer measures parsing, not the limiter.</summary>
+    public static async Task<FuzzServer> StartAsync(params string[] extraArgs)
+    {
+        var dataDirectory = Path.Combine(Path.GetTempPath(), "optout-fuzz-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dataDirectory);
+        string[] args = ["--urls", "http://127.0.0.1:0", "--http-urls", "none", "--data-dir", dataDirectory, "--Logging:LogLevel:Default", "Warning", "--Logging:Console:LogLevel:Default", "None", .. extraArgs];
+        var app = ServerHost.Build(args);
+        var logs = new ErrorLogCapture();
+        app.Services.GetRequiredService<ILoggerFactory>().AddProvider(logs);
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        return new FuzzServer(app, dataDirectory, new Uri(address), logs);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        await App.StopAsync();
+        await App.DisposeAsync();
+        try
+        {
+            Directory.Delete(DataDirectory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A file still held by a background task; the temp cleaner takes it.
+        }
+    }
+}
