@@ -129,55 +129,68 @@ public sealed class AiAgentCatalog
 
         using (doc)
         {
-            var root = doc.RootElement;
-            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("agents", out var agents) || agents.ValueKind != JsonValueKind.Array)
+            try
             {
-                throw new FormatException("agent list: expected an object with an \"agents\" array");
+                return Read(doc.RootElement);
+            }
+            catch (InvalidOperationException ex)
+            {
+                // JsonDocument.Parse checks the structure only; GetString throws InvalidOperationException for a string
+                // that is not valid UTF-8 or holds an unpaired surrogate escape (RFC 8259 §8.1, §8.2).
+                throw new FormatException($"agent list: a string is not valid UTF-8 or has an unpaired surrogate ({ex.Message})", ex);
+            }
+        }
+    }
+
+    private static AiAgentCatalog Read(JsonElement root)
+    {
+        if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("agents", out var agents) || agents.ValueKind != JsonValueKind.Array)
+        {
+            throw new FormatException("agent list: expected an object with an \"agents\" array");
+        }
+
+        var version = root.TryGetProperty("version", out var v) && v.ValueKind == JsonValueKind.String ? v.GetString()! : "unversioned";
+        var list = new List<AiAgent>();
+        var i = 0;
+        foreach (var e in agents.EnumerateArray())
+        {
+            if (e.ValueKind != JsonValueKind.Object || !e.TryGetProperty("token", out var t) || t.ValueKind != JsonValueKind.String ||
+                string.IsNullOrWhiteSpace(t.GetString()))
+            {
+                throw new FormatException($"agent list: agents[{i}].token must be a non-empty string");
             }
 
-            var version = root.TryGetProperty("version", out var v) && v.ValueKind == JsonValueKind.String ? v.GetString()! : "unversioned";
-            var list = new List<AiAgent>();
-            var i = 0;
-            foreach (var e in agents.EnumerateArray())
+            var controls = new List<string>();
+            if (e.TryGetProperty("controls", out var c) && c.ValueKind == JsonValueKind.Array)
             {
-                if (e.ValueKind != JsonValueKind.Object || !e.TryGetProperty("token", out var t) || t.ValueKind != JsonValueKind.String ||
-                    string.IsNullOrWhiteSpace(t.GetString()))
+                foreach (var x in c.EnumerateArray())
                 {
-                    throw new FormatException($"agent list: agents[{i}].token must be a non-empty string");
-                }
-
-                var controls = new List<string>();
-                if (e.TryGetProperty("controls", out var c) && c.ValueKind == JsonValueKind.Array)
-                {
-                    foreach (var x in c.EnumerateArray())
+                    if (x.ValueKind == JsonValueKind.String)
                     {
-                        if (x.ValueKind == JsonValueKind.String)
-                        {
-                            controls.Add(x.GetString()!);
-                        }
+                        controls.Add(x.GetString()!);
                     }
                 }
-
-                list.Add(new AiAgent(
-                    t.GetString()!,
-                    Str(e, "operator") ?? "",
-                    Str(e, "purpose") switch
-                    {
-                        "training" => AgentPurpose.Training,
-                        "search" => AgentPurpose.Search,
-                        "user-fetch" => AgentPurpose.UserFetch,
-                        "assistant" => AgentPurpose.Assistant,
-                        "data" => AgentPurpose.Data,
-                        _ => AgentPurpose.Unknown,
-                    },
-                    Str(e, "respectsRobots") ?? "unclear",
-                    e.TryGetProperty("control", out var ctl) && ctl.ValueKind == JsonValueKind.True,
-                    controls));
-                i++;
             }
 
-            return new AiAgentCatalog(version, list);
+            list.Add(new AiAgent(
+                t.GetString()!,
+                Str(e, "operator") ?? "",
+                Str(e, "purpose") switch
+                {
+                    "training" => AgentPurpose.Training,
+                    "search" => AgentPurpose.Search,
+                    "user-fetch" => AgentPurpose.UserFetch,
+                    "assistant" => AgentPurpose.Assistant,
+                    "data" => AgentPurpose.Data,
+                    _ => AgentPurpose.Unknown,
+                },
+                Str(e, "respectsRobots") ?? "unclear",
+                e.TryGetProperty("control", out var ctl) && ctl.ValueKind == JsonValueKind.True,
+                controls));
+            i++;
         }
+
+        return new AiAgentCatalog(version, list);
     }
 
     private static string? Str(JsonElement e, string name) =>
