@@ -74,6 +74,13 @@ public static class TrainingMining
         {
             error = $"C2PA JSON: {ex.Message}";
         }
+        catch (InvalidOperationException ex)
+        {
+            // JsonDocument.Parse checks the structure only; GetString throws InvalidOperationException for a string that
+            // is not valid UTF-8 or holds an unpaired surrogate escape such as "\ud800" (RFC 8259 §8.1, §8.2).
+            found.Clear();
+            error = $"C2PA JSON: a string is not valid Unicode (invalid UTF-8 or an unpaired surrogate escape): {ex.Message}";
+        }
 
         return found;
     }
