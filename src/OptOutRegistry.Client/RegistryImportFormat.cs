@@ -55,93 +55,102 @@ public static class RegistryImportFormat
             throw new ImportFormatException("line", "is not JSON: " + ex.Message);
         }
 
-        using (document)
+        try
         {
-            var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
+            using (document)
             {
-                throw new ImportFormatException("line", "must be a JSON object");
-            }
-
-            var spec = new Pb.ReservationSpec();
-            string? key = null;
-            var disallow = new List<string>();
-            var allow = new List<string>();
-            foreach (var property in root.EnumerateObject())
-            {
-                var name = property.Name;
-                var value = property.Value;
-                switch (name)
+                var root = document.RootElement;
+                if (root.ValueKind != JsonValueKind.Object)
                 {
-                    case "url" or "prefix" or "pattern" or "host" or "domain" or "sha256" or "iscc" or "identifier":
-                        spec.Selectors.Add(ParseSelectorValue(name, value, name));
-                        break;
-                    case "any_query" or "include_subdomains":
-                        // Options of the top-level selector; applied below once every key has been read.
-                        RequireBool(value, name);
-                        break;
-                    case "selectors":
-                        if (value.ValueKind != JsonValueKind.Array)
-                        {
-                            throw new ImportFormatException(name, "must be a list of selector objects");
-                        }
-
-                        var i = 0;
-                        foreach (var item in value.EnumerateArray())
-                        {
-                            spec.Selectors.Add(ParseSelectorObject(item, $"selectors[{i}]"));
-                            i++;
-                        }
-
-                        break;
-                    case "disallow":
-                        disallow.AddRange(ReadStrings(value, name));
-                        break;
-                    case "allow":
-                        allow.AddRange(ReadStrings(value, name));
-                        break;
-                    case "valid_from":
-                        spec.ValidFrom = ParseTime(RequireString(value, name), name);
-                        break;
-                    case "valid_until":
-                        spec.ValidUntil = ParseTime(RequireString(value, name), name);
-                        break;
-                    case "policy_url":
-                        spec.PolicyUrl = RequireString(value, name);
-                        break;
-                    case "idempotency_key":
-                        key = RequireString(value, name);
-                        break;
-                    case "title":
-                        (spec.Work ??= new Pb.WorkMetadata()).Title = RequireString(value, name);
-                        break;
-                    case "creators":
-                        (spec.Work ??= new Pb.WorkMetadata()).Creators.AddRange(ReadStrings(value, name));
-                        break;
-                    case "language":
-                        (spec.Work ??= new Pb.WorkMetadata()).Language = RequireString(value, name);
-                        break;
-                    case "identifiers":
-                        (spec.Work ??= new Pb.WorkMetadata()).Identifiers.AddRange(ReadStrings(value, name));
-                        break;
-                    default:
-                        throw new ImportFormatException(name, "is not a key of the import format (see docs/import-format.md)");
+                    throw new ImportFormatException("line", "must be a JSON object");
                 }
-            }
 
-            ApplyTopLevelOptions(root, spec);
-            if (spec.Selectors.Count == 0)
-            {
-                throw new ImportFormatException("line", "has no selector: give one of url, prefix, pattern, host, domain, sha256, iscc, identifier, or a selectors list");
-            }
+                var spec = new Pb.ReservationSpec();
+                string? key = null;
+                var disallow = new List<string>();
+                var allow = new List<string>();
+                foreach (var property in root.EnumerateObject())
+                {
+                    var name = property.Name;
+                    var value = property.Value;
+                    switch (name)
+                    {
+                        case "url" or "prefix" or "pattern" or "host" or "domain" or "sha256" or "iscc" or "identifier":
+                            spec.Selectors.Add(ParseSelectorValue(name, value, name));
+                            break;
+                        case "any_query" or "include_subdomains":
+                            // Options of the top-level selector; applied below once every key has been read.
+                            RequireBool(value, name);
+                            break;
+                        case "selectors":
+                            if (value.ValueKind != JsonValueKind.Array)
+                            {
+                                throw new ImportFormatException(name, "must be a list of selector objects");
+                            }
 
-            AddStatements(spec, disallow, allow);
-            return new Pb.ImportReservationsRequest
-            {
-                Spec = spec,
-                IdempotencyKey = key ?? DeriveIdempotencyKey(line),
-                ClientReference = clientReference,
-            };
+                            var i = 0;
+                            foreach (var item in value.EnumerateArray())
+                            {
+                                spec.Selectors.Add(ParseSelectorObject(item, $"selectors[{i}]"));
+                                i++;
+                            }
+
+                            break;
+                        case "disallow":
+                            disallow.AddRange(ReadStrings(value, name));
+                            break;
+                        case "allow":
+                            allow.AddRange(ReadStrings(value, name));
+                            break;
+                        case "valid_from":
+                            spec.ValidFrom = ParseTime(RequireString(value, name), name);
+                            break;
+                        case "valid_until":
+                            spec.ValidUntil = ParseTime(RequireString(value, name), name);
+                            break;
+                        case "policy_url":
+                            spec.PolicyUrl = RequireString(value, name);
+                            break;
+                        case "idempotency_key":
+                            key = RequireString(value, name);
+                            break;
+                        case "title":
+                            (spec.Work ??= new Pb.WorkMetadata()).Title = RequireString(value, name);
+                            break;
+                        case "creators":
+                            (spec.Work ??= new Pb.WorkMetadata()).Creators.AddRange(ReadStrings(value, name));
+                            break;
+                        case "language":
+                            (spec.Work ??= new Pb.WorkMetadata()).Language = RequireString(value, name);
+                            break;
+                        case "identifiers":
+                            (spec.Work ??= new Pb.WorkMetadata()).Identifiers.AddRange(ReadStrings(value, name));
+                            break;
+                        default:
+                            throw new ImportFormatException(name, "is not a key of the import format (see docs/import-format.md)");
+                    }
+                }
+
+                ApplyTopLevelOptions(root, spec);
+                if (spec.Selectors.Count == 0)
+                {
+                    throw new ImportFormatException("line", "has no selector: give one of url, prefix, pattern, host, domain, sha256, iscc, identifier, or a selectors list");
+                }
+
+                AddStatements(spec, disallow, allow);
+                return new Pb.ImportReservationsRequest
+                {
+                    Spec = spec,
+                    IdempotencyKey = key ?? DeriveIdempotencyKey(line),
+                    ClientReference = clientReference,
+                };
+            }
+        }
+        catch (InvalidOperationException ex)
+        {
+            // JsonDocument.Parse checks the structure only; GetString throws InvalidOperationException for a string that
+            // is not valid UTF-8 or holds an unpaired surrogate escape such as "\ud800" (RFC 8259 §8.1, §8.2).
+            throw new ImportFormatException("line", "has a string that is not valid Unicode (invalid UTF-8 or an unpaired surrogate escape): " + ex.Message);
         }
     }
 
