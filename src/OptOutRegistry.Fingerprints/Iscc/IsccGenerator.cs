@@ -211,6 +211,7 @@ public static class IsccGenerator
     /// in the similarity hash.
     /// </summary>
     /// <exception cref="ArgumentException">The name is empty after normalisation, or the metadata is malformed.</exception>
+    /// <exception cref="FormatException">The metadata cannot be canonicalised (see <see cref="JsonCanonicalizer.Canonicalize"/>).</exception>
     public static MetaCodeResult GenMetaCodeV0(string name, string? description = null, JsonElement? meta = null, int bits = 64)
     {
         name = TextNormalization.Trim(TextNormalization.RemoveNewlines(TextNormalization.Clean(name ?? string.Empty)), MetaTrimName);
@@ -228,7 +229,7 @@ public static class IsccGenerator
         {
             if (m.ValueKind == JsonValueKind.String)
             {
-                metaValue = m.GetString()!;
+                metaValue = GetStringOrThrowFormat(m);
                 payload = DecodeDataUrl(metaValue);
             }
             else if (m.ValueKind == JsonValueKind.Object)
@@ -328,10 +329,24 @@ public static class IsccGenerator
     }
 
     // Python truthiness of the meta argument: None, "" and {} mean "no metadata".
+    // JsonElement.GetString throws InvalidOperationException for a string that is not valid UTF-8 or holds an unpaired
+    // surrogate escape such as "\ud800" (RFC 8259 §8.1, §8.2): untrusted metadata must give the documented FormatException.
+    private static string GetStringOrThrowFormat(JsonElement m)
+    {
+        try
+        {
+            return m.GetString()!;
+        }
+        catch (InvalidOperationException ex)
+        {
+            throw new FormatException($"meta: the string is not valid Unicode (invalid UTF-8 or an unpaired surrogate escape): {ex.Message}", ex);
+        }
+    }
+
     private static bool IsTruthy(JsonElement m) => m.ValueKind switch
     {
         JsonValueKind.Null or JsonValueKind.Undefined => false,
-        JsonValueKind.String => m.GetString()!.Length > 0,
+        JsonValueKind.String => GetStringOrThrowFormat(m).Length > 0,
         JsonValueKind.Object => m.EnumerateObject().MoveNext(),
         _ => true,
     };

@@ -15,11 +15,21 @@ public static class JsonCanonicalizer
     public const int MaxDepth = 64;
 
     /// <summary>Returns the canonical UTF-8 bytes of <paramref name="element"/>.</summary>
-    /// <exception cref="FormatException">A number is not finite, or nesting exceeds <see cref="MaxDepth"/>.</exception>
+    /// <exception cref="FormatException">A number is not finite, nesting exceeds <see cref="MaxDepth"/>, or a string is not valid Unicode.</exception>
     public static byte[] Canonicalize(JsonElement element)
     {
         var sb = new StringBuilder();
-        Write(element, sb, 0);
+        try
+        {
+            Write(element, sb, 0);
+        }
+        catch (InvalidOperationException ex)
+        {
+            // JsonDocument.Parse checks the structure only; reading a string that is not valid UTF-8 or holds an unpaired
+            // surrogate escape such as "\ud800" throws InvalidOperationException (RFC 8259 §8.1, §8.2).
+            throw new FormatException($"meta: a string is not valid Unicode (invalid UTF-8 or an unpaired surrogate escape): {ex.Message}", ex);
+        }
+
         return Encoding.UTF8.GetBytes(sb.ToString());
     }
 
