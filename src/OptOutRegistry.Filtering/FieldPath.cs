@@ -114,6 +114,12 @@ public sealed class FieldPath
         {
             return $"malformed JSON at byte {reader.BytesConsumed}: {ex.Message}";
         }
+        catch (InvalidOperationException)
+        {
+            // ValueTextEquals unescapes a property name and throws for an unpaired surrogate escape such as "\ud800"
+            // (fuzz finding, benchmarks/Reliability/FUZZ-RESULTS.md).
+            return $"malformed JSON at byte {reader.BytesConsumed}: a property name is not valid Unicode (unpaired surrogate escape)";
+        }
     }
 
     private static string? Step(ref Utf8JsonReader reader, FieldPath path, ref int matched, ref JsonStringRef value)
@@ -122,6 +128,14 @@ public sealed class FieldPath
         {
             if (reader.TokenType == JsonTokenType.String)
             {
+                // Utf8JsonReader checks escapes only when unescaping: "\ud800" (an unpaired surrogate) or invalid UTF-8 in
+                // an escaped string would throw InvalidOperationException later, in GetString/CopyString (fuzz finding,
+                // benchmarks/Reliability/FUZZ-RESULTS.md). Unescape once here so the record is rejected as malformed.
+                if (reader.ValueIsEscaped && !CanUnescape(ref reader))
+                {
+                    return $"field '{path.Text}' is not valid Unicode (invalid UTF-8 or an unpaired surrogate escape)";
+                }
+
                 // For a string token read from a span, TokenStartIndex is the opening quote and ValueSpan the raw content.
                 value = new JsonStringRef((int)reader.TokenStartIndex + 1, reader.ValueSpan.Length, reader.ValueIsEscaped);
                 matched = -1;
@@ -145,6 +159,30 @@ public sealed class FieldPath
 
         matched = -1;
         return null;
+    }
+
+    private static bool CanUnescape(ref Utf8JsonReader reader)
+    {
+        // Unescaped text is never longer than its escaped form.
+        var length = reader.ValueSpan.Length;
+        var rented = length <= 256 ? null : System.Buffers.ArrayPool<char>.Shared.Rent(length);
+        Span<char> buffer = rented ?? stackalloc char[256];
+        try
+        {
+            reader.CopyString(buffer);
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                System.Buffers.ArrayPool<char>.Shared.Return(rented);
+            }
+        }
     }
 
     private static string Describe(JsonTokenType type) => type switch
