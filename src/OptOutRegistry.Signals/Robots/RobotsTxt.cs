@@ -24,12 +24,12 @@ public sealed class RobotsTxt
     private const int MaxWarnings = 200;
     private static readonly byte[] Utf8Bom = [0xEF, 0xBB, 0xBF];
 
-    private readonly Dictionary<string, RobotsGroup> _groups;
-    private readonly Dictionary<string, RobotsGroup>.AlternateLookup<ReadOnlySpan<char>> _lookup;
+    private readonly Dictionary<string, AgentGroup> _groups;
+    private readonly Dictionary<string, AgentGroup>.AlternateLookup<ReadOnlySpan<char>> _lookup;
     private readonly RobotsGroup? _star;
 
     private RobotsTxt(
-        Dictionary<string, RobotsGroup> groups,
+        Dictionary<string, AgentGroup> groups,
         RobotsGroup? star,
         List<string> sitemaps,
         List<RobotsPreferenceRule> globalSignals,
@@ -99,7 +99,7 @@ public sealed class RobotsTxt
         var token = ProductToken(agent);
         if (token.Length > 0 && token[0] != '*' && _lookup.TryGetValue(token, out var group))
         {
-            return group;
+            return group.Group;
         }
 
         return _star;
@@ -295,11 +295,45 @@ public sealed class RobotsTxt
     {
         public List<string> Agents { get; } = [];
 
+        // Membership test for Agents: a List.Contains per user-agent line made a group of n agents O(n²) to parse
+        // (fuzz finding, benchmarks/Reliability/FUZZ-RESULTS.md).
+        public HashSet<string> AgentSet { get; } = new(StringComparer.Ordinal);
+
         public List<RobotsRule> Rules { get; } = [];
 
         public List<RobotsPreferenceRule> Preferences { get; } = [];
 
         public List<(string Url, int Line)> Licenses { get; } = [];
+    }
+
+    /// <summary>One agent's group, merged from every raw group naming it (§2.2.1) on first use, then kept.</summary>
+    private sealed class AgentGroup(string agent, List<RawGroup> sources)
+    {
+        private RobotsGroup? _group;
+
+        public RobotsGroup Group => Volatile.Read(ref _group) ?? Create();
+
+        public static RobotsGroup Merge(string agent, List<RawGroup> sources)
+        {
+            var rules = new List<RobotsRule>();
+            var preferences = new List<RobotsPreferenceRule>();
+            var licenses = new List<(string Url, int Line)>();
+            foreach (var g in sources)
+            {
+                rules.AddRange(g.Rules);
+                preferences.AddRange(g.Preferences);
+                licenses.AddRange(g.Licenses);
+            }
+
+            return new RobotsGroup([agent], rules, preferences, licenses);
+        }
+
+        private RobotsGroup Create()
+        {
+            // Concurrent first uses may both merge; the first published group wins (both are equal).
+            var group = Merge(agent, sources);
+            return Interlocked.CompareExchange(ref _group, group, null) ?? group;
+        }
     }
 
     private sealed class Builder(List<RobotsWarning> warnings)
@@ -406,7 +440,7 @@ public sealed class RobotsTxt
             }
 
             var t = token.ToString().ToLowerInvariant();
-            if (!_current.Agents.Contains(t))
+            if (_current.AgentSet.Add(t))
             {
                 _current.Agents.Add(t);
             }
@@ -519,35 +553,35 @@ public sealed class RobotsTxt
 
         public RobotsTxt Build()
         {
-            var merged = new Dictionary<string, (List<string> Agents, List<RobotsRule> Rules, List<RobotsPreferenceRule> Prefs, List<(string, int)> Licenses)>(StringComparer.Ordinal);
+            // Only which raw groups name each agent is collected here (linear in the file); an agent's merged group is
+            // built when it is first asked for. Building every agent's group up front copied a group's rules once per
+            // agent naming it: n agents over n rules took O(n²) time and memory (fuzz finding, FUZZ-RESULTS.md).
+            var sources = new Dictionary<string, List<RawGroup>>(StringComparer.Ordinal);
             foreach (var g in _groups)
             {
                 foreach (var agent in g.Agents)
                 {
-                    if (!merged.TryGetValue(agent, out var m))
+                    if (!sources.TryGetValue(agent, out var list))
                     {
-                        m = ([agent], [], [], []);
-                        merged[agent] = m;
+                        list = [];
+                        sources[agent] = list;
                     }
 
-                    m.Rules.AddRange(g.Rules);
-                    m.Prefs.AddRange(g.Preferences);
-                    m.Licenses.AddRange(g.Licenses);
+                    list.Add(g);
                 }
             }
 
             RobotsGroup? star = null;
-            var groups = new Dictionary<string, RobotsGroup>(StringComparer.OrdinalIgnoreCase);
-            foreach (var (agent, m) in merged)
+            var groups = new Dictionary<string, AgentGroup>(StringComparer.OrdinalIgnoreCase);
+            foreach (var (agent, list) in sources)
             {
-                var group = new RobotsGroup(m.Agents, m.Rules, m.Prefs, m.Licenses);
                 if (agent == "*")
                 {
-                    star = group;
+                    star = AgentGroup.Merge(agent, list);
                 }
                 else
                 {
-                    groups[agent] = group;
+                    groups[agent] = new AgentGroup(agent, list);
                 }
             }
 
