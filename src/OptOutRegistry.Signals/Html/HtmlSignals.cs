@@ -12,6 +12,14 @@ public sealed class HtmlSignals
     /// <summary>Largest document parsed; the rest is ignored (signals live in the head).</summary>
     public const int MaxChars = 4 * 1024 * 1024;
 
+    /// <summary>
+    /// Deepest element nesting parsed; the document is cut where an (over-)estimate of the depth passes it. HTML5 tree
+    /// construction checks "has an element in scope" by walking the stack of open elements, so n nested elements cost
+    /// O(n²): 4 MiB of <c>&lt;div&gt;</c> would take hours (fuzz finding, benchmarks/Reliability/FUZZ-RESULTS.md).
+    /// Chromium caps its tree depth at 512 for the same reason.
+    /// </summary>
+    public const int MaxDepth = 512;
+
     private HtmlSignals(List<KeyValuePair<string, string>> meta, List<string> licenseLinks)
     {
         Meta = meta;
@@ -30,6 +38,12 @@ public sealed class HtmlSignals
         if (html.Length > MaxChars)
         {
             html = html[..MaxChars];
+        }
+
+        var cut = NestingCut(html);
+        if (cut < html.Length)
+        {
+            html = html[..cut];
         }
 
         var parser = new HtmlParser(new HtmlParserOptions { IsScripting = false });
@@ -60,5 +74,101 @@ public sealed class HtmlSignals
         }
 
         return new HtmlSignals(meta, licenses);
+    }
+
+    private static readonly string[] s_voidElements = ["area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source", "track", "wbr", "keygen"];
+    private static readonly string[] s_rawTextElements = ["script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes", "plaintext"];
+
+    /// <summary>
+    /// Where the estimated nesting depth first exceeds <see cref="MaxDepth"/> (or the length when it never does). The
+    /// estimate counts start tags minus end tags, skipping void elements, self-closing tags, comments and raw-text
+    /// content; implied end tags (<c>&lt;p&gt;</c>, <c>&lt;li&gt;</c>) make it an upper bound of the real depth. Linear.
+    /// </summary>
+    private static int NestingCut(string html)
+    {
+        var depth = 0;
+        var i = 0;
+        while (true)
+        {
+            var lt = html.IndexOf('<', i);
+            if (lt < 0 || lt + 1 >= html.Length)
+            {
+                return html.Length;
+            }
+
+            var next = html[lt + 1];
+            if (next == '!')
+            {
+                // Comment or doctype: skip to its end.
+                var end = html.AsSpan(lt).StartsWith("<!--", StringComparison.Ordinal) ? html.IndexOf("-->", lt + 4, StringComparison.Ordinal) : html.IndexOf('>', lt);
+                if (end < 0)
+                {
+                    return html.Length;
+                }
+
+                i = end + 1;
+                continue;
+            }
+
+            var closing = next == '/';
+            var nameStart = closing ? lt + 2 : lt + 1;
+            var nameEnd = nameStart;
+            while (nameEnd < html.Length && char.IsAsciiLetterOrDigit(html[nameEnd]))
+            {
+                nameEnd++;
+            }
+
+            if (nameEnd == nameStart || !char.IsAsciiLetter(html[nameStart]))
+            {
+                i = lt + 1;
+                continue;
+            }
+
+            var tagEnd = html.IndexOf('>', nameEnd);
+            if (tagEnd < 0)
+            {
+                return html.Length;
+            }
+
+            var name = html.AsSpan(nameStart, nameEnd - nameStart);
+            if (closing)
+            {
+                depth = Math.Max(0, depth - 1);
+                i = tagEnd + 1;
+                continue;
+            }
+
+            i = tagEnd + 1;
+            if (IsOneOf(name, s_rawTextElements))
+            {
+                // Raw text: its content is not markup; continue after its end tag.
+                var endTag = html.IndexOf("</" + name.ToString(), i, StringComparison.OrdinalIgnoreCase);
+                i = endTag < 0 ? html.Length : endTag;
+                continue;
+            }
+
+            if (html[tagEnd - 1] == '/' || IsOneOf(name, s_voidElements))
+            {
+                continue;
+            }
+
+            if (++depth > MaxDepth)
+            {
+                return lt;
+            }
+        }
+    }
+
+    private static bool IsOneOf(ReadOnlySpan<char> name, string[] names)
+    {
+        foreach (var candidate in names)
+        {
+            if (name.Equals(candidate, StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 }
