@@ -113,8 +113,8 @@ public static class ProtoConvert
             reservation.Id,
             reservation.HolderId,
             registeredAt,
-            reservation.ValidFrom is null ? registeredAt : reservation.ValidFrom.ToDateTimeOffset(),
-            reservation.ValidUntil?.ToDateTimeOffset(),
+            reservation.ValidFrom is null ? registeredAt : Time(reservation.ValidFrom, "valid_from"),
+            reservation.ValidUntil is null ? null : Time(reservation.ValidUntil, "valid_until"),
             selectors,
             new UsageStatements(statements),
             reservation.PolicyUrl.Length == 0 ? null : reservation.PolicyUrl,
@@ -152,7 +152,7 @@ public static class ProtoConvert
     public static ReservationChange? ToChange(Pb.Event @event, DateTimeOffset fallbackTime)
     {
         ArgumentNullException.ThrowIfNull(@event);
-        var time = @event.Time?.ToDateTimeOffset() ?? fallbackTime;
+        var time = @event.Time is null ? fallbackTime : Time(@event.Time, "time");
         return @event.ChangeCase switch
         {
             Pb.Event.ChangeOneofCase.ReservationCreated => ReservationChange.Add(ToCore(@event.ReservationCreated)),
@@ -166,5 +166,18 @@ public static class ProtoConvert
     public static Timestamp ToTimestamp(DateTimeOffset time) => Timestamp.FromDateTimeOffset(time);
 
     private static DateTimeOffset Required(Timestamp? timestamp, string field) =>
-        timestamp?.ToDateTimeOffset() ?? throw new ModelValidationException(field, "is not set");
+        timestamp is null ? throw new ModelValidationException(field, "is not set") : Time(timestamp, field);
+
+    // Timestamp.ToDateTimeOffset throws InvalidOperationException outside the proto3 range, which snapshot and feed
+    // readers did not document (fuzz finding, benchmarks/Reliability/FUZZ-RESULTS.md): a damaged record is a
+    // ModelValidationException naming the field, which RegistryMirror reports as a SnapshotFormatException.
+    private static DateTimeOffset Time(Timestamp timestamp, string field)
+    {
+        if (timestamp.Nanos is < 0 or > 999_999_999 || timestamp.Seconds is < -62_135_596_800L or > 253_402_300_799L)
+        {
+            throw new ModelValidationException(field, "is not a valid timestamp (seconds 0001-01-01..9999-12-31, nanos 0..999999999)");
+        }
+
+        return timestamp.ToDateTimeOffset();
+    }
 }

@@ -42,7 +42,7 @@ public sealed class CheckEngine(RegistryMirror mirror)
 
         // One instant for the whole batch: every subject is answered as of the same moment, and the clock is read once
         // instead of once per subject.
-        DateTimeOffset? asOf = request.AsOf?.ToDateTimeOffset() ?? matcher.TimeProvider.GetUtcNow();
+        DateTimeOffset? asOf = AsOf(request.AsOf) ?? matcher.TimeProvider.GetUtcNow();
         var response = new Pb.CheckBatchResponse { AsOfSequence = mirror.AppliedSequence, RequestId = request.RequestId };
         var results = response.Results;
         results.Capacity = count;
@@ -71,7 +71,7 @@ public sealed class CheckEngine(RegistryMirror mirror)
         }
 
         var purpose = Purpose(request.Purpose);
-        DateTimeOffset? asOf = request.AsOf?.ToDateTimeOffset();
+        DateTimeOffset? asOf = AsOf(request.AsOf);
         var response = new Pb.ExplainResponse { AsOfSequence = mirror.AppliedSequence };
         if (!TryQuery(request.Subject, purpose, asOf, out var query, out var error))
         {
@@ -333,4 +333,24 @@ public sealed class CheckEngine(RegistryMirror mirror)
     private static string Describe(Exception ex) => ex is ModelValidationException m ? m.Reason : ex.Message;
 
     private static RpcException Invalid(string detail) => new(new Status(StatusCode.InvalidArgument, detail));
+
+    /// <summary>
+    /// The request's as_of instant. Timestamp.ToDateTimeOffset throws InvalidOperationException outside the proto3 range
+    /// (0001-01-01..9999-12-31, nanos 0..999999999), which reached clients as UNKNOWN (fuzz finding,
+    /// benchmarks/Reliability/FUZZ-RESULTS.md); it is the client's error: INVALID_ARGUMENT naming the field.
+    /// </summary>
+    private static DateTimeOffset? AsOf(Google.Protobuf.WellKnownTypes.Timestamp? timestamp)
+    {
+        if (timestamp is null)
+        {
+            return null;
+        }
+
+        if (timestamp.Nanos is < 0 or > 999_999_999 || timestamp.Seconds is < -62_135_596_800L or > 253_402_300_799L)
+        {
+            throw Invalid("as_of: is not a valid timestamp (seconds 0001-01-01..9999-12-31, nanos 0..999999999)");
+        }
+
+        return timestamp.ToDateTimeOffset();
+    }
 }
