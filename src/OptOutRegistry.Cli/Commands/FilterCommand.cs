@@ -52,6 +52,12 @@ internal static class FilterCommand
                     throw new ArgumentException("give exactly one of --snapshot FILE (offline) or --server URL (live, over the Check stream)");
                 }
 
+                if (serverAddress is not null && parseResult.GetValue(publicKey) is not null)
+                {
+                    // Answers from a live server are not signed one by one; the report records the server's signed tree head.
+                    throw new ArgumentException("--public-key checks a snapshot's signature; it has no effect with --server (the report records the server's signed tree head instead)");
+                }
+
                 IFilterChecker checker;
                 if (snapshotPath is not null)
                 {
