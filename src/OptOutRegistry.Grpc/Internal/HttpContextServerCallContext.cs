@@ -277,11 +277,11 @@ internal sealed class HttpContextServerCallContext : ServerCallContext
             status = new Status(StatusCode.DeadlineExceeded, "Deadline Exceeded");
         }
         else if ((ex is OperationCanceledException or IOException && _httpContext.RequestAborted.IsCancellationRequested)
-            || ex is IOException { Source: "Microsoft.AspNetCore.Server.Kestrel.Core" } or IOException { InnerException: Microsoft.AspNetCore.Connections.ConnectionAbortedException })
+            || ex is IOException { Source: "Microsoft.AspNetCore.Server.Kestrel.Core" or "System.IO.Pipelines" } or IOException { InnerException: Microsoft.AspNetCore.Connections.ConnectionAbortedException })
         {
             // Kestrel reports a client's RST_STREAM ("The client reset the request stream"), or a connection it closed
-            // for a protocol error ("The request stream was aborted"), during a body read as an IOException of its own,
-            // sometimes before RequestAborted is signalled: without
+            // for a protocol error ("The request stream was aborted"), during a body read as an IOException of its own
+            // (rethrown by the request pipe, hence either source), sometimes before RequestAborted is signalled: without
             // this every such call was logged as an error and answered UNKNOWN, so a client could fill the error log
             // at will (fuzz finding, benchmarks/Reliability/FUZZ-RESULTS.md).
             status = new Status(StatusCode.Cancelled, "Call canceled by the client.");
