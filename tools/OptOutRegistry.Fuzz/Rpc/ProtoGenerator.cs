@@ -24,7 +24,7 @@ public sealed class ProtoGenerator
     private static readonly string[] s_misc =
     [
         "", " ", "train-ai", "all", "admin", "rsv_00000000000000000000000000", "hld_00000000000000000000000000", "a@example.com", "\u0000", "\ud800",
-        "\u202e\u0000\r\n", "🦀", new string('x', 300), new string('y', 70_000), "../../etc/passwd", "' OR 1=1 --", "%s%n", "${jndi:ldap://x}",
+        "\u202e\u0000\r\n", "🦀", new string('x', 300), new string('y', 20_000), "../../etc/passwd", "' OR 1=1 --", "%s%n", "${jndi:ldap://x}",
         "grpc.health.v1.Health", "optout.v1.Registry", "optout/v1/registry.proto", "grpc.reflection.v1.ServerReflection",
     ];
 
