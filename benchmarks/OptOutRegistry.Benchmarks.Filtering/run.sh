@@ -2,7 +2,7 @@
 # Side by side in ONE run: DuckDB's exact-URL anti-join (2 threads) and optout filter on the same 1M JSON Lines records
 # and the same 1M registered URLs (as a URL list for DuckDB, as a signed snapshot for optout), then ISCC Text-Code.
 # Usage: benchmarks/OptOutRegistry.Benchmarks.Filtering/run.sh [DIR] [RECORDS] [SELECTORS]
-# Needs node + npm (the DuckDB peer is installed into duckdb/node_modules from the committed package-lock.json).
+# Needs node + npm (the DuckDB peer is installed into duckdb/node_modules at the version package.json pins).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -14,7 +14,11 @@ dotnet build -c Release -v q -nologo "$here" >/dev/null
 dotnet build -c Release -v q -nologo "$root/src/OptOutRegistry.Cli" >/dev/null
 bench="$here/bin/Release/net10.0/optout-filter-bench.dll"
 optout="$root/src/OptOutRegistry.Cli/bin/Release/net10.0/optout.dll"
-if [ ! -d "$here/duckdb/node_modules/@duckdb/node-api" ]; then (cd "$here/duckdb" && npm ci --no-audit --no-fund >/dev/null); fi
+# The DuckDB peer, pinned to an exact version in package.json. No lock file: a lock without registry addresses cannot
+# list @duckdb's per-platform binding packages in a form `npm ci` accepts, and registry addresses stay out of the repo.
+if [ ! -d "$here/duckdb/node_modules/@duckdb/node-api" ]; then
+  (cd "$here/duckdb" && npm install --no-package-lock --no-audit --no-fund >/dev/null)
+fi
 if [ ! -f "$dir/records.jsonl" ] || [ "$(wc -l < "$dir/records.jsonl")" != "$records" ]; then
   dotnet "$bench" generate "$dir" "$records" "$selectors" 100 0
   dotnet "$bench" generate "$dir/text" 100000 1000 100 2000
