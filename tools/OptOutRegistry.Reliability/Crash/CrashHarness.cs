@@ -1,3 +1,4 @@
+using OptOutRegistry.Storage.Tests.Infrastructure;
 using System.Diagnostics;
 using OptOutRegistry.Client;
 using OptOutRegistry.Client.Receipts;
@@ -32,15 +33,17 @@ public static class CrashHarness
         var clock = Stopwatch.StartNew();
         var report = new CrashReport(options.Store, options.Seed);
         var work = options.WorkDirectory ?? Directory.CreateTempSubdirectory("optout-crash-").FullName;
-        PostgresTempServer? postgres = null;
+        PostgresServerFixture? postgres = null;
         try
         {
             if (options.Store == "postgres")
             {
-                postgres = await PostgresTempServer.StartAsync().ConfigureAwait(false);
+                postgres = new PostgresServerFixture();
+                await postgres.InitializeAsync().ConfigureAwait(false);
             }
 
-            var settings = new ServerSettings(Path.Combine(work, "data"), postgres?.ConnectionString());
+            var connectionString = postgres is null ? null : await postgres.CreateDatabaseAsync().ConfigureAwait(false);
+            var settings = new ServerSettings(Path.Combine(work, "data"), connectionString);
             Directory.CreateDirectory(settings.DataDirectory);
             await RunRoundsAsync(options, settings, report, cancellationToken).ConfigureAwait(false);
         }
