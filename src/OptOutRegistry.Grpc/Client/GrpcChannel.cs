@@ -6,8 +6,10 @@ using OptOutRegistry.Grpc.Internal;
 namespace OptOutRegistry.Grpc;
 
 /// <summary>
-/// A client connection to a gRPC server over HttpClient's HTTP/2: prior knowledge (h2c) for <c>http://</c>, ALPN for
-/// <c>https://</c>, several connections under load. Thread-safe; create one per server and reuse it.
+/// A client connection to a gRPC server over HTTP/2: prior knowledge (h2c) for <c>http://</c>, ALPN for
+/// <c>https://</c>, several connections under load. By default the channel's own HTTP/2 client
+/// (<see cref="GrpcTransport.Http2"/>); HttpClient on request or with a caller's handler. Thread-safe; create one per
+/// server and reuse it.
 /// </summary>
 public sealed class GrpcChannel : IDisposable
 {
@@ -31,7 +33,19 @@ public sealed class GrpcChannel : IDisposable
             throw new ArgumentException($"CompressionEncoding '{options.CompressionEncoding}' is not supported; use \"gzip\" or null.", nameof(options));
         }
         RequestGzip = options.CompressionEncoding is not null;
-        if (options.HttpHandler is null)
+        Transport = options.HttpHandler is null ? options.Transport : GrpcTransport.HttpClient;
+        if (options.HttpHandler is null && options.Transport == GrpcTransport.Http2)
+        {
+            if (options.ConnectTimeout <= TimeSpan.Zero)
+            {
+                throw new ArgumentException("ConnectTimeout must be positive.", nameof(options));
+            }
+            _invoker = new HttpMessageInvoker(
+                new Client.Http2.Http2Handler(address, options.MaxConnections, options.ConnectTimeout, options.ServerCertificateValidation),
+                disposeHandler: true);
+            _disposeInvoker = true;
+        }
+        else if (options.HttpHandler is null)
         {
             var handler = new SocketsHttpHandler
             {
@@ -58,6 +72,9 @@ public sealed class GrpcChannel : IDisposable
         }
         BaseAddress = address.GetLeftPart(UriPartial.Authority).TrimEnd('/') + address.AbsolutePath.TrimEnd('/');
     }
+
+    /// <summary>The transport this channel sends calls with.</summary>
+    public GrpcTransport Transport { get; }
 
     /// <summary>The server address.</summary>
     public Uri Address { get; }

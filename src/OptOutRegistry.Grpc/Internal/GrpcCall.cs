@@ -1020,6 +1020,9 @@ internal sealed class GrpcCall<TRequest, TResponse> : IGrpcCall, IAsyncStreamRea
 /// <summary>The framed request of a unary or server-streaming call; re-sendable if HttpClient retries.</summary>
 internal sealed class UnaryContent(byte[] payload) : HttpContent
 {
+    /// <summary>The framed message; the HTTP/2 transport sends it in the same write as the request headers.</summary>
+    public byte[] Payload => payload;
+
     protected override Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context)
         => stream.WriteAsync(payload, 0, payload.Length);
 

@@ -1,0 +1,209 @@
+using System.Collections.Concurrent;
+using System.Net.Security;
+
+namespace OptOutRegistry.Grpc.Client.Http2;
+
+/// <summary>
+/// The channel's own HTTP/2 transport behind the <see cref="HttpMessageHandler"/> interface GrpcCall already speaks:
+/// a pool of <see cref="Http2ClientConnection"/>s to one server. New streams go round-robin to the open connections
+/// that are below the server's MAX_CONCURRENT_STREAMS; when all are full another connection is opened (up to
+/// <c>maxConnections</c>), else the call waits for a slot. Only GrpcCall sends through it, so requests are always
+/// POSTs to the channel's address.
+/// </summary>
+internal sealed class Http2Handler : HttpMessageHandler
+{
+    private readonly Uri _address;
+    private readonly bool _https;
+    private readonly string _authority;
+    private readonly int _maxConnections;
+    private readonly TimeSpan _connectTimeout;
+    private readonly RemoteCertificateValidationCallback? _certificateValidation;
+    private readonly Lock _lock = new();
+    private Http2ClientConnection[] _connections = [];
+    private int _next;
+    private Task<Http2ClientConnection>? _connecting;
+    private TaskCompletionSource? _slotFreed;
+    private bool _disposed;
+
+    // Pseudo-header blocks by request URI object: the channel caches one Uri per method, so reference equality finds them.
+    private readonly ConcurrentDictionary<Uri, byte[]> _pseudoHeaders = new(ReferenceEqualityComparer.Instance);
+    private const int MaxCachedPaths = 4096;
+
+    public Http2Handler(Uri address, int maxConnections, TimeSpan connectTimeout, RemoteCertificateValidationCallback? certificateValidation)
+    {
+        _address = address;
+        _https = address.Scheme == Uri.UriSchemeHttps;
+        _authority = address.IsDefaultPort ? address.IdnHost : address.IdnHost + ":" + address.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        _maxConnections = Math.Max(1, maxConnections);
+        _connectTimeout = connectTimeout;
+        _certificateValidation = certificateValidation;
+    }
+
+    /// <summary>Open connections (tests).</summary>
+    internal int ConnectionCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _connections.Length;
+            }
+        }
+    }
+
+    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        var uri = request.RequestUri ?? throw new InvalidOperationException("The request has no URI.");
+        if (!_pseudoHeaders.TryGetValue(uri, out var pseudo))
+        {
+            pseudo = HpackEncoder.EncodePseudoHeaders(_https, uri.PathAndQuery, _authority);
+            if (_pseudoHeaders.Count < MaxCachedPaths)
+            {
+                _pseudoHeaders.TryAdd(uri, pseudo);
+            }
+        }
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return Task.FromCanceled<HttpResponseMessage>(cancellationToken);
+        }
+        var connection = TryReserve();
+        return connection is not null
+            ? connection.SendAsync(request, pseudo, cancellationToken)
+            : SendSlowAsync(request, pseudo, cancellationToken);
+    }
+
+    private Http2ClientConnection? TryReserve()
+    {
+        var connections = Volatile.Read(ref _connections);
+        var n = connections.Length;
+        if (n == 0)
+        {
+            return null;
+        }
+        // Round-robin: start one past where the last call started.
+        var start = (int)((uint)Interlocked.Increment(ref _next) % (uint)n);
+        for (var i = 0; i < n; i++)
+        {
+            var connection = connections[(start + i) % n];
+            if (connection.TryReserveStream())
+            {
+                return connection;
+            }
+        }
+        return null;
+    }
+
+    private async Task<HttpResponseMessage> SendSlowAsync(HttpRequestMessage request, byte[] pseudo, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            Task wait;
+            Http2ClientConnection? connection;
+            lock (_lock)
+            {
+                ObjectDisposedException.ThrowIf(_disposed, this);
+                connection = TryReserve();
+                if (connection is not null)
+                {
+                    wait = Task.CompletedTask;
+                }
+                else if (_connecting is not null)
+                {
+                    wait = _connecting;
+                }
+                else if (_connections.Length < _maxConnections)
+                {
+                    wait = _connecting = ConnectAsync();
+                }
+                else
+                {
+                    wait = (_slotFreed ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+                }
+            }
+            if (connection is not null)
+            {
+                return await connection.SendAsync(request, pseudo, cancellationToken).ConfigureAwait(false);
+            }
+            // A failed connect fails every call that waited for it, as HttpClient does (UNAVAILABLE).
+            await wait.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<Http2ClientConnection> ConnectAsync()
+    {
+        try
+        {
+            var connection = await Http2ClientConnection.ConnectAsync(this, _address, _connectTimeout, _certificateValidation, CancellationToken.None).ConfigureAwait(false);
+            lock (_lock)
+            {
+                if (_disposed)
+                {
+                    connection.Abort(new ObjectDisposedException(nameof(GrpcChannel)));
+                }
+                else if (!connection.IsClosed)
+                {
+                    _connections = [.. _connections, connection];
+                }
+                _connecting = null;
+            }
+            return connection;
+        }
+        catch
+        {
+            lock (_lock)
+            {
+                _connecting = null;
+            }
+            throw;
+        }
+    }
+
+    /// <summary>Called under a connection's lock: takes no lock (the pool takes the pool lock, then a connection's).</summary>
+    internal void OnStreamSlotFreed()
+    {
+        if (Volatile.Read(ref _slotFreed) is not null)
+        {
+            Interlocked.Exchange(ref _slotFreed, null)?.TrySetResult();
+        }
+    }
+
+    internal void OnConnectionGoingAway(Http2ClientConnection connection) => Remove(connection);
+
+    internal void OnConnectionClosed(Http2ClientConnection connection) => Remove(connection);
+
+    private void Remove(Http2ClientConnection connection)
+    {
+        lock (_lock)
+        {
+            var index = Array.IndexOf(_connections, connection);
+            if (index >= 0)
+            {
+                var list = new List<Http2ClientConnection>(_connections);
+                list.RemoveAt(index);
+                _connections = [.. list];
+            }
+        }
+        // Calls waiting for a slot may now open a new connection.
+        OnStreamSlotFreed();
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            Http2ClientConnection[] connections;
+            lock (_lock)
+            {
+                _disposed = true;
+                connections = _connections;
+                _connections = [];
+            }
+            foreach (var connection in connections)
+            {
+                connection.Abort(new ObjectDisposedException(nameof(GrpcChannel), "The channel was disposed."));
+            }
+            Interlocked.Exchange(ref _slotFreed, null)?.TrySetResult();
+        }
+        base.Dispose(disposing);
+    }
+}

@@ -1,0 +1,81 @@
+using System.Net.Http.Headers;
+
+namespace OptOutRegistry.Grpc.Client.Http2;
+
+/// <summary>
+/// Builds a request's HPACK header block: the pre-encoded pseudo-headers of its method, then the request and content
+/// headers as literals (see <see cref="HpackEncoder"/>). Connection-specific headers are dropped (RFC 7540 8.1.2.2).
+/// </summary>
+internal static class RequestHeaderEncoder
+{
+    [ThreadStatic]
+    private static byte[]? t_buffer;
+
+    /// <summary>
+    /// Encodes into a per-thread buffer; the span is valid until the thread encodes again, which the caller does not
+    /// do before copying it into the connection's write buffer (no await in between).
+    /// </summary>
+    public static ReadOnlySpan<byte> Encode(byte[] pseudoHeaders, HttpRequestMessage request)
+    {
+        var size = pseudoHeaders.Length + Measure(request.Headers);
+        if (request.Content is { } content)
+        {
+            size += Measure(content.Headers);
+        }
+        var buffer = t_buffer;
+        if (buffer is null || buffer.Length < size)
+        {
+            t_buffer = buffer = new byte[Math.Max(size, 1024)];
+        }
+        pseudoHeaders.CopyTo(buffer, 0);
+        var pos = pseudoHeaders.Length;
+        pos += Write(request.Headers, buffer.AsSpan(pos));
+        if (request.Content is { } body)
+        {
+            pos += Write(body.Headers, buffer.AsSpan(pos));
+        }
+        return buffer.AsSpan(0, pos);
+    }
+
+    private static int Measure(HttpHeaders headers)
+    {
+        var size = 0;
+        foreach (var header in headers.NonValidated)
+        {
+            foreach (var value in header.Value)
+            {
+                size += HpackEncoder.MaxLiteralSize(header.Key.Length, value.Length);
+            }
+        }
+        return size;
+    }
+
+    private static int Write(HttpHeaders headers, Span<byte> destination)
+    {
+        var pos = 0;
+        foreach (var header in headers.NonValidated)
+        {
+            var name = header.Key;
+            if (IsConnectionSpecific(name))
+            {
+                continue;
+            }
+            var index = HpackEncoder.StaticNameIndex(name);
+            foreach (var value in header.Value)
+            {
+                pos += HpackEncoder.WriteLiteral(destination.Slice(pos), index, index == 0 ? name : null, value);
+            }
+        }
+        return pos;
+    }
+
+    private static bool IsConnectionSpecific(string name) => name.Length switch
+    {
+        4 => string.Equals(name, "host", StringComparison.OrdinalIgnoreCase),
+        7 => string.Equals(name, "upgrade", StringComparison.OrdinalIgnoreCase),
+        10 => string.Equals(name, "connection", StringComparison.OrdinalIgnoreCase) || string.Equals(name, "keep-alive", StringComparison.OrdinalIgnoreCase),
+        16 => string.Equals(name, "proxy-connection", StringComparison.OrdinalIgnoreCase),
+        17 => string.Equals(name, "transfer-encoding", StringComparison.OrdinalIgnoreCase),
+        _ => false,
+    };
+}
