@@ -89,6 +89,13 @@ public interface IRegistryStore : IAsyncDisposable
     Task<IReadOnlyList<SearchHit>> SearchWorksAsync(
         string query, int limit, bool activeOnly = true, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// How far full-text search has indexed the log. PostgreSQL indexes in the append transaction (always current);
+    /// SQLite indexes in the background, and a search waits up to <see cref="Sqlite.SqliteRegistryStore.SearchFreshnessWait"/>
+    /// for the index to reach the log's head before answering from what is indexed.
+    /// </summary>
+    Task<SearchIndexStatus> GetSearchIndexStatusAsync(CancellationToken cancellationToken = default);
+
     // ---- event log ----
 
     /// <summary>Up to <paramref name="max"/> events from <paramref name="fromSequence"/> on, in order.</summary>

@@ -66,6 +66,15 @@ public sealed record Page<T>(IReadOnlyList<T> Items, string? NextPageToken);
 /// <summary>A search result, best first; <see cref="Rank"/> orders hits within one query only.</summary>
 public sealed record SearchHit(string ReservationId, string HolderId, string? Title, ReservationState State, double Rank);
 
+/// <summary>How far full-text search has indexed the event log.</summary>
+/// <param name="IndexedThrough">Every event up to and including this sequence is reflected in search results (−1: none).</param>
+/// <param name="LatestSequence">The newest event in the log (−1 when empty).</param>
+public sealed record SearchIndexStatus(long IndexedThrough, long LatestSequence)
+{
+    /// <summary>Events committed but not yet searchable.</summary>
+    public long Lag => Math.Max(0, LatestSequence - IndexedThrough);
+}
+
 /// <summary>
 /// An event as committed to the log. <see cref="Sequence"/> is the leaf index in the transparency log;
 /// <see cref="LeafHash"/> = SHA-256(0x00 ‖ <see cref="EventLeaf"/> encoding).

@@ -73,11 +73,22 @@ public abstract class RelationalRegistryStore : IRegistryStore
         bool Exists(string sql, object?[] values);
     }
 
-    /// <summary>Adds a reservation to a separate full-text index (@p0 created_seq, @p1..@p4 normalised text), or null when the row itself is indexed.</summary>
-    private protected virtual string? SearchIndexInsertSql => null;
+    /// <summary>
+    /// Queues an amended reservation for a full-text index maintained outside the append transaction (@p0 the
+    /// amending event's sequence, @p1 the row's created_seq), or null when the row itself carries its search vector.
+    /// </summary>
+    private protected virtual string? SearchReindexSql => null;
 
-    /// <summary>Removes a reservation from a separate full-text index (@p0 created_seq), or null.</summary>
-    private protected virtual string? SearchIndexDeleteSql => null;
+    /// <summary>
+    /// True when the reservation insert/update takes the normalised search text (@p15..@p18); false skips
+    /// <see cref="SearchText.Normalize"/> on the append path (SQLite indexes in the background).
+    /// </summary>
+    private protected virtual bool SearchTextInRow => true;
+
+    /// <summary>Called after every committed append transaction (SQLite: wakes the search indexer).</summary>
+    private protected virtual void AfterCommit()
+    {
+    }
 
     /// <summary>Replaces a reservation's fields (same parameters; @p13 is its created_seq).</summary>
     private protected abstract string UpdateReservationSql { get; }
@@ -185,6 +196,7 @@ public abstract class RelationalRegistryStore : IRegistryStore
             },
             cancellationToken).ConfigureAwait(false);
         SignalCommitted();
+        AfterCommit();
         return events;
     }
 
@@ -446,6 +458,13 @@ public abstract class RelationalRegistryStore : IRegistryStore
     }
 
     /// <inheritdoc/>
+    public virtual async Task<SearchIndexStatus> GetSearchIndexStatusAsync(CancellationToken cancellationToken = default)
+    {
+        var latest = await GetLatestSequenceAsync(cancellationToken).ConfigureAwait(false);
+        return new SearchIndexStatus(latest, latest);
+    }
+
+    /// <inheritdoc/>
     public Task<IReadOnlyList<CommittedEvent>> ReadEventsAsync(long fromSequence, int max, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(fromSequence);
@@ -669,16 +688,25 @@ public abstract class RelationalRegistryStore : IRegistryStore
 
     /// <summary>Builds the parameter values of <see cref="InsertReservationSql"/> / <see cref="UpdateReservationSql"/>.</summary>
     private protected static object?[] ReservationParameters(
-        PutReservation change, long stateChangedUs, long registeredUs, long createdSeq, long lastSeq)
+        PutReservation change, long stateChangedUs, long registeredUs, long createdSeq, long lastSeq, bool withSearchText)
     {
         var work = change.Work ?? WorkMetadata.Empty;
         var validFrom = change.ValidFrom is { } from ? StoreTime.ToMicroseconds(from) : registeredUs;
         var creators = JoinList(work.Creators);
         var identifiers = JoinList(work.Identifiers);
+        var validUntil = change.ValidUntil is { } until ? StoreTime.ToMicroseconds(until) : (long?)null;
+        if (!withSearchText)
+        {
+            return
+            [
+                change.ReservationId, change.HolderId, (long)change.State, stateChangedUs, registeredUs, validFrom, validUntil,
+                work.Title, creators, identifiers, work.Language, change.HolderDisplayName, change.Payload, createdSeq, lastSeq,
+            ];
+        }
+
         return
         [
-            change.ReservationId, change.HolderId, (long)change.State, stateChangedUs, registeredUs, validFrom,
-            change.ValidUntil is { } until ? StoreTime.ToMicroseconds(until) : null,
+            change.ReservationId, change.HolderId, (long)change.State, stateChangedUs, registeredUs, validFrom, validUntil,
             work.Title, creators, identifiers, work.Language, change.HolderDisplayName, change.Payload, createdSeq, lastSeq,
             SearchText.Normalize(work.Title), SearchText.Normalize(string.Join(' ', work.Creators)),
             SearchText.Normalize(string.Join(' ', work.Identifiers)), SearchText.Normalize(change.HolderDisplayName),
@@ -893,7 +921,7 @@ public abstract class RelationalRegistryStore : IRegistryStore
         private async Task PutReservationAsync(PutReservation c, string path, long sequence, long timeUs, CancellationToken ct)
         {
             await RequireHolderAsync(c.HolderId, path, ct).ConfigureAwait(false);
-            var values = ReservationParameters(c, timeUs, timeUs, sequence, sequence);
+            var values = ReservationParameters(c, timeUs, timeUs, sequence, sequence, store.SearchTextInRow);
             if (_reservations is not null)
             {
                 if (!_existingIds.Contains(c.ReservationId) && _insertedIds.Add(c.ReservationId))
@@ -909,7 +937,6 @@ public abstract class RelationalRegistryStore : IRegistryStore
 
             if (await Execute(store.InsertReservationSql, ct, values).ConfigureAwait(false) == 1)
             {
-                await IndexAsync(values, ct).ConfigureAwait(false);
                 AddHistory(c.ReservationId, sequence, c.State, timeUs);
                 return;
             }
@@ -924,25 +951,16 @@ public abstract class RelationalRegistryStore : IRegistryStore
             }
 
             var changed = state != c.State;
-            values = ReservationParameters(c, changed ? timeUs : stateChangedUs, registeredUs, createdSeq, sequence);
+            values = ReservationParameters(c, changed ? timeUs : stateChangedUs, registeredUs, createdSeq, sequence, store.SearchTextInRow);
             await Execute(store.UpdateReservationSql, ct, values).ConfigureAwait(false);
-            if (store.SearchIndexDeleteSql is { } delete)
+            if (store.SearchReindexSql is { } reindex)
             {
-                await Execute(delete, ct, createdSeq).ConfigureAwait(false);
+                await Execute(reindex, ct, sequence, createdSeq).ConfigureAwait(false);
             }
 
-            await IndexAsync(values, ct).ConfigureAwait(false);
             if (changed)
             {
                 AddHistory(c.ReservationId, sequence, c.State, timeUs);
-            }
-        }
-
-        private async Task IndexAsync(object?[] values, CancellationToken ct)
-        {
-            if (store.SearchIndexInsertSql is { } insert)
-            {
-                await Execute(insert, ct, values[13], values[15], values[16], values[17], values[18]).ConfigureAwait(false);
             }
         }
 

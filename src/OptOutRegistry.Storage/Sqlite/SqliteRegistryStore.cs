@@ -7,6 +7,8 @@ namespace OptOutRegistry.Storage.Sqlite;
 /// The embedded store: one SQLite database file in the data directory, WAL journal with
 /// <c>synchronous=FULL</c> (a write is on disk when its task completes), one writer connection behind a lock and a
 /// pool of reader connections that never wait for the writer (WAL readers see the last committed snapshot).
+/// Full-text search lives in a second file, <c>search.db</c>, kept current by a background indexer
+/// (<see cref="SqliteSearchIndex"/>): derived data, off the acknowledgement path.
 /// </summary>
 public sealed class SqliteRegistryStore : RelationalRegistryStore
 {
@@ -16,6 +18,7 @@ public sealed class SqliteRegistryStore : RelationalRegistryStore
     private readonly string _readConnectionString;
     private readonly SqliteConnection _writer;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private SqliteSearchIndex? _search;
     private bool _disposed;
 
     private SqliteRegistryStore(string path, TimeProvider? time)
@@ -30,6 +33,13 @@ public sealed class SqliteRegistryStore : RelationalRegistryStore
 
     /// <summary>Path of the database file.</summary>
     public string DatabasePath { get; }
+
+    /// <summary>
+    /// The longest a search waits for the background indexer to reach the log's head as of the query (default 5 s;
+    /// a freshly imported million rows takes longer to index, and the search then answers from what is indexed:
+    /// <see cref="GetSearchIndexStatusAsync"/> tells how far that is).
+    /// </summary>
+    public TimeSpan SearchFreshnessWait { get; init; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
     /// Opens (creating if needed) the store in <paramref name="dataDirectory"/>. Call <see cref="RelationalRegistryStore.MigrateAsync"/> next.
@@ -83,6 +93,22 @@ public sealed class SqliteRegistryStore : RelationalRegistryStore
                 await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
                 transaction.Commit();
             }
+
+            if (targetVersion == SqliteSchema.Migrations.Length && _search is null)
+            {
+                var search = new SqliteSearchIndex(Path.Combine(Path.GetDirectoryName(DatabasePath)!, SqliteSearchIndex.FileName), _readConnectionString);
+                try
+                {
+                    await search.StartAsync(cancellationToken).ConfigureAwait(false);
+                }
+                catch
+                {
+                    await search.DisposeAsync().ConfigureAwait(false);
+                    throw;
+                }
+
+                _search = search;
+            }
         }
         finally
         {
@@ -135,9 +161,24 @@ public sealed class SqliteRegistryStore : RelationalRegistryStore
 
     private protected override string UpdateReservationSql => SqliteSchema.UpdateReservation;
 
-    private protected override string? SearchIndexInsertSql => SqliteSchema.InsertSearch;
+    private protected override string? SearchReindexSql => SqliteSchema.QueueReindex;
 
-    private protected override string? SearchIndexDeleteSql => SqliteSchema.DeleteSearch;
+    private protected override bool SearchTextInRow => false;
+
+    private protected override void AfterCommit() => _search?.Notify();
+
+    /// <inheritdoc/>
+    public override async Task<SearchIndexStatus> GetSearchIndexStatusAsync(CancellationToken cancellationToken = default)
+    {
+        var latest = await GetLatestSequenceAsync(cancellationToken).ConfigureAwait(false);
+        return new SearchIndexStatus(Math.Min(RequireSearch().IndexedThrough, latest), latest);
+    }
+
+    /// <summary>Rows the background indexer has written since the store was opened (the benchmark's catch-up rate).</summary>
+    internal long SearchRowsIndexed => RequireSearch().RowsIndexed;
+
+    private SqliteSearchIndex RequireSearch() =>
+        _search ?? throw new InvalidOperationException("Full-text search is not open: run MigrateAsync first.");
 
     private protected override bool IsUniqueViolation(DbException exception) =>
         exception is SqliteException { SqliteErrorCode: 19 }; // SQLITE_CONSTRAINT
@@ -145,6 +186,17 @@ public sealed class SqliteRegistryStore : RelationalRegistryStore
     private protected override async Task<IReadOnlyList<SearchHit>> SearchCoreAsync(
         DbConnection connection, string[] words, int limit, bool activeOnly, CancellationToken cancellationToken)
     {
+        var search = RequireSearch();
+        // Read-your-writes within SearchFreshnessWait: wait for the indexer to cover the log as of this query.
+        long head;
+        await using (var command = connection.CreateCommand())
+        {
+            command.CommandText = "SELECT size FROM log_head WHERE id = 1";
+            head = Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture) - 1;
+        }
+
+        await search.WaitForAsync(head, SearchFreshnessWait, cancellationToken).ConfigureAwait(false);
+
         // Words hold only letters and digits (SearchText), so quoting them makes a safe FTS5 phrase each;
         // the last is a prefix query for search-as-you-type.
         var match = new System.Text.StringBuilder();
@@ -155,60 +207,78 @@ public sealed class SqliteRegistryStore : RelationalRegistryStore
 
         match.Append('*');
 
-        // Broad queries match a large share of all works. Ranking them needs bm25 for every match, but not the join to
-        // reservations: rank inside FTS5 first and join only the best few candidates. Ties are broken by rowid
-        // (= created_seq) inside as outside, so the best `take` (score, seq) pairs are exactly the head of the full
-        // ranking; the state filter can only remove rows from it, so only when fewer than `limit` survive although the
-        // candidates were cut off is the complete ranking run (sqlite.org/fts5.html#the_bm25_function: lower is better).
+        // Rank inside FTS5 (bm25, title 10, creators 4, identifiers 2, holder name 1; lower is better:
+        // sqlite.org/fts5.html#the_bm25_function), ties broken by rowid (= created_seq), then look up only the best
+        // `take` candidates in the registry. The ranking is deterministic, so a longer candidate list starts with the
+        // shorter one: when the state filter leaves fewer than `limit` of a full list, rank again with 8x the candidates
+        // until the list is no longer full. Results are exact, not approximate.
         var take = activeOnly ? limit * 4 : limit;
-        var hits = new List<SearchHit>(limit);
-        var candidates = 0;
-        await using (var command = connection.CreateCommand())
+        await using var index = new SqliteConnection(search.ReadConnectionString);
+        await index.OpenAsync(cancellationToken).ConfigureAwait(false);
+        while (true)
         {
-            command.CommandText =
-                "SELECT r.id, r.holder_id, r.title, r.state, f.score "
-                + "FROM (SELECT rowid, bm25(works_fts, 10.0, 4.0, 2.0, 1.0) AS score FROM works_fts WHERE works_fts MATCH $match "
-                + "ORDER BY score, rowid LIMIT $take) f JOIN reservations r ON r.created_seq = f.rowid ORDER BY f.score, f.rowid";
-            command.Parameters.Add(new SqliteParameter("$match", match.ToString()));
-            command.Parameters.Add(new SqliteParameter("$take", take));
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            var candidates = new List<(long Seq, double Score)>(Math.Min(take, 4096));
+            await using (var command = index.CreateCommand())
             {
-                candidates++;
-                if (hits.Count < limit && (!activeOnly || reader.GetInt64(3) == (long)ReservationState.Active))
+                command.CommandText = "SELECT rowid, bm25(works_fts, 10.0, 4.0, 2.0, 1.0) AS score FROM works_fts WHERE works_fts MATCH $match ORDER BY score, rowid LIMIT $take";
+                command.Parameters.Add(new SqliteParameter("$match", match.ToString()));
+                command.Parameters.Add(new SqliteParameter("$take", take));
+                await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
                 {
-                    hits.Add(ReadHit(reader));
+                    candidates.Add((reader.GetInt64(0), reader.GetDouble(1)));
                 }
             }
-        }
 
-        if (hits.Count == limit || candidates < take)
-        {
-            return hits;
-        }
+            var rows = await ReadHitRowsAsync(connection, candidates, cancellationToken).ConfigureAwait(false);
+            var hits = new List<SearchHit>(limit);
+            foreach (var (seq, score) in candidates)
+            {
+                if (hits.Count == limit)
+                {
+                    break;
+                }
 
-        hits.Clear();
-        await using (var command = connection.CreateCommand())
+                if (rows.TryGetValue(seq, out var row) && (!activeOnly || row.State == ReservationState.Active))
+                {
+                    hits.Add(new SearchHit(row.Id, row.HolderId, row.Title, row.State, -score));
+                }
+            }
+
+            if (hits.Count == limit || candidates.Count < take)
+            {
+                return hits;
+            }
+
+            take = (int)Math.Min((long)take * 8, int.MaxValue);
+        }
+    }
+
+    private static async Task<Dictionary<long, (string Id, string HolderId, string? Title, ReservationState State)>> ReadHitRowsAsync(
+        DbConnection connection, List<(long Seq, double Score)> candidates, CancellationToken cancellationToken)
+    {
+        var rows = new Dictionary<long, (string, string, string?, ReservationState)>(candidates.Count);
+        for (var start = 0; start < candidates.Count; start += 500)
         {
-            // bm25 column weights: title 10, creators 4, identifiers 2, holder name 1.
-            command.CommandText =
-                "SELECT r.id, r.holder_id, r.title, r.state, bm25(works_fts, 10.0, 4.0, 2.0, 1.0) AS score "
-                + "FROM works_fts JOIN reservations r ON r.created_seq = works_fts.rowid "
-                + "WHERE works_fts MATCH $match AND r.state = 1 ORDER BY score, r.created_seq LIMIT $limit";
-            command.Parameters.Add(new SqliteParameter("$match", match.ToString()));
-            command.Parameters.Add(new SqliteParameter("$limit", limit));
+            var count = Math.Min(500, candidates.Count - start);
+            // The sequences are integers read from the index: safe to inline, and one statement per 500.
+            var list = new System.Text.StringBuilder(count * 8);
+            for (var i = 0; i < count; i++)
+            {
+                list.Append(i == 0 ? string.Empty : ",").Append(candidates[start + i].Seq);
+            }
+
+            await using var command = connection.CreateCommand();
+            command.CommandText = $"SELECT created_seq, id, holder_id, title, state FROM reservations WHERE created_seq IN ({list})";
             await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                hits.Add(ReadHit(reader));
+                rows[reader.GetInt64(0)] = (reader.GetString(1), reader.GetString(2), NullableString(reader, 3), (ReservationState)reader.GetInt64(4));
             }
         }
 
-        return hits;
+        return rows;
     }
-
-    private static SearchHit ReadHit(DbDataReader reader) =>
-        new(reader.GetString(0), reader.GetString(1), NullableString(reader, 2), (ReservationState)reader.GetInt64(3), -reader.GetDouble(4));
 
     /// <inheritdoc/>
     public override async ValueTask DisposeAsync()
@@ -219,6 +289,11 @@ public sealed class SqliteRegistryStore : RelationalRegistryStore
         }
 
         _disposed = true;
+        if (_search is not null)
+        {
+            await _search.DisposeAsync().ConfigureAwait(false);
+        }
+
         await _writeLock.WaitAsync().ConfigureAwait(false);
         try
         {

@@ -95,17 +95,25 @@ internal static class SqliteSchema
             expires_us INTEGER NOT NULL,
             PRIMARY KEY (holder_id, host)) WITHOUT ROWID;
         """,
-    ];
 
-    private const string FtsColumns = "title, creators, identifiers, holder_name";
+        // v3: full-text search moves out of the append transaction into search.db (SqliteSearchIndex), which follows
+        // the event sequence and is rebuilt from the reservations on first start. An amendment changes the text of an
+        // older row; it queues that row here, in its own transaction, for the index to pick up.
+        """
+        CREATE TABLE search_pending (
+            seq INTEGER NOT NULL,
+            created_seq INTEGER NOT NULL,
+            PRIMARY KEY (seq, created_seq)) WITHOUT ROWID;
+        DROP TABLE works_fts;
+        """,
+    ];
 
     public const string InsertReservation =
         "INSERT INTO reservations (id, holder_id, state, state_changed_us, registered_us, valid_from_us, valid_until_us, title, creators, identifiers, language, holder_name, payload, created_seq, last_seq) "
         + "VALUES (@p0, @p1, @p2, @p3, @p4, @p5, @p6, @p7, @p8, @p9, @p10, @p11, @p12, @p13, @p14) ON CONFLICT (id) DO NOTHING";
 
-    public const string InsertSearch = "INSERT INTO works_fts (rowid, " + FtsColumns + ") VALUES (@p0, @p1, @p2, @p3, @p4)";
-
-    public const string DeleteSearch = "DELETE FROM works_fts WHERE rowid = @p0";
+    /// <summary>Queues an amended reservation (@p1 its created_seq) for re-indexing at event @p0.</summary>
+    public const string QueueReindex = "INSERT OR IGNORE INTO search_pending (seq, created_seq) VALUES (@p0, @p1)";
 
     public const string UpdateReservation =
         "UPDATE reservations SET holder_id = @p1, state = @p2, state_changed_us = @p3, registered_us = @p4, valid_from_us = @p5, valid_until_us = @p6, "

@@ -22,6 +22,8 @@ public sealed class PostgresConformanceTests(PostgresServerFixture server) : Reg
     protected override Task MigrateToAsync(IRegistryStore store, int version) =>
         ((PostgresRegistryStore)store).MigrateToAsync(version, CancellationToken.None);
 
+    protected override int LatestSchemaVersion => 2;
+
     [Fact]
     public async Task TwoServerProcesses_SharingOneDatabase_AppendGaplessAndSeeEachOthersEventsPromptly()
     {

@@ -24,6 +24,9 @@ public abstract class RegistryStoreConformanceTests : IAsyncLifetime
     /// <summary>Migrates only up to <paramref name="version"/>.</summary>
     protected abstract Task MigrateToAsync(IRegistryStore store, int version);
 
+    /// <summary>The schema version a fully migrated store reports (each store numbers its own migrations).</summary>
+    protected abstract int LatestSchemaVersion { get; }
+
     public async Task InitializeAsync()
     {
         _store = await OpenAsync(await CreateLocationAsync());
@@ -59,7 +62,7 @@ public abstract class RegistryStoreConformanceTests : IAsyncLifetime
     public async Task Migrate_RunTwice_IsIdempotentAndAtLatestVersion()
     {
         await Store.MigrateAsync();
-        Assert.Equal(2, await Store.GetSchemaVersionAsync());
+        Assert.Equal(LatestSchemaVersion, await Store.GetSchemaVersionAsync());
         Assert.Equal(-1, await Store.GetLatestSequenceAsync());
     }
 
@@ -78,7 +81,7 @@ public abstract class RegistryStoreConformanceTests : IAsyncLifetime
         await using var upgraded = await OpenAsync(location);
         await upgraded.MigrateAsync();
 
-        Assert.Equal(2, await upgraded.GetSchemaVersionAsync());
+        Assert.Equal(LatestSchemaVersion, await upgraded.GetSchemaVersionAsync());
         Assert.Equal("Old Holder", (await upgraded.GetHolderAsync("h1"))!.DisplayName);
         Assert.Equal("Старая запись", (await upgraded.GetReservationAsync("r1"))!.Work.Title);
         Assert.Single(await upgraded.SearchWorksAsync("старая", 10));
@@ -239,6 +242,8 @@ public abstract class RegistryStoreConformanceTests : IAsyncLifetime
         Assert.Empty(await Store.SearchWorksAsync("first", 10));
         Assert.Single(await Store.SearchWorksAsync("second", 10));
         Assert.Single(await Store.GetReservationHistoryAsync("r1"));
+        var status = await Store.GetSearchIndexStatusAsync();
+        Assert.Equal((amended.Sequence, amended.Sequence, 0L), (status.IndexedThrough, status.LatestSequence, status.Lag));
     }
 
     [Fact]

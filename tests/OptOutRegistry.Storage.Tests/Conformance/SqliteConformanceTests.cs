@@ -19,6 +19,8 @@ public sealed class SqliteConformanceTests : RegistryStoreConformanceTests, IDis
     protected override Task MigrateToAsync(IRegistryStore store, int version) =>
         ((SqliteRegistryStore)store).MigrateToAsync(version, CancellationToken.None);
 
+    protected override int LatestSchemaVersion => 3;
+
     public void Dispose()
     {
         foreach (var dir in _dirs)
@@ -63,5 +65,115 @@ public sealed class SqliteConformanceTests : RegistryStoreConformanceTests, IDis
 
         Assert.Equal("Holder One", holder!.DisplayName);
         transaction.Rollback();
+    }
+
+    // ---- the background search index (search.db) ----
+
+    [Fact]
+    public async Task Migrate_Version2DataWithSearchInRegistryFile_MovesSearchToItsOwnFileAndFindsOldWorks()
+    {
+        var location = await CreateLocationAsync();
+        await using (var old = (SqliteRegistryStore)await OpenAsync(location))
+        {
+            await MigrateToAsync(old, 2);
+            await old.AppendAsync(new Mutation(Event("holder.created"), new CreateHolder("h1", "Old Holder", null)));
+            await old.AppendAsync(new Mutation(Event("reservation.created"), Reservation("r1", title: "Қара сөздер")));
+            // Version 2 indexed in the append transaction, into registry.db's own works_fts.
+            await ExecuteAsync(old.DatabasePath, "INSERT INTO works_fts (rowid, title, creators, identifiers, holder_name) VALUES (1, 'қара создер', '', '', '')");
+        }
+
+        await using var upgraded = (SqliteRegistryStore)await OpenAsync(location);
+        await upgraded.MigrateAsync();
+
+        Assert.Equal(3, await upgraded.GetSchemaVersionAsync());
+        Assert.Equal(0L, await CountAsync(upgraded.DatabasePath, "SELECT count(*) FROM sqlite_master WHERE name = 'works_fts'"));
+        Assert.Equal(["r1"], (await upgraded.SearchWorksAsync("ҚАРА", 10)).Select(h => h.ReservationId));
+        Assert.True(File.Exists(Path.Combine(location, "search.db")));
+    }
+
+    [Theory]
+    [InlineData("deleted")]
+    [InlineData("from another registry")]
+    [InlineData("garbage")]
+    public async Task SearchIndex_MissingOrNotOfThisRegistry_IsRebuiltOnOpen(string damage)
+    {
+        var location = await CreateLocationAsync();
+        await using (var first = await OpenAsync(location))
+        {
+            await first.MigrateAsync();
+            await first.AppendAsync(new Mutation(Event("holder.created"), new CreateHolder("h1", "Holder", null)));
+            await first.AppendAsync(new Mutation(Event("reservation.created"), Reservation("r1", title: "Lantern harbour")));
+            Assert.Single(await first.SearchWorksAsync("lantern", 10));
+        }
+
+        var index = Path.Combine(location, "search.db");
+        SqliteConnection.ClearAllPools();
+        switch (damage)
+        {
+            case "deleted":
+                File.Delete(index);
+                break;
+            case "from another registry":
+                var other = await CreateLocationAsync();
+                await using (var store = await OpenAsync(other))
+                {
+                    await store.MigrateAsync();
+                    await store.AppendAsync(new Mutation(Event("holder.created"), new CreateHolder("h9", "Other", null)));
+                    await store.AppendAsync(new Mutation(Event("reservation.created"), Reservation("x1", holderId: "h9", title: "Unrelated words")));
+                    Assert.Single(await store.SearchWorksAsync("unrelated", 10));
+                }
+
+                SqliteConnection.ClearAllPools();
+                File.Copy(Path.Combine(other, "search.db"), index, overwrite: true);
+                File.Delete(index + "-wal");
+                break;
+            default:
+                File.Delete(index + "-wal");
+                await File.WriteAllBytesAsync(index, new byte[8192]);
+                break;
+        }
+
+        await using var reopened = await OpenAsync(location);
+        await reopened.MigrateAsync();
+
+        Assert.Equal(["r1"], (await reopened.SearchWorksAsync("lantern", 10)).Select(h => h.ReservationId));
+        Assert.Empty(await reopened.SearchWorksAsync("unrelated", 10));
+        Assert.Equal(0, (await reopened.GetSearchIndexStatusAsync()).Lag);
+    }
+
+    [Fact]
+    public async Task SearchIndex_BatchOfManyRows_IsSearchableAfterTheBatchAndReportsNoLag()
+    {
+        await CreateHolderAsync();
+        var batch = new List<Mutation>();
+        for (var i = 0; i < 2500; i++)
+        {
+            batch.Add(new Mutation(Event("reservation.created", "b" + i), Reservation("b" + i, title: (i % 100 == 0 ? "Rare " : "Common ") + "work " + i)));
+        }
+
+        var committed = await Store.AppendBatchAsync(batch);
+
+        Assert.Equal(25, (await Store.SearchWorksAsync("rare", 1000)).Count);
+        Assert.Equal(1000, (await Store.SearchWorksAsync("common", 1000)).Count);
+        var status = await Store.GetSearchIndexStatusAsync();
+        Assert.Equal(committed[^1].Sequence, status.IndexedThrough);
+    }
+
+    private static async Task ExecuteAsync(string database, string sql)
+    {
+        await using var connection = new SqliteConnection($"Data Source={database};Pooling=False");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        await command.ExecuteNonQueryAsync();
+    }
+
+    private static async Task<long> CountAsync(string database, string sql)
+    {
+        await using var connection = new SqliteConnection($"Data Source={database};Pooling=False");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        return (long)(await command.ExecuteScalarAsync())!;
     }
 }
