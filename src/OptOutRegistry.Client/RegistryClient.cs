@@ -68,9 +68,17 @@ public sealed class RegistryClient : IDisposable
     /// <summary>ListApiKeys.</summary>
     public Task<Pb.ListApiKeysResponse> ListApiKeysAsync(CancellationToken cancellationToken = default) => Unary(s_listApiKeys, new Pb.ListApiKeysRequest(), cancellationToken);
 
+    /// <summary>ListApiKeys of another holder (admin key only; null or empty: the caller's own).</summary>
+    public Task<Pb.ListApiKeysResponse> ListApiKeysAsync(string? holderId, CancellationToken cancellationToken = default) =>
+        Unary(s_listApiKeys, new Pb.ListApiKeysRequest { HolderId = holderId ?? string.Empty }, cancellationToken);
+
     /// <summary>RevokeApiKey.</summary>
     public Task<Pb.RevokeApiKeyResponse> RevokeApiKeyAsync(string keyId, CancellationToken cancellationToken = default) =>
         Unary(s_revokeApiKey, new Pb.RevokeApiKeyRequest { KeyId = keyId }, cancellationToken);
+
+    /// <summary>RevokeApiKey of another holder's key (admin key only; null or empty: the caller's own).</summary>
+    public Task<Pb.RevokeApiKeyResponse> RevokeApiKeyAsync(string keyId, string? holderId, CancellationToken cancellationToken = default) =>
+        Unary(s_revokeApiKey, new Pb.RevokeApiKeyRequest { KeyId = keyId, HolderId = holderId ?? string.Empty }, cancellationToken);
 
     /// <summary>StartHostVerification: the token to publish.</summary>
     public Task<Pb.StartHostVerificationResponse> StartHostVerificationAsync(string host, CancellationToken cancellationToken = default) =>

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using OptOutRegistry.Grpc;
 using OptOutRegistry.Server.Check;
 using OptOutRegistry.Server.Hosting;
+using OptOutRegistry.Server.RateLimiting;
 using OptOutRegistry.Server.Registry;
 
 namespace OptOutRegistry.Server;
@@ -101,11 +102,14 @@ public static partial class ServerHost
         // Components: one AddXxx line each.
         builder.Services.AddRegistry(configuration);
         builder.Services.AddCheckServices(configuration);
+        builder.Services.AddRequestRateLimits(configuration);
 
         var app = builder.Build();
 
         // Endpoints: one MapXxx line each. Health and reflection let grpcurl, grpcui and load balancers work
         // without our .proto files.
+        // Before the endpoints: Registry and Feed calls over their address's rate are answered here (docs/limits.md).
+        app.UseRequestRateLimits();
         app.MapGrpcHealthService();
         app.MapGrpcReflectionService();
         app.MapRegistry();

@@ -125,8 +125,11 @@ public sealed class AuthorizationMatrixTests(MatrixFixture fixture) : IClassFixt
         ["optout.v1.Registry/GetHolder"] = (f => Msg(new Pb.GetHolderRequest { HolderId = f.AHolderId }), [Unauth, Ok, Denied, Ok, Unauth]),
         // Keys belong to the calling holder; the admin key has no holder account of its own.
         ["optout.v1.Registry/CreateApiKey"] = (_ => Msg(new Pb.CreateApiKeyRequest { Label = "matrix" }), [Unauth, Ok, Ok, Denied, Unauth]),
-        ["optout.v1.Registry/ListApiKeys"] = (_ => Msg(new Pb.ListApiKeysRequest()), [Unauth, Ok, Ok, Denied, Unauth]),
-        ["optout.v1.Registry/RevokeApiKey"] = (async f => new Pb.RevokeApiKeyRequest { KeyId = (await f.A.CreateApiKeyAsync("to revoke")).Info.Id }, [Unauth, Ok, Denied, Denied, Unauth]),
+        // Listing and revoking name the holder: its own for a holder key, any for the admin key (a leaked key is revoked
+        // by the operator); B naming A is refused.
+        ["optout.v1.Registry/ListApiKeys"] = (f => Msg(new Pb.ListApiKeysRequest { HolderId = f.AHolderId }), [Unauth, Ok, Denied, Ok, Unauth]),
+        ["optout.v1.Registry/RevokeApiKey"] = (async f => new Pb.RevokeApiKeyRequest { KeyId = (await f.A.CreateApiKeyAsync("to revoke")).Info.Id, HolderId = f.AHolderId },
+            [Unauth, Ok, Denied, Ok, Unauth]),
         ["optout.v1.Registry/StartHostVerification"] = (f => Msg(new Pb.StartHostVerificationRequest { Host = f.NewHost() }), [Unauth, Ok, Ok, Denied, Unauth]),
         // A's token is live on the site: only A completes A's challenge; B has none of its own for that host.
         ["optout.v1.Registry/CompleteHostVerification"] = (async f => new Pb.CompleteHostVerificationRequest { Host = await f.StartVerificationByAAsync(), Method = Pb.VerificationMethod.WellKnown },

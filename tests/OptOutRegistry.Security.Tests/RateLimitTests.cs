@@ -133,4 +133,60 @@ public sealed class RateLimitTests
         using var response = await http.SendAsync(request);
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
     }
+
+    [Fact]
+    public async Task RegistryCalls_OverTheAddressLimit_AreResourceExhausted_WithRetryInfo_AndChecksAreNotCharged()
+    {
+        await using var server = await SecurityServer.StartAsync("--registry-rate-limit-per-address", "5");
+        using var anonymous = RegistryClient.Create(server.GrpcAddress);
+        var refused = await CallUntilRefusedAsync(() => anonymous.SearchWorksAsync("anything"), max: 50);
+        Assert.Equal(StatusCode.ResourceExhausted, refused.StatusCode);
+        Assert.Contains("registry rate limit", refused.Status.Detail, StringComparison.Ordinal);
+        Assert.True(long.TryParse(refused.Trailers.GetValue("retry-after-ms"), out var ms) && ms > 0, $"retry-after-ms: '{refused.Trailers.GetValue("retry-after-ms")}'");
+
+        // Other services keep their own budgets.
+        await using var checks = CheckClient.Create(server.GrpcAddress);
+        await checks.CheckBatchAsync(Batch(10));
+        using var feed = FeedClient.Create(server.GrpcAddress);
+        await feed.GetTreeHeadAsync();
+
+        // The bucket refills: after the advertised wait the registry answers again.
+        await Task.Delay(TimeSpan.FromMilliseconds(ms + 200));
+        await anonymous.SearchWorksAsync("anything");
+    }
+
+    [Fact]
+    public async Task FeedCalls_OverTheAddressLimit_AreResourceExhausted_WithRetryInfo()
+    {
+        await using var server = await SecurityServer.StartAsync("--feed-rate-limit-per-address", "3");
+        using var feed = FeedClient.Create(server.GrpcAddress);
+        var refused = await CallUntilRefusedAsync(() => feed.GetTreeHeadAsync(), max: 30);
+        Assert.Contains("feed rate limit", refused.Status.Detail, StringComparison.Ordinal);
+        Assert.True(long.TryParse(refused.Trailers.GetValue("retry-after-ms"), out var ms) && ms > 0);
+    }
+
+    [Fact]
+    public async Task RequestRateLimits_NegativeValue_StopsTheStartWithTheOptionsName()
+    {
+        var ex = await Assert.ThrowsAsync<ArgumentException>(() => SecurityServer.StartAsync("--feed-rate-limit-per-address", "-1"));
+        Assert.Contains("--feed-rate-limit-per-address", ex.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>Calls until the server refuses (a bucket holds one second's quota, so a limit of N is exceeded within N+1 quick calls).</summary>
+    private static async Task<RpcException> CallUntilRefusedAsync(Func<Task> call, int max)
+    {
+        for (var i = 0; i < max; i++)
+        {
+            try
+            {
+                await call();
+            }
+            catch (RpcException ex) when (ex.StatusCode == StatusCode.ResourceExhausted)
+            {
+                return ex;
+            }
+        }
+
+        throw new Xunit.Sdk.XunitException($"no RESOURCE_EXHAUSTED within {max} calls");
+    }
 }

@@ -30,11 +30,13 @@ internal static class KeyCommand
             return 0;
         }));
 
-        var list = new Command("list", "List your API keys (prefixes only).");
+        // Admin key only: act on another holder's keys (a leaked key is revoked by the operator).
+        var listHolder = new Option<string?>("--holder") { Description = "Admin key only: list this holder's keys." };
+        var list = new Command("list", "List your API keys (prefixes only).") { listHolder };
         CommonOptions.AddTo(list);
         list.SetAction((parseResult, ct) => RegistryCli.RunAsync(parseResult, ct, async (client, json, token) =>
         {
-            var response = await client.ListApiKeysAsync(token);
+            var response = await client.ListApiKeysAsync(parseResult.GetValue(listHolder), token);
             if (json)
             {
                 foreach (var key in response.Keys)
@@ -57,11 +59,12 @@ internal static class KeyCommand
         }));
 
         var id = new Argument<string>("KEY_ID") { Description = "The id of the key to revoke (from optout key list)." };
-        var revoke = new Command("revoke", "Revoke one of your API keys.") { id };
+        var revokeHolder = new Option<string?>("--holder") { Description = "Admin key only: the holder whose key KEY_ID is." };
+        var revoke = new Command("revoke", "Revoke one of your API keys (with the admin key and --holder: any holder's).") { id, revokeHolder };
         CommonOptions.AddTo(revoke);
         revoke.SetAction((parseResult, ct) => RegistryCli.RunAsync(parseResult, ct, async (client, json, token) =>
         {
-            var response = await client.RevokeApiKeyAsync(parseResult.GetValue(id)!, token);
+            var response = await client.RevokeApiKeyAsync(parseResult.GetValue(id)!, parseResult.GetValue(revokeHolder), token);
             if (json)
             {
                 RegistryCli.WriteJson(response);

@@ -40,8 +40,8 @@ public sealed class CheckRateLimiter : IDisposable
         ArgumentNullException.ThrowIfNull(options);
         _addressLimit = options.PerAddressPerSecond;
         _keyLimit = options.PerKeyPerSecond;
-        _perAddress = _addressLimit > 0 ? Create(_addressLimit) : null;
-        _perKey = _keyLimit > 0 ? Create(_keyLimit) : null;
+        _perAddress = _addressLimit > 0 ? TokenBuckets.PerSecond(_addressLimit) : null;
+        _perKey = _keyLimit > 0 ? TokenBuckets.PerSecond(_keyLimit) : null;
     }
 
     /// <summary>
@@ -62,7 +62,7 @@ public sealed class CheckRateLimiter : IDisposable
             using var lease = _perKey.AttemptAcquire(keyId, Math.Min(permits, _keyLimit));
             if (!lease.IsAcquired)
             {
-                return RetryAfter(lease);
+                return TokenBuckets.RetryAfter(lease);
             }
         }
         else if (_perAddress is not null)
@@ -73,7 +73,7 @@ public sealed class CheckRateLimiter : IDisposable
             using var lease = _perAddress.AttemptAcquire(partition, Math.Min(permits, _addressLimit));
             if (!lease.IsAcquired)
             {
-                return RetryAfter(lease);
+                return TokenBuckets.RetryAfter(lease);
             }
         }
 
@@ -115,20 +115,4 @@ public sealed class CheckRateLimiter : IDisposable
         _perAddress?.Dispose();
         _perKey?.Dispose();
     }
-
-    private static TimeSpan RetryAfter(RateLimitLease lease) =>
-        lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter) && retryAfter > TimeSpan.Zero
-            ? retryAfter
-            : TimeSpan.FromMilliseconds(100);
-
-    private static PartitionedRateLimiter<string> Create(int perSecond) =>
-        PartitionedRateLimiter.Create<string, string>(partition => RateLimitPartition.GetTokenBucketLimiter(partition, _ =>
-            new TokenBucketRateLimiterOptions
-            {
-                TokenLimit = perSecond,
-                TokensPerPeriod = Math.Max(1, perSecond / 10),
-                ReplenishmentPeriod = TimeSpan.FromMilliseconds(100),
-                QueueLimit = 0,
-                AutoReplenishment = true,
-            }));
 }

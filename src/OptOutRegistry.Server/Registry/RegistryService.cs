@@ -168,8 +168,9 @@ public sealed partial class RegistryService
     /// <summary>ListApiKeys.</summary>
     public Task<Pb.ListApiKeysResponse> ListApiKeys(Pb.ListApiKeysRequest request, ServerCallContext context) => Guard(async () =>
     {
-        var caller = await RequireHolderAsync(context).ConfigureAwait(false);
-        var keys = await _store.ListApiKeysAsync(caller.HolderId!, context.CancellationToken).ConfigureAwait(false);
+        var caller = await RequireKeyAsync(context).ConfigureAwait(false);
+        var holderId = await ResolveHolderArgumentAsync(caller, request.HolderId, "holder_id", context.CancellationToken).ConfigureAwait(false);
+        var keys = await _store.ListApiKeysAsync(holderId, context.CancellationToken).ConfigureAwait(false);
         var response = new Pb.ListApiKeysResponse();
         for (var i = keys.Count - 1; i >= 0; i--)
         {
@@ -182,23 +183,28 @@ public sealed partial class RegistryService
     /// <summary>RevokeApiKey.</summary>
     public Task<Pb.RevokeApiKeyResponse> RevokeApiKey(Pb.RevokeApiKeyRequest request, ServerCallContext context) => Guard(async () =>
     {
-        var caller = await RequireHolderAsync(context).ConfigureAwait(false);
+        // The admin key names the holder (an operator revokes a leaked key without waiting for its holder); a holder
+        // key may only name its own account. Either way the key must belong to that holder.
+        var caller = await RequireKeyAsync(context).ConfigureAwait(false);
         var keyId = (request.KeyId ?? string.Empty).Trim();
         if (keyId.Length == 0)
         {
             throw new ModelValidationException("key_id", "is required");
         }
 
-        var keys = await _store.ListApiKeysAsync(caller.HolderId!, context.CancellationToken).ConfigureAwait(false);
+        var holderId = await ResolveHolderArgumentAsync(caller, request.HolderId, "holder_id", context.CancellationToken).ConfigureAwait(false);
+        var keys = await _store.ListApiKeysAsync(holderId, context.CancellationToken).ConfigureAwait(false);
         var key = keys.FirstOrDefault(k => string.Equals(k.KeyId, keyId, StringComparison.Ordinal))
-            ?? throw new RpcException(new Status(StatusCode.PermissionDenied, $"key_id: '{keyId}' is not one of your API keys"));
+            ?? throw (caller.IsAdmin
+                ? new RpcException(new Status(StatusCode.NotFound, $"key_id: '{Shorten(keyId)}' is not a key of holder '{holderId}'"))
+                : new RpcException(new Status(StatusCode.PermissionDenied, $"key_id: '{Shorten(keyId)}' is not one of your API keys")));
         if (key.IsActive)
         {
-            var @event = new Pb.Event { Actor = caller.Actor, ApiKeyRevoked = new Pb.ApiKeyRevoked { HolderId = caller.HolderId, KeyId = keyId } };
-            await _store.AppendAsync(new Mutation(EventMapping.ToDraft(@event), new RevokeApiKey(keyId, caller.HolderId!)), context.CancellationToken)
+            var @event = new Pb.Event { Actor = caller.Actor, ApiKeyRevoked = new Pb.ApiKeyRevoked { HolderId = holderId, KeyId = keyId } };
+            await _store.AppendAsync(new Mutation(EventMapping.ToDraft(@event), new RevokeApiKey(keyId, holderId)), context.CancellationToken)
                 .ConfigureAwait(false);
             _callers.Evict(keyId);
-            keys = await _store.ListApiKeysAsync(caller.HolderId!, context.CancellationToken).ConfigureAwait(false);
+            keys = await _store.ListApiKeysAsync(holderId, context.CancellationToken).ConfigureAwait(false);
             key = keys.First(k => string.Equals(k.KeyId, keyId, StringComparison.Ordinal));
         }
 

@@ -87,12 +87,13 @@ public sealed class FuzzServer : IAsyncDisposable
     /// <summary>The admin key the server generated.</summary>
     public string AdminKey => File.ReadAllText(Path.Combine(DataDirectory, "admin-key")).Trim();
 
-    /// <summary>Starts a server. Rate limits are raised so the fuzzer measures parsing, not the limiter.</summary>
+    /// <summary>Starts a server. Registry and Feed rate limits are off (the check limit's default is far above the fuzzer's rate) so the fuzzer measures parsing, not the limiter.</summary>
     public static async Task<FuzzServer> StartAsync(params string[] extraArgs)
     {
         var dataDirectory = Path.Combine(Path.GetTempPath(), "optout-fuzz-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(dataDirectory);
-        string[] args = ["--urls", "http://127.0.0.1:0", "--http-urls", "none", "--data-dir", dataDirectory, "--Logging:LogLevel:Default", "Warning", "--Logging:Console:LogLevel:Default", "None", .. extraArgs];
+        string[] args = ["--urls", "http://127.0.0.1:0", "--http-urls", "none", "--data-dir", dataDirectory, "--Logging:LogLevel:Default", "Warning", "--Logging:Console:LogLevel:Default", "None",
+            "--registry-rate-limit-per-address", "0", "--feed-rate-limit-per-address", "0", .. extraArgs];
         var app = ServerHost.Build(args);
         var logs = new ErrorLogCapture();
         app.Services.GetRequiredService<ILoggerFactory>().AddProvider(logs);

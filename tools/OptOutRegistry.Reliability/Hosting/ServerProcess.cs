@@ -88,6 +88,7 @@ public sealed class ServerProcess : IDisposable
             "--urls", address, "--http-urls", "none", "--data-dir", settings.DataDirectory,
             // The harness measures the server, not the limiter: limits are off unless a run sets them on purpose.
             "--check-rate-limit-per-address", "0", "--check-rate-limit-per-key", "0",
+            "--registry-rate-limit-per-address", "0", "--feed-rate-limit-per-address", "0",
             "--Logging:LogLevel:Default", "Warning",
             "--Logging:Console:FormatterName", "simple", "--Logging:Console:FormatterOptions:SingleLine", "true",
         ];
