@@ -12,12 +12,14 @@ cd "$here"
 py="${PYTHON:-python3}"
 if ! "$py" -c 'import protego' 2>/dev/null; then py=/usr/bin/python3; fi
 dotnet build -c Release -v quiet -nologo "$here" >/dev/null
-"$py" "$here/protego_bench.py" "$here/robots-200.txt" "$here/paths.txt" "$seconds" | tee /tmp/signals-bench-protego.txt
-dotnet run -c Release --no-build --project "$here" -- --quick "$seconds" | tee /tmp/signals-bench-dotnet.txt
-"$py" - <<'PY'
-import re
+out="$(mktemp -d)"
+trap 'rm -rf "$out"' EXIT
+"$py" "$here/protego_bench.py" "$here/robots-200.txt" "$here/paths.txt" "$seconds" | tee "$out/protego.txt"
+dotnet run -c Release --no-build --project "$here" -- --quick "$seconds" | tee "$out/dotnet.txt"
+"$py" - "$out/protego.txt" "$out/dotnet.txt" <<'PY'
+import sys
 vals = {}
-for f in ("/tmp/signals-bench-protego.txt", "/tmp/signals-bench-dotnet.txt"):
+for f in sys.argv[1:]:
     for line in open(f):
         k, v = line.strip().split("=", 1)
         vals[k] = v
