@@ -5,11 +5,21 @@ using OptOutRegistry.Interop.V1;
 
 namespace OptOutRegistry.Grpc.Tests;
 
-/// <summary>Our client against our server over a real Kestrel h2c endpoint.</summary>
+/// <summary>Our client on its own HTTP/2 transport (the default) against our server over a real Kestrel h2c endpoint.</summary>
 [Collection(ServerCollection.Name)]
-public sealed class ClientServerTests(ServerFixture server) : IDisposable
+public sealed class ClientServerTests(ServerFixture server) : ClientServerTestsBase(server, GrpcTransport.Http2);
+
+/// <summary>The same cases with the client on HttpClient, so neither transport rots.</summary>
+[Collection(ServerCollection.Name)]
+public sealed class ClientServerHttpClientTests(ServerFixture server) : ClientServerTestsBase(server, GrpcTransport.HttpClient);
+
+/// <summary>Our client against our server over a real Kestrel h2c endpoint, on the transport a subclass picks.</summary>
+public abstract class ClientServerTestsBase(ServerFixture server, GrpcTransport transport) : IDisposable
 {
-    private readonly GrpcChannel _channel = GrpcChannel.ForAddress(server.Address);
+    private readonly GrpcChannel _channel = GrpcChannel.ForAddress(server.Address, new GrpcChannelOptions { Transport = transport });
+
+    [Fact]
+    public void Channel_UsesTheRequestedTransport() => Assert.Equal(transport, _channel.Transport);
 
     public void Dispose() => _channel.Dispose();
 
@@ -363,7 +373,7 @@ public sealed class ClientServerTests(ServerFixture server) : IDisposable
     [Fact]
     public async Task ResponseOverClientLimit_IsResourceExhausted()
     {
-        using var small = GrpcChannel.ForAddress(server.Address, new GrpcChannelOptions { MaxReceiveMessageSize = 1000 });
+        using var small = GrpcChannel.ForAddress(server.Address, new GrpcChannelOptions { Transport = transport, MaxReceiveMessageSize = 1000 });
         var ex = await Assert.ThrowsAsync<RpcException>(() => small.UnaryAsync(Methods.UnaryEcho, new EchoRequest { ResponseSize = 2000 }));
         Assert.Equal(StatusCode.ResourceExhausted, ex.StatusCode);
     }
@@ -371,7 +381,7 @@ public sealed class ClientServerTests(ServerFixture server) : IDisposable
     [Fact]
     public async Task RequestOverClientSendLimit_IsResourceExhaustedWithoutSending()
     {
-        using var small = GrpcChannel.ForAddress(server.Address, new GrpcChannelOptions { MaxSendMessageSize = 100 });
+        using var small = GrpcChannel.ForAddress(server.Address, new GrpcChannelOptions { Transport = transport, MaxSendMessageSize = 100 });
         var ex = await Assert.ThrowsAsync<RpcException>(() => small.UnaryAsync(Methods.UnaryEcho, new EchoRequest { Payload = ByteString.CopyFrom(new byte[200]) }));
         Assert.Equal(StatusCode.ResourceExhausted, ex.StatusCode);
         Assert.Equal("Sending message exceeds the maximum configured message size.", ex.Status.Detail);
@@ -380,7 +390,7 @@ public sealed class ClientServerTests(ServerFixture server) : IDisposable
     [Fact]
     public async Task GzipRequests_AreDecompressedByServer()
     {
-        using var gz = GrpcChannel.ForAddress(server.Address, new GrpcChannelOptions { CompressionEncoding = "gzip" });
+        using var gz = GrpcChannel.ForAddress(server.Address, new GrpcChannelOptions { Transport = transport, CompressionEncoding = "gzip" });
         var text = string.Concat(Enumerable.Repeat("compressible ", 10_000));
         var response = await gz.UnaryAsync(Methods.UnaryEcho, new EchoRequest { Message = text });
         Assert.Equal(text, response.Message);

@@ -150,11 +150,20 @@ public sealed class ReferenceServerCollection
 
 /// <summary>Issue 2 item 7b: our client calls a python3-grpcio server.</summary>
 [Collection(ReferenceServerCollection.Name)]
-public sealed class PythonServerInteropTests(PythonServerProcess server) : ReferenceServerInteropTests(server.Address), IClassFixture<PythonServerProcess>
+public sealed class PythonServerInteropTests(PythonServerProcess server) : ReferenceServerInteropTests(server.Address, GrpcTransport.Http2), IClassFixture<PythonServerProcess>
 {
     [Theory]
     [MemberData(nameof(Cases), MemberType = typeof(ReferenceServerInteropTests))]
     public Task OurClient_CallsPythonServer(string name) => RunCaseAsync(name);
+}
+
+/// <summary>The same cases with our client on HttpClient.</summary>
+[Collection(ReferenceServerCollection.Name)]
+public sealed class PythonServerHttpClientInteropTests(PythonServerProcess server) : ReferenceServerInteropTests(server.Address, GrpcTransport.HttpClient), IClassFixture<PythonServerProcess>
+{
+    [Theory]
+    [MemberData(nameof(Cases), MemberType = typeof(ReferenceServerInteropTests))]
+    public Task OurClientOnHttpClient_CallsPythonServer(string name) => RunCaseAsync(name);
 }
 
 /// <summary>
@@ -162,17 +171,26 @@ public sealed class PythonServerInteropTests(PythonServerProcess server) : Refer
 /// missing node skips these.
 /// </summary>
 [Collection(ReferenceServerCollection.Name)]
-public sealed class NodeServerInteropTests(NodeServerProcess server) : ReferenceServerInteropTests(server.Address), IClassFixture<NodeServerProcess>
+public sealed class NodeServerInteropTests(NodeServerProcess server) : ReferenceServerInteropTests(server.Address, GrpcTransport.Http2), IClassFixture<NodeServerProcess>
 {
     [NodeTheory]
     [MemberData(nameof(Cases), MemberType = typeof(ReferenceServerInteropTests))]
     public Task OurClient_CallsNodeServer(string name) => RunCaseAsync(name);
 }
 
-/// <summary>The cases our client runs against each reference server implementing the interop test service.</summary>
-public abstract class ReferenceServerInteropTests(string address) : IDisposable
+/// <summary>The same cases with our client on HttpClient.</summary>
+[Collection(ReferenceServerCollection.Name)]
+public sealed class NodeServerHttpClientInteropTests(NodeServerProcess server) : ReferenceServerInteropTests(server.Address, GrpcTransport.HttpClient), IClassFixture<NodeServerProcess>
 {
-    private readonly GrpcChannel _channel = GrpcChannel.ForAddress(address);
+    [NodeTheory]
+    [MemberData(nameof(Cases), MemberType = typeof(ReferenceServerInteropTests))]
+    public Task OurClientOnHttpClient_CallsNodeServer(string name) => RunCaseAsync(name);
+}
+
+/// <summary>The cases our client runs against each reference server implementing the interop test service.</summary>
+public abstract class ReferenceServerInteropTests(string address, GrpcTransport transport) : IDisposable
+{
+    private readonly GrpcChannel _channel = GrpcChannel.ForAddress(address, new GrpcChannelOptions { Transport = transport });
 
     public static TheoryData<string> Cases { get; } = new(
         nameof(Unary),
@@ -334,7 +352,7 @@ public abstract class ReferenceServerInteropTests(string address) : IDisposable
 
     private async Task Gzip_BothWays()
     {
-        using var gz = GrpcChannel.ForAddress(address, new GrpcChannelOptions { CompressionEncoding = "gzip" });
+        using var gz = GrpcChannel.ForAddress(address, new GrpcChannelOptions { Transport = transport, CompressionEncoding = "gzip" });
         var text = string.Concat(Enumerable.Repeat("compressible ", 20_000));
         var r = await gz.UnaryAsync(Methods.UnaryEcho, new EchoRequest { Message = text });
         Assert.Equal(text, r.Message);

@@ -71,4 +71,33 @@ public sealed class TlsTests : IAsyncLifetime
         await call.RequestStream.CompleteAsync();
         Assert.False(await call.ResponseStream.MoveNext());
     }
+
+    [Fact]
+    public async Task Https_OwnHttp2Transport_NegotiatesAlpnAndHonoursCertificateValidation()
+    {
+        var thumbprint = _certificate!.Thumbprint;
+        using var channel = GrpcChannel.ForAddress(_address, new GrpcChannelOptions
+        {
+            Transport = GrpcTransport.Http2,
+            ServerCertificateValidation = (_, cert, _, _) => cert is X509Certificate2 c && c.Thumbprint == thumbprint,
+        });
+        var response = await channel.UnaryAsync(Methods.UnaryEcho, new EchoRequest { Message = "own h2 over tls" });
+        Assert.Equal("own h2 over tls", response.Message);
+        using var call = channel.DuplexStreaming(Methods.Bidi);
+        await call.RequestStream.WriteAsync(new EchoRequest { Message = "b" });
+        Assert.True(await call.ResponseStream.MoveNext());
+        Assert.Equal("b", call.ResponseStream.Current.Message);
+        await call.RequestStream.CompleteAsync();
+        Assert.False(await call.ResponseStream.MoveNext());
+    }
+
+    [Fact]
+    public async Task Https_OwnHttp2Transport_UntrustedCertificate_IsUnavailable()
+    {
+        // No validation callback: the platform rejects the self-signed certificate.
+        using var channel = GrpcChannel.ForAddress(_address, new GrpcChannelOptions { Transport = GrpcTransport.Http2 });
+        var ex = await Assert.ThrowsAsync<RpcException>(() => channel.UnaryAsync(Methods.UnaryEcho, new EchoRequest { Message = "x" }));
+        Assert.Equal(StatusCode.Unavailable, ex.StatusCode);
+        Assert.Contains("TLS", ex.Status.Detail);
+    }
 }
