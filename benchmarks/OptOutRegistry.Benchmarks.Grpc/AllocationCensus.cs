@@ -44,7 +44,11 @@ public static class AllocationCensus
     public static async Task RunAsync(string address, string which, int calls, int concurrency)
     {
         using var listener = new TickListener();
-        using var channel = GrpcChannel.ForAddress(address);
+        // "ours" = our client on its own HTTP/2 transport, "ours-httpclient" = our client on HttpClient, "bare" = bare HttpClient.
+        using var channel = GrpcChannel.ForAddress(address, new GrpcChannelOptions
+        {
+            Transport = which == "ours-httpclient" ? GrpcTransport.HttpClient : GrpcTransport.Http2,
+        });
         var method = Method<EchoRequest, EchoResponse>.Create(InteropTestReflection.Descriptor.Services[0], "UnaryEcho");
         var request = LoadClient.SmallRequest();
         var bare = new ClientCompare.BareClient(address);

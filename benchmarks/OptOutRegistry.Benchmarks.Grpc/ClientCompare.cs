@@ -30,23 +30,34 @@ public static class ClientCompare
 
     public static async Task UnaryAsync(string address, int concurrency, int seconds, int channelCount, int rounds)
     {
-        var ours = Enumerable.Range(0, channelCount).Select(_ => GrpcChannel.ForAddress(address)).ToArray();
+        // Our client on its own HTTP/2 transport (the default), our client on HttpClient, and a bare HttpClient client.
+        var h2 = Enumerable.Range(0, channelCount).Select(_ => GrpcChannel.ForAddress(address, new GrpcChannelOptions { Transport = GrpcTransport.Http2 })).ToArray();
+        var hc = Enumerable.Range(0, channelCount).Select(_ => GrpcChannel.ForAddress(address, new GrpcChannelOptions { Transport = GrpcTransport.HttpClient })).ToArray();
         var bare = Enumerable.Range(0, channelCount).Select(_ => new BareClient(address)).ToArray();
         var request = LoadClient.SmallRequest();
-        Func<int, Task> oursCall = i => ours[i % channelCount].UnaryAsync(s_unary, request);
+        Func<int, Task> h2Call = i => h2[i % channelCount].UnaryAsync(s_unary, request);
+        Func<int, Task> hcCall = i => hc[i % channelCount].UnaryAsync(s_unary, request);
         Func<int, Task> bareCall = i => bare[i % channelCount].UnaryAsync(request);
-        // Warm-up (connections, and tiered JIT, which takes seconds on a loaded machine) for both, as long as a run.
-        await MeasureAsync(oursCall, concurrency, seconds);
+        // Warm-up (connections, and tiered JIT, which takes seconds on a loaded machine) for all, as long as a run.
+        await MeasureAsync(h2Call, concurrency, seconds);
+        await MeasureAsync(hcCall, concurrency, seconds);
         await MeasureAsync(bareCall, concurrency, seconds);
         Console.WriteLine($"unary, {channelCount} channel(s) x {concurrency} concurrent calls, {seconds} s per run; load average {File.ReadAllText("/proc/loadavg").Trim()}");
         for (var r = 1; r <= rounds; r++)
         {
-            var o = await MeasureAsync(oursCall, concurrency, seconds);
+            var o = await MeasureAsync(h2Call, concurrency, seconds);
+            var h = await MeasureAsync(hcCall, concurrency, seconds);
             var b = await MeasureAsync(bareCall, concurrency, seconds);
-            Console.WriteLine($"  round {r} ours: {o}");
-            Console.WriteLine($"  round {r} bare: {b}   ratio ours/bare: throughput {o.Calls / o.Seconds / (b.Calls / b.Seconds):F2}, CPU/call {(o.CpuSeconds / o.Calls) / (b.CpuSeconds / b.Calls):F2}");
+            Console.WriteLine($"  round {r} ours (own HTTP/2):   {o}");
+            Console.WriteLine($"  round {r} ours (HttpClient):   {h}");
+            Console.WriteLine($"  round {r} bare HttpClient:     {b}");
+            Console.WriteLine($"  round {r} ratios own-HTTP/2 vs HttpClient-ours: throughput {Rate(o) / Rate(h):F2}, CPU/call {PerCall(o) / PerCall(h):F2}; vs bare: throughput {Rate(o) / Rate(b):F2}, CPU/call {PerCall(o) / PerCall(b):F2}");
         }
-        foreach (var c in ours)
+        foreach (var c in h2)
+        {
+            c.Dispose();
+        }
+        foreach (var c in hc)
         {
             c.Dispose();
         }
@@ -55,6 +66,10 @@ public static class ClientCompare
             c.Dispose();
         }
     }
+
+    private static double Rate(Sample s) => s.Calls / s.Seconds;
+
+    private static double PerCall(Sample s) => s.CpuSeconds / Math.Max(1, s.Calls);
 
     /// <summary>Runs <paramref name="concurrency"/> call loops for <paramref name="seconds"/> and samples the process.</summary>
     private static async Task<Sample> MeasureAsync(Func<int, Task> call, int concurrency, int seconds)
@@ -89,18 +104,23 @@ public static class ClientCompare
     /// <summary>Bidi: our client's streams against bare HttpClient streams, same pipelining, alternating.</summary>
     public static async Task BidiAsync(string address, int streams, int seconds, int rounds)
     {
-        using var channel = GrpcChannel.ForAddress(address);
+        using var h2 = GrpcChannel.ForAddress(address, new GrpcChannelOptions { Transport = GrpcTransport.Http2 });
+        using var hc = GrpcChannel.ForAddress(address, new GrpcChannelOptions { Transport = GrpcTransport.HttpClient });
         using var bare = new BareClient(address);
         var request = LoadClient.SmallRequest();
-        await MeasureBidiAsync(s => OursBidiAsync(channel, request, s), streams, seconds);
+        await MeasureBidiAsync(s => OursBidiAsync(h2, request, s), streams, seconds);
+        await MeasureBidiAsync(s => OursBidiAsync(hc, request, s), streams, seconds);
         await MeasureBidiAsync(s => bare.BidiAsync(request, s), streams, seconds);
         Console.WriteLine($"bidi, {streams} stream(s), writes pipelined, {seconds} s per run; load average {File.ReadAllText("/proc/loadavg").Trim()}");
         for (var r = 1; r <= rounds; r++)
         {
-            var o = await MeasureBidiAsync(s => OursBidiAsync(channel, request, s), streams, seconds);
+            var o = await MeasureBidiAsync(s => OursBidiAsync(h2, request, s), streams, seconds);
+            var h = await MeasureBidiAsync(s => OursBidiAsync(hc, request, s), streams, seconds);
             var b = await MeasureBidiAsync(s => bare.BidiAsync(request, s), streams, seconds);
-            Console.WriteLine($"  round {r} ours: {o.ToString().Replace("call", "msg")}");
-            Console.WriteLine($"  round {r} bare: {b.ToString().Replace("call", "msg")}   ratio ours/bare: throughput {o.Calls / o.Seconds / (b.Calls / b.Seconds):F2}, CPU/msg {(o.CpuSeconds / o.Calls) / (b.CpuSeconds / b.Calls):F2}");
+            Console.WriteLine($"  round {r} ours (own HTTP/2):   {o.ToString().Replace("call", "msg")}");
+            Console.WriteLine($"  round {r} ours (HttpClient):   {h.ToString().Replace("call", "msg")}");
+            Console.WriteLine($"  round {r} bare HttpClient:     {b.ToString().Replace("call", "msg")}");
+            Console.WriteLine($"  round {r} ratios own-HTTP/2 vs HttpClient-ours: throughput {Rate(o) / Rate(h):F2}, CPU/msg {PerCall(o) / PerCall(h):F2}; vs bare: throughput {Rate(o) / Rate(b):F2}, CPU/msg {PerCall(o) / PerCall(b):F2}");
         }
     }
 

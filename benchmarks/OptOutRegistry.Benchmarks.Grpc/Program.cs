@@ -4,9 +4,10 @@ using OptOutRegistry.Benchmarks.Grpc;
 // Commands (see run-load.sh and RESULTS.md):
 //   server [port]                       load server: our layer and a bare Kestrel endpoint side by side
 //   bodies <dir>                        request bodies for h2load
-//   client-unary <address> <concurrency> <seconds> <channels> <rounds>   our client vs bare HttpClient, alternating
+//   client-unary <address> <concurrency> <seconds> <channels> <rounds>   our client on its own HTTP/2 transport, on
+//                                       HttpClient, and a bare HttpClient client, alternating in one process
 //   client-bidi <address> <streams> <seconds> <rounds>                   the same for bidi streams
-//   client-alloc <address> ours|bare <calls> <concurrency>               bytes per unary call by type (sampled)
+//   client-alloc <address> ours|ours-httpclient|bare <calls> <concurrency>  bytes per unary call by type (sampled)
 //   anything else                       BenchmarkDotNet (e.g. --filter '*Framing*' --job short)
 switch (args.FirstOrDefault())
 {
