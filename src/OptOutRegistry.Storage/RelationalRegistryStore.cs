@@ -418,7 +418,13 @@ public abstract class RelationalRegistryStore : IRegistryStore
 
     /// <inheritdoc/>
     public Task<IReadOnlyList<ReservationStateRecord>> GetReservationHistoryAsync(string reservationId, CancellationToken cancellationToken = default) =>
-        QueryListAsync("SELECT state, at_us, seq FROM reservation_states WHERE reservation_id = @p0 ORDER BY seq",
+        // A creation in the Active state (nearly all of them) stores no history row: the reservation row already says
+        // when (registered_us) and by which event (created_seq), so the entry is derived here. Data written before that
+        // change has the row, which the NOT EXISTS recognises.
+        QueryListAsync(
+            "SELECT state, at_us, seq FROM reservation_states WHERE reservation_id = @p0 "
+            + "UNION ALL SELECT 1, registered_us, created_seq FROM reservations r WHERE r.id = @p0 "
+            + "AND NOT EXISTS (SELECT 1 FROM reservation_states s WHERE s.reservation_id = r.id AND s.seq = r.created_seq) ORDER BY 3",
             static r => new ReservationStateRecord((ReservationState)r.GetInt64(0), StoreTime.FromMicroseconds(r.GetInt64(1)), r.GetInt64(2)),
             cancellationToken, reservationId);
 
@@ -561,17 +567,34 @@ public abstract class RelationalRegistryStore : IRegistryStore
     {
         var needed = plan.RequiredNodes;
         var found = new Dictionary<MerkleNodeId, byte[]>(needed.Count);
-        var leaves = new StringBuilder();
+        var leafIndexes = new HashSet<long>();
+        var derived = new List<MerkleNodeId>();
         var nodes = new StringBuilder();
         foreach (var id in needed)
         {
-            var target = id.Level == 0 ? leaves : nodes;
-            if (target.Length > 0)
+            if (id.Level == 0)
             {
-                target.Append(',');
+                leafIndexes.Add(id.Index);
             }
+            else if (id.Level < StoredNodeLevel)
+            {
+                // Not stored: hashed from its 2^level leaves below (at most 2 + 4 + 8 per proof path level).
+                derived.Add(id);
+                for (var leaf = id.Index << id.Level; leaf < (id.Index + 1) << id.Level; leaf++)
+                {
+                    leafIndexes.Add(leaf);
+                }
+            }
+            else
+            {
+                nodes.Append(nodes.Length > 0 ? "," : string.Empty).Append(id.ToKey());
+            }
+        }
 
-            target.Append(id.Level == 0 ? id.Index : id.ToKey());
+        var leaves = new StringBuilder(leafIndexes.Count * 8);
+        foreach (var leaf in leafIndexes)
+        {
+            leaves.Append(leaves.Length > 0 ? "," : string.Empty).Append(leaf);
         }
 
         await using var connection = await OpenReadConnectionAsync(cancellationToken).ConfigureAwait(false);
@@ -596,7 +619,42 @@ public abstract class RelationalRegistryStore : IRegistryStore
             }
         }
 
+        foreach (var id in derived)
+        {
+            found[id] = HashSubtree(id, found);
+        }
+
         return plan.Resolve(found.GetValueOrDefault);
+    }
+
+    /// <summary>
+    /// Levels 1 .. <c>StoredNodeLevel − 1</c> of the Merkle tree are not stored: they are 7/8 of all interior nodes, i.e.
+    /// 0.875 row inserts per appended event, and each is recomputed on demand from at most 2^(StoredNodeLevel−1) = 8 leaf
+    /// hashes, so a proof still reads O(log n) rows and hashes a bounded number more. Data written earlier holds
+    /// those levels too; they are simply not read.
+    /// </summary>
+    private const int StoredNodeLevel = 4;
+
+    // MTH of a complete subtree (RFC 9162 §2.1.1) from its leaf hashes, folded pairwise level by level.
+    private static byte[] HashSubtree(MerkleNodeId id, Dictionary<MerkleNodeId, byte[]> found)
+    {
+        var width = 1 << id.Level;
+        var level = new byte[width][];
+        for (var i = 0; i < width; i++)
+        {
+            var leaf = new MerkleNodeId(0, (id.Index << id.Level) + i);
+            level[i] = found.GetValueOrDefault(leaf) ?? throw new InvalidDataException($"leaf {leaf.Index} is missing from the store");
+        }
+
+        for (; width > 1; width /= 2)
+        {
+            for (var i = 0; i < width / 2; i++)
+            {
+                level[i] = MerkleHash.HashChildren(level[2 * i], level[2 * i + 1]);
+            }
+        }
+
+        return level[0];
     }
 
     private async Task<LogHead> ReadLogHeadAsync(CancellationToken cancellationToken)
@@ -927,7 +985,7 @@ public abstract class RelationalRegistryStore : IRegistryStore
                 if (!_existingIds.Contains(c.ReservationId) && _insertedIds.Add(c.ReservationId))
                 {
                     _reservations.Add(values);
-                    AddHistory(c.ReservationId, sequence, c.State, timeUs);
+                    AddCreationHistory(c, sequence, timeUs);
                     return;
                 }
 
@@ -937,7 +995,7 @@ public abstract class RelationalRegistryStore : IRegistryStore
 
             if (await Execute(store.InsertReservationSql, ct, values).ConfigureAwait(false) == 1)
             {
-                AddHistory(c.ReservationId, sequence, c.State, timeUs);
+                AddCreationHistory(c, sequence, timeUs);
                 return;
             }
 
@@ -995,6 +1053,16 @@ public abstract class RelationalRegistryStore : IRegistryStore
 
         private void AddHistory(string reservationId, long sequence, ReservationState state, long timeUs) =>
             _history.Add(reservationId, sequence, (long)state, timeUs);
+
+        // An Active creation is derived from the reservation row when the history is read (GetReservationHistoryAsync):
+        // one b-tree insert less per imported reservation, keyed by a random id.
+        private void AddCreationHistory(PutReservation c, long sequence, long timeUs)
+        {
+            if (c.State != ReservationState.Active)
+            {
+                AddHistory(c.ReservationId, sequence, c.State, timeUs);
+            }
+        }
 
         private async Task<(string HolderId, ReservationState State, long CreatedSeq, long RegisteredUs, long StateChangedUs)?> ReadReservationKeyAsync(
             string reservationId, CancellationToken ct)
@@ -1078,7 +1146,13 @@ public abstract class RelationalRegistryStore : IRegistryStore
 
     private readonly struct NodeCollector(RowBuffer nodes) : IMerkleNodeSink
     {
-        public void Add(MerkleNodeId id, byte[] hash) => nodes.Add(id.ToKey(), hash);
+        public void Add(MerkleNodeId id, byte[] hash)
+        {
+            if (id.Level >= StoredNodeLevel)
+            {
+                nodes.Add(id.ToKey(), hash);
+            }
+        }
     }
 
     /// <summary>Rows waiting for a multi-row INSERT; the SQL text per (table, row count) is built once and shared.</summary>

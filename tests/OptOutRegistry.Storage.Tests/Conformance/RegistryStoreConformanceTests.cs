@@ -271,6 +271,24 @@ public abstract class RegistryStoreConformanceTests : IAsyncLifetime
         Assert.Empty(await Store.GetReservationHistoryAsync("nope"));
     }
 
+    [Theory]
+    [InlineData(ReservationState.Superseded)]
+    [InlineData(ReservationState.Revoked)]
+    public async Task PutReservation_CreatedInAnotherStateThenActivated_HistoryStartsWithThatState(ReservationState initial)
+    {
+        await CreateHolderAsync();
+        var created = await RegisterAsync(Reservation("r1", state: initial));
+        var amended = await Store.AppendAsync(new Mutation(Event("reservation.amended"), Reservation("r1", state: ReservationState.Active)));
+        var unchanged = await Store.AppendAsync(new Mutation(Event("reservation.amended"), Reservation("r1", title: "Same state")));
+
+        var history = await Store.GetReservationHistoryAsync("r1");
+
+        Assert.Equal(
+            [(initial, created.Sequence, created.Time), (ReservationState.Active, amended.Sequence, amended.Time)],
+            history.Select(h => (h.State, h.Sequence, h.At)));
+        Assert.Equal(unchanged.Sequence, (await Store.GetReservationAsync("r1"))!.LastSequence);
+    }
+
     [Fact]
     public async Task Mutation_WhoseLastChangeFails_WritesNoRowAndNoEvent()
     {

@@ -159,6 +159,23 @@ public sealed class SqliteConformanceTests : RegistryStoreConformanceTests, IDis
         Assert.Equal(committed[^1].Sequence, status.IndexedThrough);
     }
 
+    [Fact]
+    public async Task History_WrittenBeforeCreationsWereDerived_IsNotDoubled()
+    {
+        await CreateHolderAsync();
+        var created = await RegisterAsync(Reservation("r1"));
+        // Schema v1-v3 data written by earlier code stored the creation's row too.
+        await ExecuteAsync(((SqliteRegistryStore)Store).DatabasePath,
+            $"INSERT INTO reservation_states (reservation_id, seq, state, at_us) VALUES ('r1', {created.Sequence}, 1, {created.TimeMicroseconds})");
+        var revoked = await Store.AppendAsync(new Mutation(Event("reservation.revoked"), new ChangeReservationState("r1", ReservationState.Revoked)));
+
+        var history = await Store.GetReservationHistoryAsync("r1");
+
+        Assert.Equal(
+            [(ReservationState.Active, created.Sequence, created.Time), (ReservationState.Revoked, revoked.Sequence, revoked.Time)],
+            history.Select(h => (h.State, h.Sequence, h.At)));
+    }
+
     private static async Task ExecuteAsync(string database, string sql)
     {
         await using var connection = new SqliteConnection($"Data Source={database};Pooling=False");
