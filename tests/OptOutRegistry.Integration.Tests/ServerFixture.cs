@@ -1,68 +1,40 @@
 using System.Diagnostics;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.DependencyInjection;
-using OptOutRegistry.Server;
+using OptOutRegistry.Server.Hosting;
 
 namespace OptOutRegistry.Integration.Tests;
 
 /// <summary>
-/// The real server, in process, on loopback ports chosen by the OS, with its own temporary data directory
-/// (services-common "End-to-end tests"). Dispose stops it and deletes the directory.
+/// The real server in process (<see cref="TemporaryServer"/>) with both a gRPC (h2c) and an HTTP/1.1 gateway address
+/// and warnings-only logging. Dispose stops it and deletes its data directory.
 /// </summary>
 public sealed class ServerFixture : IAsyncDisposable
 {
-    private ServerFixture(WebApplication app, string dataDirectory, string grpcAddress, string httpAddress)
-    {
-        App = app;
-        DataDirectory = dataDirectory;
-        GrpcAddress = grpcAddress;
-        HttpAddress = httpAddress;
-    }
+    private readonly TemporaryServer _server;
+
+    private ServerFixture(TemporaryServer server) => _server = server;
 
     /// <summary>The running application.</summary>
-    public WebApplication App { get; }
+    public WebApplication App => _server.App;
 
     /// <summary>The data directory (database, signing key, admin key).</summary>
-    public string DataDirectory { get; }
+    public string DataDirectory => _server.DataDirectory;
 
     /// <summary>The gRPC (h2c) address, e.g. http://127.0.0.1:40123.</summary>
-    public string GrpcAddress { get; }
+    public string GrpcAddress => _server.GrpcAddress;
 
     /// <summary>The HTTP/1.1 gateway address.</summary>
-    public string HttpAddress { get; }
+    public string HttpAddress => _server.Addresses[1];
 
     /// <summary>The admin key the server generated on first start.</summary>
-    public string AdminKey => File.ReadAllText(Path.Combine(DataDirectory, "admin-key")).Trim();
+    public string AdminKey => _server.AdminKey;
 
     /// <summary>Starts a server; <paramref name="extraArgs"/> go to the host's configuration (e.g. "--signup", "admin").</summary>
-    public static async Task<ServerFixture> StartAsync(params string[] extraArgs)
-    {
-        var dataDirectory = Path.Combine(Path.GetTempPath(), "optout-it-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(dataDirectory);
-        string[] args = ["--urls", "http://127.0.0.1:0", "--http-urls", "http://127.0.0.1:0", "--data-dir", dataDirectory, "--Logging:LogLevel:Default", "Warning", .. extraArgs];
-        var app = ServerHost.Build(args);
-        await app.StartAsync();
-        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.ToList();
-        // Kestrel reports the addresses in binding order: the gRPC (--urls) endpoint is bound first.
-        return new ServerFixture(app, dataDirectory, addresses[0], addresses[1]);
-    }
+    public static async Task<ServerFixture> StartAsync(params string[] extraArgs) => new(await TemporaryServer.StartAsync(
+        ["--urls", "http://127.0.0.1:0", "--http-urls", "http://127.0.0.1:0", "--Logging:LogLevel:Default", "Warning", .. extraArgs]));
 
     /// <inheritdoc />
-    public async ValueTask DisposeAsync()
-    {
-        await App.StopAsync();
-        await App.DisposeAsync();
-        try
-        {
-            Directory.Delete(DataDirectory, recursive: true);
-        }
-        catch (IOException)
-        {
-            // A file still held open by a background task: the OS temp cleaner will take it.
-        }
-    }
+    public ValueTask DisposeAsync() => _server.DisposeAsync();
 }
 
 /// <summary>Runs the real <c>optout</c> CLI as a child process (<c>dotnet optout.dll …</c>).</summary>

@@ -1,35 +1,32 @@
 using System.Collections.Concurrent;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using OptOutRegistry.Server;
+using OptOutRegistry.Server.Hosting;
 
 namespace OptOutRegistry.Security.Tests;
 
 /// <summary>
-/// The real server in process on loopback ports the OS picks, with its own temporary data directory (SQLite) and every
-/// log line at every level captured by <see cref="CapturingLoggerProvider"/>. Dispose stops it and deletes the directory.
+/// The real server in process (<see cref="TemporaryServer"/>) with every log line at every level captured by
+/// <see cref="CapturingLoggerProvider"/>. Dispose stops it and deletes its data directory.
 /// </summary>
 public sealed class SecurityServer : IAsyncDisposable
 {
-    private SecurityServer(WebApplication app, string dataDirectory, IReadOnlyList<string> addresses, CapturingLoggerProvider logs)
+    private readonly TemporaryServer _server;
+
+    private SecurityServer(TemporaryServer server, CapturingLoggerProvider logs)
     {
-        App = app;
-        DataDirectory = dataDirectory;
-        Addresses = addresses;
+        _server = server;
         Logs = logs;
     }
 
     /// <summary>The running application.</summary>
-    public WebApplication App { get; }
+    public WebApplication App => _server.App;
 
     /// <summary>The data directory (database, signing key, admin key).</summary>
-    public string DataDirectory { get; }
+    public string DataDirectory => _server.DataDirectory;
 
     /// <summary>The bound addresses in binding order: the gRPC (--urls) ones first, then the HTTP gateway ones.</summary>
-    public IReadOnlyList<string> Addresses { get; }
+    public IReadOnlyList<string> Addresses => _server.Addresses;
 
     /// <summary>The gRPC address (h2c, or https when started with TLS).</summary>
     public string GrpcAddress => Addresses[0];
@@ -41,40 +38,21 @@ public sealed class SecurityServer : IAsyncDisposable
     public CapturingLoggerProvider Logs { get; }
 
     /// <summary>The admin key the server generated on first start.</summary>
-    public string AdminKey => File.ReadAllText(Path.Combine(DataDirectory, "admin-key")).Trim();
+    public string AdminKey => _server.AdminKey;
 
     /// <summary>Starts a cleartext server (gRPC h2c plus an HTTP/1.1 gateway port); <paramref name="extraArgs"/> go to its configuration.</summary>
     public static Task<SecurityServer> StartAsync(params string[] extraArgs) =>
         StartWithAsync(["--urls", "http://127.0.0.1:0", "--http-urls", "http://127.0.0.1:0", .. extraArgs]);
 
     /// <summary>Starts a server with exactly these address arguments plus a fresh data directory and trace logging.</summary>
-    public static async Task<SecurityServer> StartWithAsync(string[] args, string? dataDirectory = null)
+    public static async Task<SecurityServer> StartWithAsync(string[] args)
     {
-        dataDirectory ??= Path.Combine(Path.GetTempPath(), "optout-sec-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(dataDirectory);
-        var app = ServerHost.Build(["--data-dir", dataDirectory, "--Logging:LogLevel:Default", "Trace", .. args]);
         var logs = new CapturingLoggerProvider();
-        // Added after Build: LoggerFactory updates the loggers it already handed out, so nothing logged from start on is missed.
-        app.Services.GetRequiredService<ILoggerFactory>().AddProvider(logs);
-        await app.StartAsync();
-        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.ToList();
-        return new SecurityServer(app, dataDirectory, addresses, logs);
+        return new SecurityServer(await TemporaryServer.StartAsync(["--Logging:LogLevel:Default", "Trace", .. args], logging: logs), logs);
     }
 
     /// <inheritdoc />
-    public async ValueTask DisposeAsync()
-    {
-        await App.StopAsync();
-        await App.DisposeAsync();
-        try
-        {
-            Directory.Delete(DataDirectory, recursive: true);
-        }
-        catch (IOException)
-        {
-            // A file still held open by a background task: the OS temp cleaner will take it.
-        }
-    }
+    public ValueTask DisposeAsync() => _server.DisposeAsync();
 }
 
 /// <summary>Keeps every formatted log line (with exception text and scope-free state) in memory.</summary>

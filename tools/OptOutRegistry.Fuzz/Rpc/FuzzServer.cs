@@ -1,10 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using OptOutRegistry.Server;
+using OptOutRegistry.Server.Hosting;
 
 namespace OptOutRegistry.Fuzz.Rpc;
 
@@ -59,24 +56,25 @@ public sealed class ErrorLogCapture : ILoggerProvider
 }
 
 /// <summary>
-/// The real server (<see cref="ServerHost.Build"/>: SQLite store, every service) in process on loopback ports chosen by
-/// the OS, with its own data directory and an <see cref="ErrorLogCapture"/> hooked into its logger factory.
+/// The real server in process (<see cref="TemporaryServer"/>: SQLite store, every service, loopback port chosen by the OS,
+/// its own data directory) with an <see cref="ErrorLogCapture"/> hooked into its logger factory.
 /// </summary>
 public sealed class FuzzServer : IAsyncDisposable
 {
-    private FuzzServer(WebApplication app, string dataDirectory, Uri grpcAddress, ErrorLogCapture logs)
+    private readonly TemporaryServer _server;
+
+    private FuzzServer(TemporaryServer server, ErrorLogCapture logs)
     {
-        App = app;
-        DataDirectory = dataDirectory;
-        GrpcAddress = grpcAddress;
+        _server = server;
+        GrpcAddress = new Uri(server.GrpcAddress);
         Logs = logs;
     }
 
     /// <summary>The running application.</summary>
-    public WebApplication App { get; }
+    public WebApplication App => _server.App;
 
     /// <summary>Its data directory (deleted on dispose).</summary>
-    public string DataDirectory { get; }
+    public string DataDirectory => _server.DataDirectory;
 
     /// <summary>The h2c gRPC address.</summary>
     public Uri GrpcAddress { get; }
@@ -85,35 +83,22 @@ public sealed class FuzzServer : IAsyncDisposable
     public ErrorLogCapture Logs { get; }
 
     /// <summary>The admin key the server generated.</summary>
-    public string AdminKey => File.ReadAllText(Path.Combine(DataDirectory, "admin-key")).Trim();
+    public string AdminKey => _server.AdminKey;
 
-    /// <summary>Starts a server. Registry and Feed rate limits are off (the check limit's default is far above the fuzzer's rate) so the fuzzer measures parsing, not the limiter.</summary>
+    /// <summary>
+    /// Starts a server. Registry and Feed rate limits are off (the check limit's default is far above the fuzzer's rate)
+    /// so the fuzzer measures parsing, not the limiter.
+    /// </summary>
     public static async Task<FuzzServer> StartAsync(params string[] extraArgs)
     {
-        var dataDirectory = Path.Combine(Path.GetTempPath(), "optout-fuzz-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(dataDirectory);
-        string[] args = ["--urls", "http://127.0.0.1:0", "--http-urls", "none", "--data-dir", dataDirectory, "--Logging:LogLevel:Default", "Warning", "--Logging:Console:LogLevel:Default", "None",
-            "--registry-rate-limit-per-address", "0", "--feed-rate-limit-per-address", "0", .. extraArgs];
-        var app = ServerHost.Build(args);
         var logs = new ErrorLogCapture();
-        app.Services.GetRequiredService<ILoggerFactory>().AddProvider(logs);
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new FuzzServer(app, dataDirectory, new Uri(address), logs);
+        var server = await TemporaryServer.StartAsync(
+            ["--Logging:LogLevel:Default", "Warning", "--Logging:Console:LogLevel:Default", "None",
+             "--registry-rate-limit-per-address", "0", "--feed-rate-limit-per-address", "0", .. extraArgs],
+            logging: logs);
+        return new FuzzServer(server, logs);
     }
 
     /// <inheritdoc />
-    public async ValueTask DisposeAsync()
-    {
-        await App.StopAsync();
-        await App.DisposeAsync();
-        try
-        {
-            Directory.Delete(DataDirectory, recursive: true);
-        }
-        catch (IOException)
-        {
-            // A file still held by a background task; the temp cleaner takes it.
-        }
-    }
+    public ValueTask DisposeAsync() => _server.DisposeAsync();
 }
