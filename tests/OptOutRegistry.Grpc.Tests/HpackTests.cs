@@ -126,7 +126,7 @@ public sealed class HpackTests
         request.Headers.TryAddWithoutValidation("Host", "ignored");
         request.Content = new ByteArrayContent([]);
         request.Content.Headers.TryAddWithoutValidation("content-type", "application/grpc");
-        var block = RequestHeaderEncoder.Encode(pseudo, request).ToArray();
+        var block = RequestHeaderEncoder.Encode(pseudo, request, out _).ToArray();
         var headers = new List<KeyValuePair<string, string>>();
         var decoder = new HpackDecoder();
         Assert.True(decoder.Decode(block, headers, 64 * 1024));

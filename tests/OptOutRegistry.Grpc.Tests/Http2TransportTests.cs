@@ -356,4 +356,27 @@ public sealed class Http2TransportTests
         var ex = await Assert.ThrowsAsync<RpcException>(() => channel.UnaryAsync(Methods.UnaryEcho, new EchoRequest()).WaitAsync(s_limit));
         Assert.Equal(StatusCode.Unavailable, ex.StatusCode);
     }
+
+    [Fact]
+    public async Task HeaderListOverTheServersLimit_IsRefusedBeforeSending()
+    {
+        var requests = 0;
+        await using var server = new FakeHttp2Server(async c =>
+        {
+            await c.HandshakeAsync((0x6, 1000)); // SETTINGS_MAX_HEADER_LIST_SIZE
+            while (true)
+            {
+                var id = await c.ReadRequestAsync();
+                Interlocked.Increment(ref requests);
+                await c.WriteResponseAsync(id, new EchoResponse { Message = "small" });
+            }
+        });
+        using var channel = Channel(server);
+        var ex = await Assert.ThrowsAsync<RpcException>(() => channel.UnaryAsync(Methods.UnaryEcho, new EchoRequest(),
+            new CallOptions(new Metadata { { "x-padding", new string('p', 2000) } })).WaitAsync(s_limit));
+        Assert.Equal(StatusCode.Unavailable, ex.StatusCode);
+        Assert.Contains("exceeded the server limit of 1000 bytes", ex.Status.Detail);
+        Assert.Equal(0, requests);
+        Assert.Equal("small", (await channel.UnaryAsync(Methods.UnaryEcho, new EchoRequest()).WaitAsync(s_limit)).Message);
+    }
 }

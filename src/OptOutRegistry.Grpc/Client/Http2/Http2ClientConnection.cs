@@ -44,6 +44,8 @@ internal sealed class Http2ClientConnection : IThreadPoolWorkItem
     private int _peerInitialWindow = Http2Protocol.DefaultInitialWindowSize;
     private int _peerMaxFrameSize = Http2Protocol.DefaultMaxFrameSize;
     private int _peerMaxConcurrentStreams = int.MaxValue;
+    private int _peerMaxHeaderListSize = int.MaxValue;
+    private uint _goAwayErrorCode;
     private int _activeStreams;
     private bool _goingAway;
     private bool _aborted;
@@ -213,7 +215,7 @@ internal sealed class Http2ClientConnection : IThreadPoolWorkItem
     public Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, byte[] pseudoHeaders, CancellationToken cancellationToken)
     {
         var stream = new Http2ClientStream(this, request);
-        var block = RequestHeaderEncoder.Encode(pseudoHeaders, request);
+        var block = RequestHeaderEncoder.Encode(pseudoHeaders, request, out var headerListSize);
         var content = request.Content;
         var payload = content is UnaryContent unary ? unary.Payload : null;
         var sentBody = false;
@@ -223,6 +225,15 @@ internal sealed class Http2ClientConnection : IThreadPoolWorkItem
             {
                 _activeStreams--;
                 return Task.FromException<HttpResponseMessage>(new HttpRequestException($"The connection is closed: {failure.Message}", failure));
+            }
+            if (headerListSize > _peerMaxHeaderListSize)
+            {
+                // RFC 7540 6.5.2: the server announced it will not take a larger header list; refuse before sending
+                // (HttpClient does the same, with the same words).
+                _activeStreams--;
+                _owner.OnStreamSlotFreed();
+                return Task.FromException<HttpResponseMessage>(new HttpRequestException(
+                    $"The HTTP request headers length exceeded the server limit of {_peerMaxHeaderListSize} bytes."));
             }
             var id = _nextStreamId;
             _nextStreamId += 2;
@@ -879,6 +890,9 @@ internal sealed class Http2ClientConnection : IThreadPoolWorkItem
                         }
                         _peerMaxFrameSize = (int)value;
                         break;
+                    case Http2Protocol.SettingsMaxHeaderListSize:
+                        _peerMaxHeaderListSize = (int)Math.Min(value, int.MaxValue);
+                        break;
                     case Http2Protocol.SettingsEnablePush:
                         if (value > 1)
                         {
@@ -937,6 +951,7 @@ internal sealed class Http2ClientConnection : IThreadPoolWorkItem
         lock (_lock)
         {
             _goingAway = true;
+            _goAwayErrorCode = code;
             foreach (var stream in _streams.Values)
             {
                 if (stream.Id > lastStreamId)
@@ -1068,6 +1083,12 @@ internal sealed class Http2ClientConnection : IThreadPoolWorkItem
                 return;
             }
             _aborted = true;
+            if (_goAwayErrorCode != 0 && error is IOException)
+            {
+                // The server said why it closes (GOAWAY with an error code): report that, as HttpClient does.
+                error = new HttpProtocolException(_goAwayErrorCode,
+                    $"The HTTP/2 server closed the connection with error code '{Http2Protocol.ErrorName(_goAwayErrorCode)}' (0x{_goAwayErrorCode:x}).", error);
+            }
             _failure ??= error;
             streams = new Http2ClientStream[_streams.Count];
             _streams.Values.CopyTo(streams, 0);

@@ -15,8 +15,10 @@ internal static class RequestHeaderEncoder
     /// Encodes into a per-thread buffer; the span is valid until the thread encodes again, which the caller does not
     /// do before copying it into the connection's write buffer (no await in between).
     /// </summary>
-    public static ReadOnlySpan<byte> Encode(byte[] pseudoHeaders, HttpRequestMessage request)
+    public static ReadOnlySpan<byte> Encode(byte[] pseudoHeaders, HttpRequestMessage request, out int headerListSize)
     {
+        // RFC 7540 6.5.2 counts a field as name + value + 32; the four pseudo-headers are approximated by their encoding.
+        headerListSize = pseudoHeaders.Length + (4 * 32) + ListSize(request.Headers) + (request.Content is { } c ? ListSize(c.Headers) : 0);
         var size = pseudoHeaders.Length + Measure(request.Headers);
         if (request.Content is { } content)
         {
@@ -35,6 +37,19 @@ internal static class RequestHeaderEncoder
             pos += Write(body.Headers, buffer.AsSpan(pos));
         }
         return buffer.AsSpan(0, pos);
+    }
+
+    private static int ListSize(HttpHeaders headers)
+    {
+        var size = 0;
+        foreach (var header in headers.NonValidated)
+        {
+            foreach (var value in header.Value)
+            {
+                size += header.Key.Length + value.Length + 32;
+            }
+        }
+        return size;
     }
 
     private static int Measure(HttpHeaders headers)
