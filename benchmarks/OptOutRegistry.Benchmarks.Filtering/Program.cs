@@ -31,6 +31,8 @@ public static class Program
                 return Run(args[1], args[2], (int)Arg(args, 3, 0), args.Length > 4 ? args[4] : null);
             case "probe":
                 return Probe(args[1]);
+            case "load-probe":
+                return LoadProbe(args[1]);
             case "text":
                 return Text((int)Arg(args, 1, 16));
             default:
@@ -49,10 +51,12 @@ public static class Program
     {
         var process = Process.GetCurrentProcess();
         var clock = Stopwatch.StartNew();
+        var loadCpu0 = process.TotalProcessorTime;
         var checker = SnapshotFilterChecker.Load(Path.Combine(directory, "registry.snapshot"));
         var loadSeconds = clock.Elapsed.TotalSeconds;
         process.Refresh();
         var cpu0 = process.TotalProcessorTime;
+        var loadCpu = (cpu0 - loadCpu0).TotalSeconds;
         clock.Restart();
         FilterReport report;
         using (var input = new FileStream(Path.Combine(directory, file), FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16))
@@ -72,42 +76,102 @@ public static class Program
         var cpu = (process.TotalProcessorTime - cpu0).TotalSeconds;
         var bytes = new FileInfo(Path.Combine(directory, file)).Length;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"optout-inprocess workers={(workers == 0 ? Environment.ProcessorCount : workers)} records={report.InputRecords} kept={report.Kept} removed={report.Removed} rejected={report.Rejected} load_s={loadSeconds:F2} wall_s={wall:F3} cpu_s={cpu:F3} records_per_s={report.InputRecords / wall:F0} records_per_cpu_s={report.InputRecords / cpu:F0} mb_per_s={bytes / 1e6 / wall:F1}"));
+            $"optout-inprocess workers={(workers == 0 ? Environment.ProcessorCount : workers)} records={report.InputRecords} kept={report.Kept} removed={report.Removed} rejected={report.Rejected} load_s={loadSeconds:F2} load_cpu_s={loadCpu:F2} wall_s={wall:F3} cpu_s={cpu:F3} records_per_s={report.InputRecords / wall:F0} records_per_cpu_s={report.InputRecords / cpu:F0} mb_per_s={bytes / 1e6 / wall:F1}"));
         return 0;
     }
 
-    // Where the time goes, one thread: JSON field extraction alone, then the matcher alone on the extracted URLs.
+    // Where the time goes, one thread: the pipeline with a checker that answers nothing (reading, splitting, JSON
+    // scanning, writing), then the matcher alone on the extracted URLs, per URL (TryCheckUrl on the batch's characters,
+    // the filter's path) and through the batch API (CheckUrls, which takes strings).
     private static int Probe(string directory)
     {
         var checker = SnapshotFilterChecker.Load(Path.Combine(directory, "registry.snapshot"));
-        var lines = File.ReadAllLines(Path.Combine(directory, "records.jsonl"));
-        var bytes = Array.ConvertAll(lines, l => Encoding.UTF8.GetBytes(l));
+        var matcher = checker.Matcher;
+        var file = Path.Combine(directory, "records.jsonl");
+        var lines = File.ReadAllLines(file);
         var urls = new string?[lines.Length];
         var path = new FieldPath("url");
-        for (var round = 0; round < 2; round++)
+        for (var i = 0; i < lines.Length; i++)
         {
-            var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
-            for (var i = 0; i < bytes.Length; i++)
+            FieldPath.Extract(Encoding.UTF8.GetBytes(lines[i]), path, null, out urls[i], out _);
+        }
+
+        var verdicts = new OptOutRegistry.Core.Model.Verdict[4096];
+        var errors = new OptOutRegistry.Core.Urls.UrlError[4096];
+        var purpose = OptOutRegistry.Core.Model.UsageCategory.TrainAi;
+        var asOf = DateTimeOffset.UtcNow;
+        for (var round = 0; round < 3; round++)
+        {
+            var cpu0 = ThreadCpu();
+            using (var input = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16))
             {
-                FieldPath.Extract(bytes[i], path, null, out urls[i], out _);
+                DatasetFilter.Run(input, Stream.Null, Stream.Null, new NullChecker(), new FilterOptions { InputName = file, Workers = 1 });
             }
 
-            var parse = (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds;
-            var batch = new FilterCheckBatch();
-            cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
+            var pipeline = ProcessCpu() - cpu0;
+            cpu0 = ThreadCpu();
+            for (var i = 0; i < urls.Length; i++)
+            {
+                matcher.TryCheckUrl(urls[i], purpose, asOf, out _, out _);
+            }
+
+            var single = ThreadCpu() - cpu0;
+            cpu0 = ThreadCpu();
             for (var i = 0; i < urls.Length; i += 4096)
             {
-                batch.Clear();
-                for (var j = i; j < Math.Min(urls.Length, i + 4096); j++)
-                {
-                    batch.Add(OptOutRegistry.Core.Matching.SubjectKind.Url, urls[j]!);
-                }
-
-                checker.CheckAsync(batch, default).AsTask().GetAwaiter().GetResult();
+                var n = Math.Min(4096, urls.Length - i);
+                matcher.CheckUrls(urls.AsSpan(i, n), purpose, asOf, verdicts, errors);
             }
 
-            var check = (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds;
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"probe json_extract_per_cpu_s={urls.Length / parse:F0} check_per_cpu_s={urls.Length / check:F0}"));
+            var batched = ThreadCpu() - cpu0;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"probe round={round} pipeline_without_matcher_per_cpu_s={urls.Length / pipeline:F0} try_check_url_per_cpu_s={urls.Length / single:F0} check_urls_batch_per_cpu_s={urls.Length / batched:F0}"));
+        }
+
+        return 0;
+    }
+
+    private static double ThreadCpu() => ProcessCpu();
+
+    private static double ProcessCpu() => Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
+
+    /// <summary>Answers every subject Unknown: the pipeline's own cost without the matcher.</summary>
+    private sealed class NullChecker : IFilterChecker
+    {
+        public RegistryState State { get; } = new("none", "none", 0, DateTimeOffset.UnixEpoch, null, null, null);
+
+        public int Concurrency => 1;
+
+        public ValueTask CheckAsync(FilterCheckBatch batch, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+    }
+
+    // Where the snapshot load goes, one thread: file read + SHA-256, protobuf parse, conversion to Core, matcher build.
+    private static int LoadProbe(string directory)
+    {
+        var path = Path.Combine(directory, "registry.snapshot");
+        for (var round = 0; round < 2; round++)
+        {
+            var cpu = Stopwatch.StartNew();
+            var t0 = Process.GetCurrentProcess().TotalProcessorTime;
+            var payloads = new List<byte[]>();
+            using (var reader = OptOutRegistry.Snapshots.SnapshotReader.Open(File.OpenRead(path)))
+            {
+                while (reader.TryReadRecord(out _, out var payload))
+                {
+                    payloads.Add(payload.ToArray());
+                }
+            }
+
+            var t1 = Process.GetCurrentProcess().TotalProcessorTime;
+            var messages = payloads.ConvertAll(p => OptOutRegistry.Api.V1.Reservation.Parser.ParseFrom(p));
+            var t2 = Process.GetCurrentProcess().TotalProcessorTime;
+            var reservations = messages.ConvertAll(OptOutRegistry.Snapshots.ProtoConvert.ToCore);
+            var t3 = Process.GetCurrentProcess().TotalProcessorTime;
+            var matcher = OptOutRegistry.Core.Matching.MatcherIndex.Build(reservations, new OptOutRegistry.Core.Matching.MatcherOptions { ExpectedSelectors = 1_000_000 });
+            var t4 = Process.GetCurrentProcess().TotalProcessorTime;
+            GC.KeepAlive(matcher);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"load-probe read_hash_cpu_s={(t1 - t0).TotalSeconds:F2} protobuf_cpu_s={(t2 - t1).TotalSeconds:F2} to_core_cpu_s={(t3 - t2).TotalSeconds:F2} build_cpu_s={(t4 - t3).TotalSeconds:F2} wall_s={cpu.Elapsed.TotalSeconds:F2}"));
         }
 
         return 0;

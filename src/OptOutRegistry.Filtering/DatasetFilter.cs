@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
 using System.IO.Compression;
+using System.Runtime.CompilerServices;
 using System.Text;
 using System.Threading.Channels;
 using OptOutRegistry.Core.Matching;
@@ -125,7 +126,7 @@ public static class DatasetFilter
         {
             warc = new WarcReader(source, options.MaxRecordBytes);
         }
-        else
+        else if (!plan.Blocks)
         {
             splitter = new RecordSplitter(source, quoteAware: format == RecordFormat.Csv, options.MaxRecordBytes);
             if (format is RecordFormat.Csv or RecordFormat.Tsv && !ReadHeader(splitter, plan, kept, removed))
@@ -146,7 +147,9 @@ public static class DatasetFilter
         var order = Channel.CreateUnbounded<RecordBatch>(new UnboundedChannelOptions { SingleWriter = true, SingleReader = true });
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var token = stop.Token;
-        var readerTask = Task.Run(() => ReadAsync(splitter, warc, members, plan, pool.Reader, work.Writer, order.Writer, token), CancellationToken.None);
+        var readerTask = plan.Blocks
+            ? Task.Run(() => ReadBlocksAsync(source, plan, pool.Reader, work.Writer, order.Writer, token), CancellationToken.None)
+            : Task.Run(() => ReadAsync(splitter, warc, members, plan, pool.Reader, work.Writer, order.Writer, token), CancellationToken.None);
         var workerTasks = new Task[workers];
         for (var i = 0; i < workers; i++)
         {
@@ -303,6 +306,110 @@ public static class DatasetFilter
         }
     }
 
+    // Stage 1 for line formats (JSON Lines, URL lists): big blocks straight from the input, cut after their last LF (the
+    // partial line after it starts the next block). No per-record work here: the workers split their own blocks, so
+    // splitting, parsing and checking all scale with the workers and the reader only moves bytes.
+    private static async Task ReadBlocksAsync(Stream source, Plan plan, ChannelReader<RecordBatch> pool, ChannelWriter<RecordBatch> work,
+        ChannelWriter<RecordBatch> order, CancellationToken token)
+    {
+        Exception? failure = null;
+        try
+        {
+            var max = plan.Options.MaxRecordBytes;
+            var blockBytes = plan.Options.BatchBytes;
+            var carry = new byte[64 * 1024];
+            var carryLength = 0;
+            var eof = false;
+            while (!eof || carryLength > 0)
+            {
+                var batch = await pool.ReadAsync(token).ConfigureAwait(false);
+                batch.BeginBlock(carry.AsSpan(0, carryLength), blockBytes);
+                carryLength = 0;
+                while (!eof && batch.DataLength < blockBytes)
+                {
+                    eof = !batch.ReadFrom(source, blockBytes - batch.DataLength);
+                }
+
+                var lastLf = batch.Data.AsSpan(0, batch.DataLength).LastIndexOf((byte)'\n');
+                while (lastLf < 0 && !eof && batch.DataLength <= max)
+                {
+                    // One record longer than the block: read on (the buffer grows) until its LF, the end, or the bound.
+                    var before = batch.DataLength;
+                    eof = !batch.ReadFrom(source, Math.Max(blockBytes, before), growUpTo: max + 1);
+                    var lf = batch.Data.AsSpan(before, batch.DataLength - before).LastIndexOf((byte)'\n');
+                    lastLf = lf < 0 ? -1 : before + lf;
+                }
+
+                if (lastLf < 0 && !eof)
+                {
+                    // Longer than --max-record-bytes: skip to its end without holding it; the rest of that read is carried.
+                    carryLength = SkipToLineEnd(source, batch.Data, ref eof, ref carry);
+                    batch.ResetData();
+                    batch.Add([], 1, $"record longer than {max} bytes");
+                }
+                else if (!eof)
+                {
+                    var tail = batch.Data.AsSpan(lastLf + 1, batch.DataLength - lastLf - 1);
+                    if (carry.Length < tail.Length)
+                    {
+                        carry = new byte[Math.Max(carry.Length * 2, tail.Length)];
+                    }
+
+                    tail.CopyTo(carry);
+                    carryLength = tail.Length;
+                    batch.EndBlock(lastLf + 1);
+                }
+                else
+                {
+                    batch.EndBlock(batch.DataLength);
+                }
+
+                if (batch.DataLength == 0 && batch.Count == 0)
+                {
+                    break;
+                }
+
+                await DispatchAsync(batch, work, order, token).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex)
+        {
+            failure = ex;
+        }
+        finally
+        {
+            work.TryComplete(failure);
+            order.TryComplete(failure);
+        }
+    }
+
+    // Reads (into buffer) up to and including the next LF; returns how many bytes after it were read, copied to carry.
+    private static int SkipToLineEnd(Stream source, byte[] buffer, ref bool eof, ref byte[] carry)
+    {
+        while (true)
+        {
+            var n = source.Read(buffer, 0, buffer.Length);
+            if (n == 0)
+            {
+                eof = true;
+                return 0;
+            }
+
+            var lf = buffer.AsSpan(0, n).IndexOf((byte)'\n');
+            if (lf >= 0)
+            {
+                var rest = buffer.AsSpan(lf + 1, n - lf - 1);
+                if (carry.Length < rest.Length)
+                {
+                    carry = new byte[rest.Length];
+                }
+
+                rest.CopyTo(carry);
+                return rest.Length;
+            }
+        }
+    }
+
     private static async ValueTask DispatchAsync(RecordBatch batch, ChannelWriter<RecordBatch> work, ChannelWriter<RecordBatch> order, CancellationToken token)
     {
         await order.WriteAsync(batch, token).ConfigureAwait(false);
@@ -342,9 +449,17 @@ public static class DatasetFilter
     {
         var clock = Stopwatch.StartNew();
         var nextProgress = 250L;
+        var lines = 0L;
         await foreach (var batch in order.ReadAllAsync(token).ConfigureAwait(false))
         {
             await batch.Done.Task.ConfigureAwait(false);
+            if (plan.Blocks)
+            {
+                // Block batches number their lines from 1; each record is one line.
+                batch.LineBase = lines;
+                lines += batch.Count;
+            }
+
             tally.Write(batch, plan, report, kept, removed);
             batch.Reset();
             pool.TryWrite(batch);
@@ -384,6 +499,12 @@ internal sealed class Plan(RecordFormat format, FilterOptions options, bool gzip
     public FilterOptions Options => options;
 
     public bool Gzip => gzip;
+
+    /// <summary>
+    /// Line formats read as blocks split by the workers (one record per line, no quoting). CSV (quoted newlines), TSV
+    /// (a header row read first) and WARC keep the record reader.
+    /// </summary>
+    public bool Blocks => format is RecordFormat.JsonLines or RecordFormat.Urls;
 
     public byte Separator => format == RecordFormat.Csv ? (byte)',' : (byte)'\t';
 
@@ -427,25 +548,31 @@ internal sealed class RecordBatch
         }
     }
 
+    /// <summary>A block read whole (line formats): the worker splits it into records.</summary>
+    public bool NeedsSplit { get; private set; }
+
+    /// <summary>Lines before this batch's first record (block batches number their records 1.. relative to it).</summary>
+    public long LineBase { get; set; }
+
     public byte[] Data { get; private set; }
 
     public int DataLength { get; private set; }
 
     public int Count { get; private set; }
 
-    public int[] Start { get; }
+    public int[] Start { get; private set; }
 
-    public int[] Length { get; }
+    public int[] Length { get; private set; }
 
-    public long[] Line { get; }
+    public long[] Line { get; private set; }
 
-    public string?[] Reason { get; }
+    public string?[] Reason { get; private set; }
 
-    public Verdict[] Verdicts { get; }
+    public Verdict[] Verdicts { get; private set; }
 
-    public int[] SubjectStart { get; }
+    public int[] SubjectStart { get; private set; }
 
-    public int[] SubjectCount { get; }
+    public int[] SubjectCount { get; private set; }
 
     public WarcMeta[]? Warc { get; }
 
@@ -466,6 +593,94 @@ internal sealed class RecordBatch
     public ReadOnlySpan<byte> Record(int index) => Data.AsSpan(Start[index], Length[index]);
 
     public bool IsFull(int nextLength) => Count == _capacity || (Count > 0 && DataLength + nextLength > _bytes);
+
+    /// <summary>Starts a block with the partial line carried over from the previous one.</summary>
+    public void BeginBlock(ReadOnlySpan<byte> carry, int blockBytes)
+    {
+        var room = Math.Max(blockBytes, carry.Length) + (64 * 1024);
+        if (Data.Length < room)
+        {
+            Data = new byte[room];
+        }
+
+        carry.CopyTo(Data);
+        DataLength = carry.Length;
+    }
+
+    /// <summary>
+    /// Reads once, at most <paramref name="count"/> bytes, from <paramref name="source"/> after the data, growing the
+    /// buffer up to <paramref name="growUpTo"/> bytes when full; false at the end.
+    /// </summary>
+    public bool ReadFrom(Stream source, int count, int growUpTo = 0)
+    {
+        if (DataLength == Data.Length && growUpTo > Data.Length)
+        {
+            var grown = new byte[(int)Math.Min((long)Data.Length * 2, growUpTo)];
+            Data.AsSpan(0, DataLength).CopyTo(grown);
+            Data = grown;
+        }
+
+        var n = source.Read(Data, DataLength, Math.Min(count, Data.Length - DataLength));
+        DataLength += n;
+        return n > 0;
+    }
+
+    /// <summary>Drops the bytes read (a record too long to hold).</summary>
+    public void ResetData() => DataLength = 0;
+
+    /// <summary>Ends a block at <paramref name="length"/> bytes (after its last LF); the worker splits it.</summary>
+    public void EndBlock(int length)
+    {
+        DataLength = length;
+        NeedsSplit = length > 0;
+    }
+
+    /// <summary>Splits a block into its lines (worker side): each record is one line, LF included.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the per-record loop: fully optimised from the first block (a run is seconds; tier-0 code would run much of it)
+    public void Split(int maxRecordBytes, string tooLong)
+    {
+        var data = Data.AsSpan(0, DataLength);
+        var position = 0;
+        while (position < data.Length)
+        {
+            var lf = data[position..].IndexOf((byte)'\n');
+            var length = lf < 0 ? data.Length - position : lf + 1;
+            if (Count == Start.Length)
+            {
+                Grow();
+            }
+
+            var i = Count++;
+            Start[i] = position;
+            Length[i] = length;
+            Line[i] = i + 1;
+            Reason[i] = length > maxRecordBytes ? tooLong : null;
+            Verdicts[i] = Verdict.Unknown;
+            SubjectStart[i] = 0;
+            SubjectCount[i] = 0;
+            position += length;
+        }
+
+        NeedsSplit = false;
+    }
+
+    private void Grow()
+    {
+        var n = Start.Length * 2;
+        Start = Resized(Start, n);
+        Length = Resized(Length, n);
+        Line = Resized(Line, n);
+        Reason = Resized(Reason, n);
+        Verdicts = Resized(Verdicts, n);
+        SubjectStart = Resized(SubjectStart, n);
+        SubjectCount = Resized(SubjectCount, n);
+    }
+
+    private static T[] Resized<T>(T[] array, int length)
+    {
+        Array.Resize(ref array, length);
+        return array;
+    }
 
     public int Add(ReadOnlySpan<byte> record, long line, string? reason)
     {
@@ -513,6 +728,8 @@ internal sealed class RecordBatch
     {
         Count = 0;
         DataLength = 0;
+        LineBase = 0;
+        NeedsSplit = false;
         MembersLength = 0;
         Checks.Clear();
         Attributions.Clear();
@@ -540,9 +757,16 @@ internal sealed class Worker(Plan plan) : IDisposable
     private DataCodeHasher? _dataCode;
     private byte[] _scratch = new byte[64 * 1024];
     private int[] _subjectRecord = new int[4096];
+    private readonly string _tooLong = $"record longer than {plan.Options.MaxRecordBytes} bytes";
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // per-record loop: optimised from the first block
     public void Parse(RecordBatch batch)
     {
+        if (batch.NeedsSplit)
+        {
+            batch.Split(_options.MaxRecordBytes, _tooLong);
+        }
+
         var checks = batch.Checks;
         checks.Purpose = _options.Purpose;
         checks.AsOf = _options.AsOf;
@@ -573,6 +797,7 @@ internal sealed class Worker(Plan plan) : IDisposable
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // per-record loop: optimised from the first block
     public void Decide(RecordBatch batch)
     {
         var checks = batch.Checks;
@@ -623,13 +848,18 @@ internal sealed class Worker(Plan plan) : IDisposable
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // per-record loop: optimised from the first block
     private string? ParseJson(ReadOnlySpan<byte> record, FilterCheckBatch checks)
     {
         var line = DatasetFilter.TrimEol(record);
-        var error = FieldPath.Locate(line, _options.UrlField, _options.TextField, out var url, out var text);
-        if (error is not null)
+        if (!JsonLineScanner.TryLocate(line, _options.UrlField, _options.TextField, out var url, out var text))
         {
-            return error;
+            // Escapes, malformed or unusual lines: the validating reader decides, with its exact message.
+            var error = FieldPath.Locate(line, _options.UrlField, _options.TextField, out url, out text);
+            if (error is not null)
+            {
+                return error;
+            }
         }
 
         if (!url.Found || url.Length == 0)
@@ -764,6 +994,7 @@ internal sealed class Tally(FilterOptions options)
     private readonly List<Holder> _recordHolders = [];
     private long _rejected;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // per-record loop: optimised from the first block
     public void Write(RecordBatch batch, Plan plan, FilterReport report, Stream kept, Stream removed)
     {
         var a = 0;
@@ -779,14 +1010,14 @@ internal sealed class Tally(FilterOptions options)
                 if (options.Strict)
                 {
                     Flush(batch, runOutput, runStart, runEnd);
-                    throw new FilterException($"input line {batch.Line[r]}: {reason} (--strict)");
+                    throw new FilterException($"input line {batch.LineBase + batch.Line[r]}: {reason} (--strict)");
                 }
 
                 _rejected++;
                 report.Rejected++;
                 if (report.RejectedRecords.Count < FilterReport.MaxRejectedListed)
                 {
-                    report.RejectedRecords.Add(new RejectedRecord(batch.Line[r], reason));
+                    report.RejectedRecords.Add(new RejectedRecord(batch.LineBase + batch.Line[r], reason));
                 }
 
                 continue;

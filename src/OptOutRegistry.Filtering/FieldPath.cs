@@ -27,6 +27,9 @@ public sealed class FieldPath
         }
     }
 
+    /// <summary>The UTF-8 segments, for the fast scanner.</summary>
+    internal byte[][] Segments => _segments;
+
     /// <summary>The path as given.</summary>
     public string Text { get; }
 

@@ -55,28 +55,18 @@ public sealed class RegistryMirror
             throw new SnapshotFormatException("snapshot: a delta cannot be loaded on its own; load a full snapshot first");
         }
 
-        var reservations = new List<Reservation>();
-        var names = new List<KeyValuePair<string, string>>();
-        var index = 0L;
-        while (reader.TryReadRecord(out _, out var payload))
+        // Decoding is most of a load (protobuf parse and Core's selector validation/canonicalisation, ~2 µs per URL
+        // selector; the matcher build ~1 µs): records are decoded in parallel chunks while this thread builds the
+        // matcher from the decoded chunks in file order, so the build overlaps the decoding.
+        var decoder = new ParallelSnapshotDecoder(reader);
+        MatcherIndex matcher;
+        try
         {
-            Pb.Reservation message;
-            try
-            {
-                message = Pb.Reservation.Parser.ParseFrom(payload.Span);
-                reservations.Add(ProtoConvert.ToCore(message));
-            }
-            catch (Exception ex) when (ex is Google.Protobuf.InvalidProtocolBufferException or ModelValidationException)
-            {
-                throw new SnapshotFormatException($"snapshot: record {index}: {ex.Message}");
-            }
-
-            if (message.HolderName.Length > 0)
-            {
-                names.Add(new(message.HolderId, message.HolderName));
-            }
-
-            index++;
+            matcher = MatcherIndex.Build(decoder.Reservations(), _options with { ExpectedSelectors = decoder.ExpectedSelectors });
+        }
+        finally
+        {
+            decoder.Stop();
         }
 
         if (!reader.DigestMatches)
@@ -84,10 +74,9 @@ public sealed class RegistryMirror
             throw new SnapshotFormatException("snapshot: digest mismatch: the file was altered or damaged");
         }
 
-        var matcher = MatcherIndex.Build(reservations, _options with { ExpectedSelectors = CountSelectors(reservations) });
         lock (_writeLock)
         {
-            foreach (var (holder, name) in names)
+            foreach (var (holder, name) in decoder.HolderNames)
             {
                 _holderNames[holder] = name;
             }
@@ -187,16 +176,5 @@ public sealed class RegistryMirror
     {
         var previous = Interlocked.Exchange(ref _advanced, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
         previous.TrySetResult();
-    }
-
-    private static long CountSelectors(List<Reservation> reservations)
-    {
-        long n = 0;
-        foreach (var r in reservations)
-        {
-            n += r.Selectors.Count;
-        }
-
-        return n;
     }
 }

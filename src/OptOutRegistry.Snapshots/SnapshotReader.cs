@@ -34,6 +34,9 @@ public sealed class SnapshotReader : IDisposable
     /// <summary>True when the footer's digest equals the SHA-256 of the bytes read (valid once <see cref="Footer"/> is set).</summary>
     public bool DigestMatches { get; private set; }
 
+    /// <summary>Bytes left in the file after what was read, when the stream knows its length (a hint for sizing).</summary>
+    internal long? RemainingBytes => _input.CanSeek ? Math.Max(0, _input.Length - _input.Position) : null;
+
     /// <summary>Opens a snapshot and reads its header.</summary>
     /// <exception cref="SnapshotFormatException">Not a snapshot, an unknown version or a bad header field.</exception>
     public static SnapshotReader Open(Stream input, bool leaveOpen = false)
