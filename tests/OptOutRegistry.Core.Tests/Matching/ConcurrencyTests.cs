@@ -82,28 +82,40 @@ public class ConcurrencyTests
             "https://www.example.org/x?y=1", "https://unknown.example/a", "http://SITE7.example:80/a/./7.jpg#frag",
         ];
 
-        foreach (var url in urls)
-        {
-            index.CheckUrl(url, UsageCategory.TrainAi, Now); // warm up (JIT, tiering)
-        }
-
         var key = new char[4096];
         foreach (var url in urls)
         {
-            var before = GC.GetAllocatedBytesForCurrentThread();
-            for (var i = 0; i < 1000; i++)
-            {
-                UrlCanonicalizer.TryWriteMatchKey(url, key, out _, out _, out _);
-            }
-
-            var canonicalisation = GC.GetAllocatedBytesForCurrentThread() - before;
-            before = GC.GetAllocatedBytesForCurrentThread();
-            for (var i = 0; i < 1000; i++)
+            // Warm up both paths past tiered compilation: a method re-jitted while a loop runs can allocate on this
+            // thread and be charged to whichever loop happens to be measured.
+            for (var i = 0; i < 300; i++)
             {
                 index.CheckUrl(url, UsageCategory.TrainAi, Now);
+                UrlCanonicalizer.TryWriteMatchKey(url, key, out _, out _, out _);
+            }
+        }
+
+        foreach (var url in urls)
+        {
+            // Least of three rounds each, for the same reason.
+            long canonicalisation = long.MaxValue, check = long.MaxValue;
+            for (var round = 0; round < 3; round++)
+            {
+                var before = GC.GetAllocatedBytesForCurrentThread();
+                for (var i = 0; i < 1000; i++)
+                {
+                    UrlCanonicalizer.TryWriteMatchKey(url, key, out _, out _, out _);
+                }
+
+                canonicalisation = Math.Min(canonicalisation, GC.GetAllocatedBytesForCurrentThread() - before);
+                before = GC.GetAllocatedBytesForCurrentThread();
+                for (var i = 0; i < 1000; i++)
+                {
+                    index.CheckUrl(url, UsageCategory.TrainAi, Now);
+                }
+
+                check = Math.Min(check, GC.GetAllocatedBytesForCurrentThread() - before);
             }
 
-            var check = GC.GetAllocatedBytesForCurrentThread() - before;
             Assert.True(check == canonicalisation, $"{url}: 1000 checks allocated {check} bytes, canonicalising alone {canonicalisation}");
         }
     }

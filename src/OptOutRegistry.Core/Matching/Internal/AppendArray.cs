@@ -13,7 +13,7 @@ internal sealed class AppendArray<T>
 
     public AppendArray(int capacity)
     {
-        _items = new T[Math.Max(4, capacity)];
+        _items = NewArray(Math.Max(4, capacity));
     }
 
     /// <summary>The current backing array (readers: load after obtaining an index).</summary>
@@ -34,7 +34,7 @@ internal sealed class AppendArray<T>
         var items = _items;
         if (_count == items.Length)
         {
-            var grown = new T[items.Length >= 1 << 29 ? Array.MaxLength : items.Length * 2];
+            var grown = NewArray(items.Length >= 1 << 29 ? Array.MaxLength : items.Length * 2);
             Array.Copy(items, grown, _count);
             Volatile.Write(ref _items, grown);
             items = grown;
@@ -44,5 +44,13 @@ internal sealed class AppendArray<T>
         var index = _count;
         Volatile.Write(ref _count, index + 1);
         return index;
+    }
+
+    private static T[] NewArray(int length)
+    {
+        // Records and rules are read at random by every check: huge pages where available (a hint, see LargePages).
+        var array = new T[length];
+        LargePages.Advise(array);
+        return array;
     }
 }

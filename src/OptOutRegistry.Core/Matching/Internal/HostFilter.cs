@@ -32,14 +32,14 @@ internal sealed class HostFilter
     {
         var words = Volatile.Read(ref _words);
         var bits = Bits(hash);
-        return (Volatile.Read(ref words.Data[(int)(hash >> 20) & words.Mask]) & bits) == bits;
+        return (Volatile.Read(ref words.Data[words.Start + ((int)(hash >> 20) & words.Mask)]) & bits) == bits;
     }
 
     /// <summary>Writer: adds a key hash.</summary>
     public void Add(ulong hash)
     {
         var words = _words;
-        Interlocked.Or(ref words.Data[(int)(hash >> 20) & words.Mask], Bits(hash));
+        Interlocked.Or(ref words.Data[words.Start + ((int)(hash >> 20) & words.Mask)], Bits(hash));
     }
 
     /// <summary>Writer: replaces the filter with one sized for <paramref name="expectedKeys"/>, filled from <paramref name="hashes"/>.</summary>
@@ -48,7 +48,7 @@ internal sealed class HostFilter
         var words = new Words(expectedKeys);
         foreach (var h in hashes)
         {
-            words.Data[(int)(h >> 20) & words.Mask] |= Bits(h);
+            words.Data[words.Start + ((int)(h >> 20) & words.Mask)] |= Bits(h);
         }
 
         Volatile.Write(ref _words, words);
@@ -63,7 +63,9 @@ internal sealed class HostFilter
         {
             var count = BitOperations.RoundUpToPowerOf2((ulong)Math.Max(64, expectedKeys * BitsPerKey / 64));
             count = Math.Min(count, 1UL << 30);
-            Data = new ulong[count];
+            // From LargePages: at 10 M selectors the filter is 2 MiB, one huge page, so its probes never miss the TLB.
+            Data = LargePages.AllocateWords((long)count, out var start);
+            Start = start;
             Mask = (int)count - 1;
             Capacity = (long)count * 64 / BitsPerKey;
         }
@@ -71,6 +73,9 @@ internal sealed class HostFilter
         public ulong[] Data { get; }
 
         public int Mask { get; }
+
+        /// <summary>Index of word 0 in <see cref="Data"/>.</summary>
+        public int Start { get; }
 
         public long Capacity { get; }
     }

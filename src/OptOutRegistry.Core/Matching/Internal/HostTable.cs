@@ -9,8 +9,9 @@ namespace OptOutRegistry.Core.Matching.Internal;
 /// than a slot pointing at a separate record array (issue 3: the covered check was 5–7 misses).
 /// <para>Heads are stored +1 so that 0 means "no list" and a fresh slot needs no initialisation; bit 31 of
 /// <see cref="Slot.Paths"/> says the host has url selectors (path-rule indices stay below 2³¹).</para>
-/// <para>Open addressing with linear probing at load ≤ 0.8 and Lemire's range reduction, like <see cref="KeyTable"/>
-/// (one slot per hash: a host is added once). One writer, lock-free readers: a new slot's heads are written before
+/// <para>Open addressing with linear probing from cache-line-aligned 4-slot buckets at load ≤ 0.7 and Lemire's range
+/// reduction, like <see cref="KeyTable"/> (one slot per hash: a host is added once); storage from <see cref="LargePages"/>
+/// (pinned, line-aligned, huge pages where available). One writer, lock-free readers: a new slot's heads are written before
 /// its hash (release write); a head is updated with one 32-bit release write after the rule it points to is
 /// written; growth copies into a new array published with one reference write — readers on the old array finish
 /// on a consistent, possibly older, view, and every check that starts after the write sees it.</para>
@@ -21,33 +22,33 @@ internal sealed class HostTable
     public const uint HasUrls = 1u << 31;
 
     private const uint HeadMask = HasUrls - 1;
-    private const int MaxLoadPercent = 80;
-    private Slot[] _slots;
+    private const int MaxLoadPercent = 70;
+    private Block _slots;
     private int _count;
 
     public HostTable(long expected)
     {
-        _slots = new Slot[CapacityFor(expected)];
+        _slots = new Block(KeyTable.CapacityFor(expected, MaxLoadPercent));
     }
 
     /// <summary>Hosts in the table.</summary>
     public int Count => Volatile.Read(ref _count);
 
     /// <summary>Bytes held by the slot array.</summary>
-    public long Bytes => (long)Volatile.Read(ref _slots).Length * Unsafe.SizeOf<Slot>();
+    public long Bytes => Volatile.Read(ref _slots).Bytes;
 
     /// <summary>Reader: the current slot array (load once per check).</summary>
-    public Slot[] Slots => Volatile.Read(ref _slots);
+    public Block Slots => Volatile.Read(ref _slots);
 
     /// <summary>Hints the CPU to load the home slot of <paramref name="hash"/> (a probe that will follow soon).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Prefetch(Slot[] slots, ulong hash) => CacheHint.Prefetch(ref slots[KeyTable.Home(hash, slots.Length)]);
+    public static void Prefetch(Block slots, ulong hash) => CacheHint.Prefetch(ref slots[slots.Home(hash)]);
 
     /// <summary>Reader: the index of the slot holding <paramref name="hash"/> in <paramref name="slots"/>, or -1.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static int Find(Slot[] slots, ulong hash)
+    public static int Find(Block slots, ulong hash)
     {
-        var i = KeyTable.Home(hash, slots.Length);
+        var i = slots.Home(hash);
         while (true)
         {
             var h = Volatile.Read(ref slots[i].Hash);
@@ -61,7 +62,7 @@ internal sealed class HostTable
                 return -1;
             }
 
-            if (++i == slots.Length)
+            if (++i == slots.Capacity)
             {
                 i = 0;
             }
@@ -90,7 +91,7 @@ internal sealed class HostTable
             return found;
         }
 
-        if ((long)(_count + 1) * 100 > (long)slots.Length * MaxLoadPercent)
+        if ((long)(_count + 1) * 100 > (long)slots.Capacity * MaxLoadPercent)
         {
             slots = Grow(slots);
         }
@@ -127,27 +128,29 @@ internal sealed class HostTable
     /// <summary>Writer: every stored hash (for rebuilding the Bloom filter).</summary>
     public IEnumerable<ulong> Hashes()
     {
-        foreach (var s in _slots)
+        var slots = _slots;
+        for (var i = 0; i < slots.Capacity; i++)
         {
-            if (s.Hash != 0)
+            var h = slots[i].Hash;
+            if (h != 0)
             {
-                yield return s.Hash;
+                yield return h;
             }
         }
     }
 
     /// <summary>Writer: number of slots (occupied or not), for the post-build compaction's walk.</summary>
-    public int Capacity => _slots.Length;
+    public int Capacity => _slots.Capacity;
 
     /// <summary>Writer: whether a slot is occupied.</summary>
     public bool IsOccupied(int slot) => _slots[slot].Hash != 0;
 
-    private static int Insert(Slot[] slots, ulong hash, uint paths, uint hosts)
+    private static int Insert(Block slots, ulong hash, uint paths, uint hosts)
     {
-        var i = KeyTable.Home(hash, slots.Length);
+        var i = slots.Home(hash);
         while (slots[i].Hash != 0)
         {
-            if (++i == slots.Length)
+            if (++i == slots.Capacity)
             {
                 i = 0;
             }
@@ -159,11 +162,12 @@ internal sealed class HostTable
         return i;
     }
 
-    private Slot[] Grow(Slot[] old)
+    private Block Grow(Block old)
     {
-        var grown = new Slot[CapacityFor(Math.Max(_count + 1, (long)old.Length * 3 / 2 * MaxLoadPercent / 100))];
-        foreach (var s in old)
+        var grown = new Block(KeyTable.CapacityFor(Math.Max(_count + 1, (long)old.Capacity * 3 / 2 * MaxLoadPercent / 100), MaxLoadPercent));
+        for (var i = 0; i < old.Capacity; i++)
         {
+            ref var s = ref old[i];
             if (s.Hash != 0)
             {
                 Insert(grown, s.Hash, s.Paths, s.Hosts);
@@ -174,15 +178,35 @@ internal sealed class HostTable
         return grown;
     }
 
-    private static int CapacityFor(long expected)
+    /// <summary>The slots: 16 bytes each, in cache-line buckets of 4 (as <see cref="KeyTable.Slots"/>).</summary>
+    internal sealed class Block
     {
-        var capacity = Math.Max(8, (expected * 100 / MaxLoadPercent) + 1);
-        if (capacity > Array.MaxLength)
+        private const int BucketSlots = KeyTable.Slots.BucketSlots;
+        private readonly ulong[] _words;
+        private readonly int _start;
+        private readonly ulong _buckets;
+
+        public Block(int capacity)
         {
-            throw new InvalidOperationException($"A host table of {expected} entries exceeds the largest array; shard the index.");
+            Capacity = capacity;
+            _buckets = (ulong)(capacity / BucketSlots);
+            _words = LargePages.AllocateWords(capacity * 2L, out _start);
         }
 
-        return (int)capacity;
+        public int Capacity { get; }
+
+        public long Bytes => (long)_words.Length * sizeof(ulong);
+
+        /// <summary>Slot <paramref name="i"/> (0 ≤ i &lt; <see cref="Capacity"/>).</summary>
+        public ref Slot this[int i]
+        {
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            get => ref Unsafe.As<ulong, Slot>(ref _words[_start + (i << 1)]);
+        }
+
+        /// <summary>The first slot of the home bucket of <paramref name="hash"/>.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public int Home(ulong hash) => (int)(((hash >> 32) * _buckets) >> 32) * BucketSlots;
     }
 
     /// <summary>One host: its hash and the heads of its rule lists (+1; 0 = none), 16 bytes.</summary>
