@@ -40,9 +40,9 @@ public sealed class GrpcChannel : IDisposable
             {
                 throw new ArgumentException("ConnectTimeout must be positive.", nameof(options));
             }
-            _invoker = new HttpMessageInvoker(
-                new Client.Http2.Http2Handler(address, options.MaxConnections, options.ConnectTimeout, options.ServerCertificateValidation),
-                disposeHandler: true);
+            Http2Transport = new Client.Http2.Http2Handler(address, options.MaxConnections, options.ConnectTimeout,
+                options.ServerCertificateValidation, requestGzip: options.CompressionEncoding is not null);
+            _invoker = new HttpMessageInvoker(Http2Transport, disposeHandler: true);
             _disposeInvoker = true;
         }
         else if (options.HttpHandler is null)
@@ -83,6 +83,9 @@ public sealed class GrpcChannel : IDisposable
 
     internal HttpMessageInvoker Invoker => _invoker;
 
+    /// <summary>The own HTTP/2 transport, or null when calls go through HttpClient.</summary>
+    internal Client.Http2.Http2Handler? Http2Transport { get; }
+
     /// <summary>The request URI of a method, <c>{address}/{package.Service}/{Method}</c> (PROTOCOL-HTTP2.md "Path").</summary>
     internal Uri GetMethodUri(object method, string fullName)
         => _methodUris.TryGetValue(method, out var uri) ? uri : _methodUris.GetOrAdd(method, new Uri(BaseAddress + fullName, UriKind.Absolute));
@@ -114,7 +117,7 @@ public sealed class GrpcChannel : IDisposable
     {
         ArgumentNullException.ThrowIfNull(request);
         var call = new GrpcCall<TRequest, TResponse>(this, method, options);
-        return call.RunUnaryFastAsync(request);
+        return Http2Transport is { } transport ? call.RunUnaryDirectAsync(transport, request) : call.RunUnaryFastAsync(request);
     }
 
     /// <summary>Starts a unary call, exposing its headers, status and trailers.</summary>

@@ -55,6 +55,10 @@ internal sealed class GrpcCall<TRequest, TResponse> : IGrpcCall, IAsyncStreamRea
     private int _readEnd;
     private Status? _status;
     private HttpHeaders? _trailerSource;
+    private List<KeyValuePair<string, string>>? _trailerList;
+
+    /// <summary>The stream of a unary call sent by <see cref="RunUnaryDirectAsync"/> on the own HTTP/2 transport.</summary>
+    private Client.Http2.Http2ClientStream? _direct;
     private Metadata? _trailers;
     private TResponse? _current;
     private PushStreamContent? _requestContent;
@@ -127,7 +131,9 @@ internal sealed class GrpcCall<TRequest, TResponse> : IGrpcCall, IAsyncStreamRea
         return CompleteSingleResponseAsync(message);
     }
 
-    private UnaryContent CreateUnaryContent(TRequest request)
+    private UnaryContent CreateUnaryContent(TRequest request) => new(CreateUnaryPayload(request));
+
+    private byte[] CreateUnaryPayload(TRequest request)
     {
         var size = request.CalculateSize();
         if (size > _channel.MaxSendMessageSize)
@@ -148,7 +154,117 @@ internal sealed class GrpcCall<TRequest, TResponse> : IGrpcCall, IAsyncStreamRea
             BinaryPrimitives.WriteUInt32BigEndian(payload.AsSpan(1), (uint)size);
             request.WriteTo(payload.AsSpan(MessageFraming.HeaderSize));
         }
-        return new UnaryContent(payload);
+        return payload;
+    }
+
+    /// <summary>
+    /// The unary fast path on the own HTTP/2 transport: no HttpRequestMessage or HttpResponseMessage, the request's
+    /// constant headers pre-encoded per method, and one wake-up when the whole response (headers, message, trailers)
+    /// has arrived. Status, limits, metadata and errors follow the same rules as the HttpClient path.
+    /// </summary>
+    public Task<TResponse> RunUnaryDirectAsync(Client.Http2.Http2Handler transport, TRequest request)
+    {
+        byte[] payload;
+        TimeSpan remaining;
+        try
+        {
+            payload = CreateUnaryPayload(request);
+            remaining = PrepareStart();
+        }
+        catch (Exception ex)
+        {
+            var rpc = Fail(ex);
+            Cleanup();
+            return Task.FromException<TResponse>(rpc);
+        }
+        return RunDirectAsync(transport, payload, remaining);
+    }
+
+    private async Task<TResponse> RunDirectAsync(Client.Http2.Http2Handler transport, byte[] payload, TimeSpan remaining)
+    {
+        try
+        {
+            var timeout = _deadline != DateTime.MaxValue ? GrpcProtocolHelpers.EncodeTimeout(remaining.Ticks) : null;
+            // Room for one message past the limit, so an oversized response is recognised from its prefix.
+            var maxBody = (long)_channel.MaxReceiveMessageSize + MessageFraming.HeaderSize + 1;
+            var startTask = transport.StartUnaryAsync(_channel.GetMethodUri(_method, _method.FullName), timeout, _options.Headers, payload, maxBody, Token);
+            var stream = startTask.IsCompletedSuccessfully ? startTask.Result : await startTask.ConfigureAwait(false);
+            _direct = stream;
+            if (_disposed || (_cts?.IsCancellationRequested ?? false))
+            {
+                // Cancelled while the stream was being opened: OnCallCancelled did not see it.
+                stream.OnResponseDisposed();
+                throw new OperationCanceledException(Token);
+            }
+            await stream.WaitForEndAsync(Token).ConfigureAwait(false);
+            return CompleteDirect(stream);
+        }
+        catch (Exception ex)
+        {
+            throw Fail(ex);
+        }
+        finally
+        {
+            Cleanup();
+        }
+    }
+
+    /// <summary>ValidateHeaders, the one-message rule and the status, over the fields the transport decoded.</summary>
+    private TResponse CompleteDirect(Client.Http2.Http2ClientStream stream)
+    {
+        var headers = stream.DirectHeaders!;
+        if (FindField(headers, GrpcProtocolConstants.StatusTrailer) is not null)
+        {
+            // Trailers-only (PROTOCOL-HTTP2.md): the status is in the headers; a unary call needs a message, so OK is INTERNAL.
+            _trailerList = headers;
+            var early = ReadStatus(headers);
+            throw StatusException(early.StatusCode == StatusCode.OK
+                ? new Status(StatusCode.Internal, "Failed to deserialize response message. The response header contained a gRPC status of OK, which means no message was returned from the method.")
+                : early);
+        }
+        if (stream.DirectStatusCode != 200)
+        {
+            var code = stream.DirectStatusCode;
+            throw StatusException(new Status(GrpcProtocolHelpers.MapHttpStatus(code), $"Bad gRPC response. HTTP status code: {code}"));
+        }
+        var contentType = FindField(headers, "content-type");
+        if (!GrpcProtocolHelpers.IsGrpcContentType(contentType))
+        {
+            throw StatusException(new Status(StatusCode.Internal, contentType is null
+                ? "Bad gRPC response. Response did not have a content-type header."
+                : $"Bad gRPC response. Invalid content-type value: {contentType}"));
+        }
+        var body = stream.BufferedBody;
+        if (stream.DirectTrailers is { } trailers)
+        {
+            _trailerList = trailers;
+        }
+        if (body.Length == 0)
+        {
+            var s = _trailerList is null ? new Status(StatusCode.Unknown, "No grpc-status found on response.") : ReadStatus(_trailerList);
+            throw StatusException(s.StatusCode == StatusCode.OK ? new Status(StatusCode.Internal, "Failed to deserialize response message.") : s);
+        }
+        if (body.Length < MessageFraming.HeaderSize)
+        {
+            throw StatusException(MessageFraming.IncompleteMessageStatus);
+        }
+        var length = ReadLength(body, out var compressed);
+        if (body.Length < MessageFraming.HeaderSize + length)
+        {
+            throw StatusException(MessageFraming.IncompleteMessageStatus);
+        }
+        if (body.Length > MessageFraming.HeaderSize + length)
+        {
+            throw StatusException(new Status(StatusCode.Internal, "Unary response had more than one message."));
+        }
+        var message = Parse(body.Slice(MessageFraming.HeaderSize, length), compressed);
+        var status = _trailerList is null ? new Status(StatusCode.Unknown, "No grpc-status found on response.") : ReadStatus(_trailerList);
+        _status ??= status;
+        if (status.StatusCode != StatusCode.OK)
+        {
+            throw StatusException(status);
+        }
+        return message;
     }
 
     public void StartStreaming()
@@ -711,7 +827,11 @@ internal sealed class GrpcCall<TRequest, TResponse> : IGrpcCall, IAsyncStreamRea
                 return Method<TRequest, TResponse>.ResponseParser.ParseFrom(payload);
             }
             string? encoding = null;
-            if (_response!.Headers.NonValidated.TryGetValues(GrpcProtocolConstants.MessageEncodingHeader, out var values))
+            if (_direct is { DirectHeaders: { } fields })
+            {
+                encoding = FindField(fields, GrpcProtocolConstants.MessageEncodingHeader);
+            }
+            else if (_response!.Headers.NonValidated.TryGetValues(GrpcProtocolConstants.MessageEncodingHeader, out var values))
             {
                 encoding = values.ToString();
             }
@@ -811,6 +931,37 @@ internal sealed class GrpcCall<TRequest, TResponse> : IGrpcCall, IAsyncStreamRea
         return _status.Value;
     }
 
+    private static string? FindField(List<KeyValuePair<string, string>> fields, string name)
+    {
+        string? found = null;
+        foreach (var (key, value) in fields)
+        {
+            if (key == name)
+            {
+                // Repeated fields are joined as HttpHeaders would join them.
+                found = found is null ? value : found + "," + value;
+            }
+        }
+        return found;
+    }
+
+    private static Status ReadStatus(List<KeyValuePair<string, string>> fields)
+    {
+        var text = FindField(fields, GrpcProtocolConstants.StatusTrailer);
+        if (text is null)
+        {
+            return new Status(StatusCode.Unknown, "No grpc-status found on response.");
+        }
+        // The common case without parsing: "0".
+        var code = text == "0" ? 0 : -1;
+        if (code < 0 && !int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out code))
+        {
+            return new Status(StatusCode.Unknown, $"Unexpected grpc-status value '{text}'.");
+        }
+        var message = FindField(fields, GrpcProtocolConstants.MessageTrailer);
+        return new Status((StatusCode)code, message is null ? "" : PercentEncoding.Decode(message));
+    }
+
     private static Status ReadStatus(HttpHeaders headers)
     {
         if (!headers.NonValidated.TryGetValues(GrpcProtocolConstants.StatusTrailer, out var statusValues))
@@ -841,7 +992,7 @@ internal sealed class GrpcCall<TRequest, TResponse> : IGrpcCall, IAsyncStreamRea
         {
             throw new InvalidOperationException("Can't get the call trailers because the call has not completed successfully.");
         }
-        return _trailers ??= _trailerSource is null ? new Metadata() : BuildMetadata(_trailerSource);
+        return TrailersForException() ?? (_trailers ??= new Metadata());
     }
 
     public async Task<Metadata> GetResponseHeadersAsync()
@@ -870,37 +1021,62 @@ internal sealed class GrpcCall<TRequest, TResponse> : IGrpcCall, IAsyncStreamRea
             }
             foreach (var value in header.Value)
             {
-                if (Metadata.IsBinaryKey(key))
-                {
-                    // PROTOCOL-HTTP2.md: split on ',' before decoding, values may be joined.
-                    foreach (var part in value.Split(','))
-                    {
-                        if (GrpcProtocolHelpers.TryDecodeBase64(part, out var bytes))
-                        {
-                            metadata.Add(new Metadata.Entry(key, bytes));
-                        }
-                    }
-                }
-                else
-                {
-                    try
-                    {
-                        metadata.Add(new Metadata.Entry(key, value));
-                    }
-                    catch (ArgumentException)
-                    {
-                        // Not valid gRPC metadata (e.g. non-ASCII): not surfaced.
-                    }
-                }
+                AddMetadata(metadata, key, value);
             }
         }
         return metadata;
     }
 
+    /// <summary>Metadata from the header fields the own HTTP/2 transport decoded (names are lowercase on the wire).</summary>
+    private static Metadata BuildMetadata(List<KeyValuePair<string, string>> fields)
+    {
+        var metadata = new Metadata();
+        foreach (var (key, value) in fields)
+        {
+            if (!GrpcProtocolConstants.IsFilteredResponseHeader(key))
+            {
+                AddMetadata(metadata, key, value);
+            }
+        }
+        return metadata;
+    }
+
+    private static void AddMetadata(Metadata metadata, string key, string value)
+    {
+        if (Metadata.IsBinaryKey(key))
+        {
+            // PROTOCOL-HTTP2.md: split on ',' before decoding, values may be joined.
+            foreach (var part in value.Split(','))
+            {
+                if (GrpcProtocolHelpers.TryDecodeBase64(part, out var bytes))
+                {
+                    metadata.Add(new Metadata.Entry(key, bytes));
+                }
+            }
+        }
+        else
+        {
+            try
+            {
+                metadata.Add(new Metadata.Entry(key, value));
+            }
+            catch (ArgumentException)
+            {
+                // Not valid gRPC metadata (e.g. non-ASCII): not surfaced.
+            }
+        }
+    }
+
+    /// <summary>The trailers to attach to an RpcException, from whichever transport delivered them.</summary>
+    private Metadata? TrailersForException()
+        => _trailerSource is not null ? (_trailers ??= BuildMetadata(_trailerSource))
+            : _trailerList is not null ? (_trailers ??= BuildMetadata(_trailerList))
+            : null;
+
     private RpcException StatusException(Status status)
     {
         _status ??= status;
-        return new RpcException(status, _trailerSource is null ? null : (_trailers ??= BuildMetadata(_trailerSource)));
+        return new RpcException(status, TrailersForException());
     }
 
     /// <summary>
@@ -952,7 +1128,7 @@ internal sealed class GrpcCall<TRequest, TResponse> : IGrpcCall, IAsyncStreamRea
         {
             _status ??= status;
         }
-        return new RpcException(status, _trailerSource is null ? null : (_trailers ??= BuildMetadata(_trailerSource)));
+        return new RpcException(status, TrailersForException());
     }
 
     private static T? FindInner<T>(Exception? ex)
@@ -977,6 +1153,7 @@ internal sealed class GrpcCall<TRequest, TResponse> : IGrpcCall, IAsyncStreamRea
         // (grpc-dotnet GrpcCall.CancelCall); before them the token passed to SendAsync does it.
         _response?.Dispose();
         _requestContent?.Abort();
+        _direct?.OnResponseDisposed();
     }
 
     private void Cleanup()
@@ -986,6 +1163,7 @@ internal sealed class GrpcCall<TRequest, TResponse> : IGrpcCall, IAsyncStreamRea
             return;
         }
         _response?.Dispose();
+        _direct?.OnResponseDisposed();
         _requestContent?.Abort();
         _request?.Dispose();
         _userRegistration.Dispose();

@@ -196,14 +196,18 @@ internal sealed class Http2ClientConnection : IThreadPoolWorkItem
     /// <summary>Takes a stream slot if the connection is open, not going away and below MAX_CONCURRENT_STREAMS.</summary>
     public bool TryReserveStream()
     {
-        lock (_lock)
+        // Lock-free: every call passes here, and the connection lock is busy with the reader and the senders.
+        while (true)
         {
-            if (_failure is not null || _goingAway || _activeStreams >= _peerMaxConcurrentStreams)
+            var active = Volatile.Read(ref _activeStreams);
+            if (Volatile.Read(ref _failure) is not null || Volatile.Read(ref _goingAway) || active >= Volatile.Read(ref _peerMaxConcurrentStreams))
             {
                 return false;
             }
-            _activeStreams++;
-            return true;
+            if (Interlocked.CompareExchange(ref _activeStreams, active + 1, active) == active)
+            {
+                return true;
+            }
         }
     }
 
@@ -223,14 +227,14 @@ internal sealed class Http2ClientConnection : IThreadPoolWorkItem
         {
             if (_failure is { } failure)
             {
-                _activeStreams--;
+                Interlocked.Decrement(ref _activeStreams);
                 return Task.FromException<HttpResponseMessage>(new HttpRequestException($"The connection is closed: {failure.Message}", failure));
             }
             if (headerListSize > _peerMaxHeaderListSize)
             {
                 // RFC 7540 6.5.2: the server announced it will not take a larger header list; refuse before sending
                 // (HttpClient does the same, with the same words).
-                _activeStreams--;
+                Interlocked.Decrement(ref _activeStreams);
                 _owner.OnStreamSlotFreed();
                 return Task.FromException<HttpResponseMessage>(new HttpRequestException(
                     $"The HTTP request headers length exceeded the server limit of {_peerMaxHeaderListSize} bytes."));
@@ -266,6 +270,63 @@ internal sealed class Http2ClientConnection : IThreadPoolWorkItem
             _ = payload is not null ? stream.SendPayloadAsync(payload) : stream.SendContentAsync(content!);
         }
         return stream.ResponseTask;
+    }
+
+    /// <summary>
+    /// Opens a unary call's stream on a reserved slot without an HttpRequestMessage (GrpcCall's direct path): the
+    /// header block and the framed request go into the write buffer in one locked append. A failure is reported
+    /// through the returned stream.
+    /// </summary>
+    public Http2ClientStream StartDirect(byte[] pseudoHeaders, string? timeout, Metadata? metadata, byte[] payload, long maxBody)
+    {
+        var stream = new Http2ClientStream(this, null) { DirectMaxBody = maxBody };
+        var block = RequestHeaderEncoder.EncodeDirect(pseudoHeaders, timeout, _owner.CallDefinition, metadata, out var headerListSize);
+        var sent = false;
+        Exception? refused = null;
+        lock (_lock)
+        {
+            if (_failure is { } failure)
+            {
+                refused = new HttpRequestException($"The connection is closed: {failure.Message}", failure);
+            }
+            else if (headerListSize > _peerMaxHeaderListSize)
+            {
+                refused = new HttpRequestException($"The HTTP request headers length exceeded the server limit of {_peerMaxHeaderListSize} bytes.");
+            }
+            if (refused is not null)
+            {
+                Interlocked.Decrement(ref _activeStreams);
+                stream.Closed = true;
+                _owner.OnStreamSlotFreed();
+            }
+            else
+            {
+                var id = _nextStreamId;
+                _nextStreamId += 2;
+                if (_nextStreamId > int.MaxValue - 2)
+                {
+                    _goingAway = true;
+                }
+                stream.Initialize(id, _peerInitialWindow, StreamReceiveWindow);
+                _streams.Add(id, stream);
+                AppendHeaderBlockLocked(id, block, endStream: false);
+                if (payload.Length <= _connectionSendWindow && payload.Length <= stream.SendWindow && payload.Length <= _peerMaxFrameSize)
+                {
+                    AppendDataLocked(stream, payload, endStream: true);
+                    sent = true;
+                }
+                ScheduleFlushLocked();
+            }
+        }
+        if (refused is not null)
+        {
+            stream.Fail(refused);
+        }
+        else if (!sent)
+        {
+            _ = stream.SendPayloadAsync(payload);
+        }
+        return stream;
     }
 
     // ---- writing frames (callers hold _lock) ----
@@ -463,6 +524,11 @@ internal sealed class Http2ClientConnection : IThreadPoolWorkItem
     /// <summary>Resets a stream we no longer want (cancellation, deadline, disposal) with RST_STREAM(CANCEL).</summary>
     public void ResetStream(Http2ClientStream stream, Http2ErrorCode code)
     {
+        if (stream.Closed)
+        {
+            // The common case after a completed call; Closed only ever goes from false to true.
+            return;
+        }
         lock (_lock)
         {
             if (stream.Closed)
@@ -495,8 +561,7 @@ internal sealed class Http2ClientConnection : IThreadPoolWorkItem
         }
         stream.Closed = true;
         _streams.Remove(stream.Id);
-        _activeStreams--;
-        if (_goingAway && _activeStreams == 0)
+        if (Interlocked.Decrement(ref _activeStreams) == 0 && _goingAway)
         {
             // A GOAWAY'd connection with nothing left in flight: close it (RFC 7540 6.8).
             _failure ??= new IOException("The server sent GOAWAY and the connection has no streams left.");
@@ -1098,7 +1163,7 @@ internal sealed class Http2ClientConnection : IThreadPoolWorkItem
                 stream.Closed = true;
                 stream.WakeWindowWaiter();
             }
-            _activeStreams = 0;
+            Volatile.Write(ref _activeStreams, 0);
         }
         _settingsReceived.TrySetException(error);
         _settingsReceived.Task.Exception?.Handle(static _ => true);

@@ -16,8 +16,8 @@ internal sealed class Http2ClientStream : IValueTaskSource<int>
     private const int InitialBodyBufferSize = 1024;
 
     private readonly Http2ClientConnection _connection;
-    private readonly HttpRequestMessage _request;
-    private readonly TaskCompletionSource<HttpResponseMessage> _responseSource = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly HttpRequestMessage? _request;
+    private readonly TaskCompletionSource<HttpResponseMessage>? _responseSource;
     private readonly Lock _bodyLock = new();
     private CancellationTokenRegistration _sendRegistration;
     private HttpResponseMessage? _response;
@@ -42,13 +42,32 @@ internal sealed class Http2ClientStream : IValueTaskSource<int>
     // Waiting for send window (one writer at a time per stream).
     private TaskCompletionSource? _windowWaiter;
 
-    public Http2ClientStream(Http2ClientConnection connection, HttpRequestMessage request)
+    /// <param name="connection">The connection the stream belongs to.</param>
+    /// <param name="request">The request, or null for GrpcCall's direct unary path (no HttpResponseMessage is built).</param>
+    public Http2ClientStream(Http2ClientConnection connection, HttpRequestMessage? request)
     {
         _connection = connection;
         _request = request;
+        // Only the HttpRequestMessage path hands out a response; the direct path waits with WaitForEndAsync.
+        _responseSource = request is null ? null : new TaskCompletionSource<HttpResponseMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     public int Id { get; private set; }
+
+    /// <summary>Direct path: the most body bytes buffered; more resets the stream (the prefix check then reports it).</summary>
+    public long DirectMaxBody { get; init; }
+
+    /// <summary>Direct path: the response's :status.</summary>
+    public int DirectStatusCode { get; private set; }
+
+    /// <summary>Direct path: the response header fields (pseudo-headers included).</summary>
+    public List<KeyValuePair<string, string>>? DirectHeaders { get; private set; }
+
+    /// <summary>Direct path: the trailer fields, null when the stream ended without trailers.</summary>
+    public List<KeyValuePair<string, string>>? DirectTrailers { get; private set; }
+
+    /// <summary>The response body received so far (direct path: the whole body once <see cref="WaitForEndAsync"/> completed).</summary>
+    public ReadOnlySpan<byte> BufferedBody => _body is null ? default : _body.AsSpan(_bodyStart, _bodyEnd - _bodyStart);
 
     /// <summary>Send window (connection lock).</summary>
     public long SendWindow { get; set; }
@@ -66,8 +85,14 @@ internal sealed class Http2ClientStream : IValueTaskSource<int>
     /// <summary>END_STREAM received from the server (set by the reader loop under the connection lock).</summary>
     public bool ResponseEnded { get; private set; }
 
-    /// <summary>Removed from the connection's table (connection lock).</summary>
-    public bool Closed { get; set; }
+    private volatile bool _closed;
+
+    /// <summary>Removed from the connection's table (set under the connection lock; read without it as a hint).</summary>
+    public bool Closed
+    {
+        get => _closed;
+        set => _closed = value;
+    }
 
     public bool WaitingForWindow { get; set; }
 
@@ -76,7 +101,7 @@ internal sealed class Http2ClientStream : IValueTaskSource<int>
     /// <summary>Why writes fail after the server reset or finished the stream.</summary>
     public Exception? ResetError { get; set; }
 
-    public Task<HttpResponseMessage> ResponseTask => _responseSource.Task;
+    public Task<HttpResponseMessage> ResponseTask => _responseSource!.Task;
 
     public void Initialize(int id, int sendWindow, int receiveWindow)
     {
@@ -96,7 +121,7 @@ internal sealed class Http2ClientStream : IValueTaskSource<int>
 
     private void OnSendCancelled(CancellationToken token)
     {
-        if (_responseSource.Task.IsCompleted)
+        if (_responseSource!.Task.IsCompleted)
         {
             return;
         }
@@ -216,6 +241,17 @@ internal sealed class Http2ClientStream : IValueTaskSource<int>
                 // RFC 7540 8.1: informational responses precede the real one; nothing in gRPC uses them.
                 return endStream ? "An informational response ended the stream." : null;
             }
+            if (_request is null)
+            {
+                DirectStatusCode = status;
+                DirectHeaders = new List<KeyValuePair<string, string>>(headers);
+                _headersReceived = true;
+                if (endStream)
+                {
+                    EndResponse();
+                }
+                return null;
+            }
             var response = new HttpResponseMessage((HttpStatusCode)status)
             {
                 Version = HttpVersion.Version20,
@@ -246,6 +282,19 @@ internal sealed class Http2ClientStream : IValueTaskSource<int>
             if (!endStream)
             {
                 return "Trailers did not end the stream.";
+            }
+            if (_request is null)
+            {
+                foreach (var (name, _) in headers)
+                {
+                    if (name.Length == 0 || name[0] == ':')
+                    {
+                        return "Trailers contain a pseudo-header.";
+                    }
+                }
+                DirectTrailers = new List<KeyValuePair<string, string>>(headers);
+                EndResponse();
+                return null;
             }
             var trailers = _response!.TrailingHeaders;
             foreach (var (name, value) in headers)
@@ -279,6 +328,10 @@ internal sealed class Http2ClientStream : IValueTaskSource<int>
         {
             return false;
         }
+        if (_request is null)
+        {
+            return OnDirectData(data, frameLength, endStream);
+        }
         lock (_bodyLock)
         {
             // Padding is consumed on arrival, never by the reader.
@@ -310,6 +363,75 @@ internal sealed class Http2ClientStream : IValueTaskSource<int>
     }
 
     private int _pendingReadCount;
+
+    /// <summary>
+    /// Direct path: the body is buffered whole and consumed on arrival (window given back as it comes, since nobody
+    /// reads until the end), up to <see cref="DirectMaxBody"/>; beyond it the stream is reset and ended.
+    /// </summary>
+    private bool OnDirectData(ReadOnlySpan<byte> data, int frameLength, bool endStream)
+    {
+        var overflow = false;
+        lock (_bodyLock)
+        {
+            _unackedConsumed += frameLength;
+            if (!_responseDisposed && data.Length > 0)
+            {
+                var room = DirectMaxBody - (_bodyEnd - _bodyStart);
+                if (data.Length > room)
+                {
+                    overflow = true;
+                    data = data.Slice(0, (int)Math.Max(0, room));
+                }
+                AppendBody(data);
+            }
+        }
+        if (overflow)
+        {
+            _connection.ResetStream(this, Http2ErrorCode.Cancel);
+            EndResponse();
+            return true;
+        }
+        AckConsumed();
+        if (endStream)
+        {
+            EndResponse();
+        }
+        return true;
+    }
+
+    /// <summary>Direct path: completes when the response has ended (or failed); the body is then in <see cref="BufferedBody"/>.</summary>
+    public ValueTask<int> WaitForEndAsync(CancellationToken cancellationToken)
+    {
+        lock (_bodyLock)
+        {
+            if (_bodyEnded)
+            {
+                return ValueTask.FromResult(0);
+            }
+            if (_error is { } error)
+            {
+                return ValueTask.FromException<int>(error);
+            }
+            if (_responseDisposed)
+            {
+                return ValueTask.FromException<int>(new ObjectDisposedException(nameof(Http2ClientStream)));
+            }
+            if (cancellationToken.IsCancellationRequested)
+            {
+                return ValueTask.FromCanceled<int>(cancellationToken);
+            }
+            _readCore.Reset();
+            _readPending = true;
+            _readCompletionReady = false;
+            _readDestination = default;
+            _readToken = cancellationToken;
+        }
+        if (cancellationToken.CanBeCanceled)
+        {
+            _readRegistration = cancellationToken.UnsafeRegister(static s => ((Http2ClientStream)s!).OnReadCancelled(), this);
+        }
+        return new ValueTask<int>(this, _readCore.Version);
+    }
 
     private bool OnMalformed(string message)
     {
@@ -367,7 +489,7 @@ internal sealed class Http2ClientStream : IValueTaskSource<int>
         {
             _signalResponse = false;
             _sendRegistration.Dispose();
-            _responseSource.TrySetResult(_response!);
+            _responseSource!.TrySetResult(_response!);
         }
         CompletePendingRead();
     }
@@ -405,7 +527,7 @@ internal sealed class Http2ClientStream : IValueTaskSource<int>
             WakeWindowWaiter();
         }
         _sendRegistration.Dispose();
-        _responseSource.TrySetException(error);
+        _responseSource?.TrySetException(error);
         lock (_bodyLock)
         {
             if (_error is null && !_bodyEnded)

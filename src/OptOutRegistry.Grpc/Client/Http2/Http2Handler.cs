@@ -29,14 +29,54 @@ internal sealed class Http2Handler : HttpMessageHandler
     private readonly ConcurrentDictionary<Uri, byte[]> _pseudoHeaders = new(ReferenceEqualityComparer.Instance);
     private const int MaxCachedPaths = 4096;
 
-    public Http2Handler(Uri address, int maxConnections, TimeSpan connectTimeout, RemoteCertificateValidationCallback? certificateValidation)
+    public Http2Handler(Uri address, int maxConnections, TimeSpan connectTimeout, RemoteCertificateValidationCallback? certificateValidation, bool requestGzip = false)
     {
+        CallDefinition = RequestHeaderEncoder.EncodeCallDefinition(requestGzip);
         _address = address;
         _https = address.Scheme == Uri.UriSchemeHttps;
         _authority = address.IsDefaultPort ? address.IdnHost : address.IdnHost + ":" + address.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
         _maxConnections = Math.Max(1, maxConnections);
         _connectTimeout = connectTimeout;
         _certificateValidation = certificateValidation;
+    }
+
+    /// <summary>
+    /// The constant request fields of every unary call on the direct path (te, content-type, user-agent,
+    /// grpc-accept-encoding, grpc-encoding), encoded once per channel.
+    /// </summary>
+    internal RequestHeaderEncoder.Block CallDefinition { get; }
+
+    /// <summary>
+    /// Opens a unary call's stream without an HttpRequestMessage: the pseudo-headers of the method, then grpc-timeout
+    /// (PROTOCOL-HTTP2.md: straight after them), the call definition, custom metadata; the framed request in the same write.
+    /// </summary>
+    public ValueTask<Http2ClientStream> StartUnaryAsync(Uri uri, string? timeout, Metadata? metadata, byte[] payload, long maxBody, CancellationToken cancellationToken)
+    {
+        var pseudo = GetPseudoHeaders(uri);
+        cancellationToken.ThrowIfCancellationRequested();
+        var connection = TryReserve();
+        return connection is not null
+            ? ValueTask.FromResult(connection.StartDirect(pseudo, timeout, metadata, payload, maxBody))
+            : StartUnarySlowAsync(pseudo, timeout, metadata, payload, maxBody, cancellationToken);
+    }
+
+    private async ValueTask<Http2ClientStream> StartUnarySlowAsync(byte[] pseudo, string? timeout, Metadata? metadata, byte[] payload, long maxBody, CancellationToken cancellationToken)
+    {
+        var connection = await ReserveSlowAsync(cancellationToken).ConfigureAwait(false);
+        return connection.StartDirect(pseudo, timeout, metadata, payload, maxBody);
+    }
+
+    private byte[] GetPseudoHeaders(Uri uri)
+    {
+        if (!_pseudoHeaders.TryGetValue(uri, out var pseudo))
+        {
+            pseudo = HpackEncoder.EncodePseudoHeaders(_https, uri.PathAndQuery, _authority);
+            if (_pseudoHeaders.Count < MaxCachedPaths)
+            {
+                _pseudoHeaders.TryAdd(uri, pseudo);
+            }
+        }
+        return pseudo;
     }
 
     /// <summary>Open connections (tests).</summary>
@@ -54,14 +94,7 @@ internal sealed class Http2Handler : HttpMessageHandler
     protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         var uri = request.RequestUri ?? throw new InvalidOperationException("The request has no URI.");
-        if (!_pseudoHeaders.TryGetValue(uri, out var pseudo))
-        {
-            pseudo = HpackEncoder.EncodePseudoHeaders(_https, uri.PathAndQuery, _authority);
-            if (_pseudoHeaders.Count < MaxCachedPaths)
-            {
-                _pseudoHeaders.TryAdd(uri, pseudo);
-            }
-        }
+        var pseudo = GetPseudoHeaders(uri);
         if (cancellationToken.IsCancellationRequested)
         {
             return Task.FromCanceled<HttpResponseMessage>(cancellationToken);
@@ -95,19 +128,24 @@ internal sealed class Http2Handler : HttpMessageHandler
 
     private async Task<HttpResponseMessage> SendSlowAsync(HttpRequestMessage request, byte[] pseudo, CancellationToken cancellationToken)
     {
+        var connection = await ReserveSlowAsync(cancellationToken).ConfigureAwait(false);
+        return await connection.SendAsync(request, pseudo, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Waits for a stream slot: on a new connection if fewer than the maximum are open, else on a freed slot.</summary>
+    private async Task<Http2ClientConnection> ReserveSlowAsync(CancellationToken cancellationToken)
+    {
         while (true)
         {
             Task wait;
-            Http2ClientConnection? connection;
             lock (_lock)
             {
                 ObjectDisposedException.ThrowIf(_disposed, this);
-                connection = TryReserve();
-                if (connection is not null)
+                if (TryReserve() is { } connection)
                 {
-                    wait = Task.CompletedTask;
+                    return connection;
                 }
-                else if (_connecting is not null)
+                if (_connecting is not null)
                 {
                     wait = _connecting;
                 }
@@ -119,10 +157,6 @@ internal sealed class Http2Handler : HttpMessageHandler
                 {
                     wait = (_slotFreed ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
                 }
-            }
-            if (connection is not null)
-            {
-                return await connection.SendAsync(request, pseudo, cancellationToken).ConfigureAwait(false);
             }
             // A failed connect fails every call that waited for it, as HttpClient does (UNAVAILABLE).
             await wait.WaitAsync(cancellationToken).ConfigureAwait(false);
