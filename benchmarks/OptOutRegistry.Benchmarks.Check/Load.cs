@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Google.Protobuf;
 using OptOutRegistry.Client.Checking;
 using Pb = OptOutRegistry.Api.V1;
 
@@ -33,6 +34,7 @@ internal static class Load
         await using var client = CheckClient.Create(server);
         await client.CheckBatchAsync(batches[0]);
         long urls = 0, disallowed = 0;
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         var clock = Stopwatch.StartNew();
         var until = TimeSpan.FromSeconds(seconds);
         await Parallel.ForAsync(0, concurrency, async (worker, _) =>
@@ -51,7 +53,8 @@ internal static class Load
             }
         });
         var elapsed = clock.Elapsed.TotalSeconds;
-        Console.WriteLine($"batch\tconcurrency={concurrency}\turls={urls}\tseconds={elapsed:F2}\turls_per_s={urls / elapsed:F0}\tdisallowed_share={(double)disallowed / urls:F3}");
+        var cpuUs = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMicroseconds;
+        Console.WriteLine($"batch\tconcurrency={concurrency}\turls={urls}\tseconds={elapsed:F2}\turls_per_s={urls / elapsed:F0}\tdisallowed_share={(double)disallowed / urls:F3}\tclient_cpu_us_per_1000={cpuUs * 1000 / urls:F0}");
     }
 
     public static async Task StreamAsync(string server, string queriesPath, double seconds)
@@ -61,6 +64,7 @@ internal static class Load
         using var call = client.OpenStream();
         var window = new SemaphoreSlim(8);
         long urls = 0;
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         var clock = Stopwatch.StartNew();
         var until = TimeSpan.FromSeconds(seconds);
         var reader = Task.Run(async () =>
@@ -80,7 +84,8 @@ internal static class Load
         await call.RequestStream.CompleteAsync();
         await reader;
         var elapsed = clock.Elapsed.TotalSeconds;
-        Console.WriteLine($"stream\turls={urls}\tseconds={elapsed:F2}\turls_per_s={urls / elapsed:F0}");
+        var cpuUs = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMicroseconds;
+        Console.WriteLine($"stream\turls={urls}\tseconds={elapsed:F2}\turls_per_s={urls / elapsed:F0}\tclient_cpu_us_per_1000={cpuUs * 1000 / urls:F0}");
     }
 
     public static async Task UnaryAsync(string server, string queriesPath, double seconds, int rate)
@@ -99,40 +104,81 @@ internal static class Load
         }
 
         // Open loop: call i is due at start + i/rate, whether or not earlier calls have finished; latency counts from the
-        // due time, so queueing delay is included (no coordinated omission).
+        // due time, so queueing delay is included (no coordinated omission). The schedule runs on its own thread and
+        // sleeps between calls (usleep: ~60 us resolution here). The previous generator spun on a pool thread whenever
+        // the next call was due within 2 ms - at 10,000 calls/s that is always - so it held one of the machine's two
+        // cores for the whole run and starved the server and the client's HTTP/2 connection of it.
         var total = (int)(seconds * rate);
         var latencies = new double[total];
         var tasks = new Task[total];
-        var clock = Stopwatch.StartNew();
+        var clock = new Stopwatch();
         var tick = Stopwatch.Frequency / (double)rate;
-        for (var i = 0; i < total; i++)
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+        var schedule = new Thread(() =>
         {
-            var due = (long)(i * tick);
-            while (clock.ElapsedTicks < due)
+            clock.Start();
+            for (var i = 0; i < total; i++)
             {
-                if (due - clock.ElapsedTicks > Stopwatch.Frequency / 500)
+                var due = (long)(i * tick);
+                var ahead = due - clock.ElapsedTicks;
+                if (ahead > 0)
                 {
-                    await Task.Delay(1);
+                    Sleep(ahead * 1_000_000 / Stopwatch.Frequency);
                 }
-                else
-                {
-                    Thread.SpinWait(20);
-                }
+
+                tasks[i] = Call(client, requests[i % requests.Length], clock, due, latencies, i);
             }
-
-            var index = i;
-            tasks[i] = Call(client, requests[i % requests.Length], clock, due, latencies, index);
-        }
-
+        })
+        { IsBackground = true, Name = "unary schedule", Priority = ThreadPriority.AboveNormal };
+        schedule.Start();
+        schedule.Join();
         await Task.WhenAll(tasks);
         var elapsed = clock.Elapsed.TotalSeconds;
+        var cpuUs = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMicroseconds;
         Array.Sort(latencies);
-        Console.WriteLine($"unary\trate={rate}\tcalls={total}\tachieved_per_s={total / elapsed:F0}\tp50_ms={latencies[total / 2]:F3}\tp99_ms={latencies[(int)(total * 0.99)]:F3}\tp999_ms={latencies[(int)(total * 0.999)]:F3}");
+        Console.WriteLine($"unary\trate={rate}\tcalls={total}\tachieved_per_s={total / elapsed:F0}\tp50_ms={latencies[total / 2]:F3}\tp90_ms={latencies[(int)(total * 0.9)]:F3}\tp99_ms={latencies[(int)(total * 0.99)]:F3}\tp999_ms={latencies[(int)(total * 0.999)]:F3}\tmax_ms={latencies[total - 1]:F3}\tclient_cpu_us_per_call={cpuUs / total:F1}");
 
         static async Task Call(CheckClient client, Pb.CheckBatchRequest request, Stopwatch clock, long due, double[] latencies, int index)
         {
-            await client.CheckBatchAsync(request);
+            await client.CheckBatchAsync(request).ConfigureAwait(false);
             latencies[index] = (clock.ElapsedTicks - due) * 1000.0 / Stopwatch.Frequency;
         }
     }
+
+    /// <summary>
+    /// Writes gRPC-framed request bodies for an independent load generator (h2load <c>-d FILE</c>): <c>unary.bin</c>, one
+    /// URL, and <c>batch.bin</c>, the first 1,000 query URLs - the same requests the batch and unary modes send.
+    /// </summary>
+    public static void Encode(string queriesPath, string outDirectory)
+    {
+        var batch = Batches(queriesPath)[0];
+        var unary = new Pb.CheckBatchRequest { Purpose = Pb.UsageCategory.TrainAi, Subjects = { batch.Subjects[0] } };
+        Directory.CreateDirectory(outDirectory);
+        File.WriteAllBytes(Path.Combine(outDirectory, "unary.bin"), Frame(unary));
+        File.WriteAllBytes(Path.Combine(outDirectory, "batch.bin"), Frame(batch));
+
+        static byte[] Frame(Pb.CheckBatchRequest request)
+        {
+            var body = request.ToByteArray();
+            var framed = new byte[5 + body.Length];
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(framed.AsSpan(1), (uint)body.Length);
+            body.CopyTo(framed, 5);
+            return framed;
+        }
+    }
+
+    private static void Sleep(long microseconds)
+    {
+        if (OperatingSystem.IsLinux())
+        {
+            _ = Usleep((uint)Math.Min(microseconds, 100_000));
+        }
+        else
+        {
+            Thread.Sleep(TimeSpan.FromMicroseconds(microseconds));
+        }
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "usleep")]
+    private static extern int Usleep(uint microseconds);
 }

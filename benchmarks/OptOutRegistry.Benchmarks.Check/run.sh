@@ -1,16 +1,24 @@
 #!/usr/bin/env bash
 # Check-service load benchmark, side by side with Redis in ONE run (issue 7 item 7).
 # Usage: benchmarks/OptOutRegistry.Benchmarks.Check/run.sh [SELECTORS]   (default 1000000)
-# Needs: dotnet 10 SDK, redis-server and redis-cli (Debian package redis-server), python3.
+#   SECONDS_PER_RUN=S  length of each timed mode (default 10)
+#   BASE=DIR           a checkout of older code, already built (dotnet build -c Release
+#                      benchmarks/OptOutRegistry.Benchmarks.Check in DIR): its server is seeded the same way and measured
+#                      in the same run, mode by mode alternating with this tree's, by the same clients (before/after);
+#                      its own unary generator is run too.
+# Needs: dotnet 10 SDK, redis-server and redis-cli (Debian package redis-server), h2load (nghttp2-client), python3.
+# Every mode prints the server's CPU time (utime+stime from /proc) next to its rate; clients print their own CPU.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 n="${1:-1000000}"
 work="$(mktemp -d)"
 grpc_port=57051
+base_port=57052
 redis_port=57379
 seconds="${SECONDS_PER_RUN:-10}"
-trap 'kill ${server_pid:-} ${redis_pid:-} 2>/dev/null || true; rm -rf "$work"' EXIT
+base="${BASE:-}"
+trap 'kill ${server_pid:-} ${base_pid:-} ${redis_pid:-} 2>/dev/null || true; rm -rf "$work"' EXIT
 
 dotnet build -c Release "$here" -v q -nologo >/dev/null
 dotnet build -c Release "$root/src/OptOutRegistry.Cli" -v q -nologo >/dev/null || echo "(CLI Release build failed; using an existing optout.dll)"
@@ -20,19 +28,86 @@ cli="$root/src/OptOutRegistry.Cli/bin/Release/net10.0/optout.dll"
 [ -f "$cli" ] || cli="$root/src/OptOutRegistry.Cli/bin/Debug/net10.0/optout.dll"
 
 # The server: per-address rate limit off (the load generator is one address), request logging off.
-dotnet "$server" --urls "http://127.0.0.1:$grpc_port" --http-urls none --data-dir "$work/data" \
-  --check-rate-limit-per-address 0 --Logging:LogLevel:Default=Warning >"$work/server.log" 2>&1 &
-server_pid=$!
-for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/$grpc_port) 2>/dev/null && break; sleep 0.2; done
+start_server() { # dll port data-dir
+  dotnet "$1" --urls "http://127.0.0.1:$2" --http-urls none --data-dir "$3" \
+    --check-rate-limit-per-address 0 --Logging:LogLevel:Default=Warning >"$3.log" 2>&1 &
+}
+wait_port() { for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.2; done; return 1; }
+ticks=$(getconf CLK_TCK)
+cpu_of() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# Runs a command and prints the CPU seconds the server process spent meanwhile.
+with_server_cpu() { # label pid command...
+  local label="$1" pid="$2"; shift 2
+  local before after
+  before=$(cpu_of "$pid")
+  "$@"
+  after=$(cpu_of "$pid")
+  python3 -c "import sys; print(f'  server_cpu\t{sys.argv[1]}\tseconds={(int(sys.argv[3]) - int(sys.argv[2])) / int(sys.argv[4]):.2f}')" "$label" "$before" "$after" "$ticks"
+}
 
-echo "== seeding $n url selectors through the Registry service"
-$bench seed --server "http://127.0.0.1:$grpc_port" --selectors "$n" --queries "$work/queries.txt"
+start_server "$server" "$grpc_port" "$work/data"
+server_pid=$!
+wait_port "$grpc_port"
+targets=("new:$grpc_port:$server_pid")
+if [[ -n "$base" ]]; then
+  start_server "$base/src/OptOutRegistry.Server/bin/Release/net10.0/optout-server.dll" "$base_port" "$work/base-data"
+  base_pid=$!
+  wait_port "$base_port"
+  targets=("base:$base_port:$base_pid" "new:$grpc_port:$server_pid")
+fi
+
+for t in "${targets[@]}"; do
+  IFS=: read -r label port pid <<<"$t"
+  echo "== seeding $n url selectors through the Registry service ($label server)"
+  $bench seed --server "http://127.0.0.1:$port" --selectors "$n" --queries "$work/queries.txt"
+done
+$bench encode --queries "$work/queries.txt" --out "$work"
 sleep 2
 
-echo "== OptOutRegistry over loopback (client and server on this machine)"
-$bench batch  --server "http://127.0.0.1:$grpc_port" --queries "$work/queries.txt" --seconds "$seconds" --concurrency 4
-$bench stream --server "http://127.0.0.1:$grpc_port" --queries "$work/queries.txt" --seconds "$seconds"
-$bench unary  --server "http://127.0.0.1:$grpc_port" --queries "$work/queries.txt" --seconds "$seconds" --rate 10000
+h2() { # port body-file extra-args...
+  local port="$1" body="$2"; shift 2
+  /usr/bin/time -f "  h2load_cpu_seconds=%U+%S" h2load -t 1 -H 'content-type: application/grpc' -H 'te: trailers' -d "$body" "$@" \
+    "http://127.0.0.1:$port/optout.v1.Check/CheckBatch" 2>&1 | grep -E "finished in|requests:|status codes|h2load_cpu" | sed 's/^/  /'
+}
+
+echo "== OptOutRegistry over loopback (client and server on this machine; each mode prints its server's CPU)"
+for mode in batch h2batch stream unary h2unary; do
+  for t in "${targets[@]}"; do
+    IFS=: read -r label port pid <<<"$t"
+    url="http://127.0.0.1:$port"
+    echo "-- $mode ($label server)"
+    case "$mode" in
+      batch)  with_server_cpu "$label" "$pid" $bench batch --server "$url" --queries "$work/queries.txt" --seconds "$seconds" --concurrency 4 ;;
+      stream) with_server_cpu "$label" "$pid" $bench stream --server "$url" --queries "$work/queries.txt" --seconds "$seconds" ;;
+      unary)
+        with_server_cpu "$label" "$pid" $bench unary --server "$url" --queries "$work/queries.txt" --seconds "$seconds" --rate 10000
+        if [[ -n "$base" ]]; then
+          echo "   (the previous unary generator, same server)"
+          with_server_cpu "$label" "$pid" dotnet "$base/benchmarks/OptOutRegistry.Benchmarks.Check/bin/Release/net10.0/OptOutRegistry.Benchmarks.Check.dll" \
+            unary --server "$url" --queries "$work/queries.txt" --seconds "$seconds" --rate 10000
+        fi ;;
+      h2batch)
+        # h2load as the client (C, one thread): the same 1,000-URL request, 4 in flight on one connection. URLs/s = req/s x 1000.
+        with_server_cpu "$label" "$pid" h2 "$port" "$work/batch.bin" -c 1 -m 4 -D "$seconds" --warm-up-time=1 ;;
+      h2unary)
+        # h2load's own rate mode, 10,000 requests/s on one connection; latencies from its per-request log.
+        rm -f "$work/h2.log"
+        with_server_cpu "$label" "$pid" h2 "$port" "$work/unary.bin" -c 1 -m 256 --rps 10000 -D "$seconds" --log-file "$work/h2.log"
+        python3 - "$work/h2.log" <<'PY'
+import sys
+rows = [line.split('\t') for line in open(sys.argv[1])]
+lat = sorted(int(r[2]) / 1000 for r in rows)
+ok = sum(1 for r in rows if r[1] == '200')
+n = len(lat)
+q = lambda p: lat[min(n - 1, int(n * p))]
+span = (max(int(r[0]) for r in rows) - min(int(r[0]) for r in rows)) / 1e6
+print(f"  h2load-unary\tcalls={n}\thttp200={ok}\tachieved_per_s={n / span:.0f}\tp50_ms={q(0.5):.3f}\tp90_ms={q(0.9):.3f}\tp99_ms={q(0.99):.3f}\tp999_ms={q(0.999):.3f}\tmax_ms={lat[-1]:.3f}")
+PY
+        ;;
+    esac
+  done
+done
+
 start=$(date +%s.%N)
 dotnet "$cli" check --server "http://127.0.0.1:$grpc_port" --purpose train-ai - <"$work/queries.txt" >"$work/cli.out"
 end=$(date +%s.%N)
@@ -54,7 +129,9 @@ with open(f"{work}/queries.txt") as q, open(f"{work}/sismember.resp", "w") as f:
     for line in q: f.write(resp("SISMEMBER", "optout", line.rstrip("\n")))
 PY
 redis-cli -p "$redis_port" --pipe <"$work/sadd.resp" >/dev/null
+before=$(cpu_of "$redis_pid")
 start=$(date +%s.%N)
 redis-cli -p "$redis_port" --pipe <"$work/sismember.resp" >"$work/redis.out"
 end=$(date +%s.%N)
-python3 -c "import sys; s=float(sys.argv[2])-float(sys.argv[1]); print(f'redis\tsismember={sys.argv[3]}\tseconds={s:.2f}\tqueries_per_s={int(sys.argv[3])/s:.0f}')" "$start" "$end" "$n"
+after=$(cpu_of "$redis_pid")
+python3 -c "import sys; s=float(sys.argv[2])-float(sys.argv[1]); print(f'redis\tsismember={sys.argv[3]}\tseconds={s:.2f}\tqueries_per_s={int(sys.argv[3])/s:.0f}\tserver_cpu_seconds={(int(sys.argv[5])-int(sys.argv[4]))/int(sys.argv[6]):.2f}')" "$start" "$end" "$n" "$before" "$after" "$ticks"

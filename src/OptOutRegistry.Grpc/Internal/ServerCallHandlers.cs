@@ -223,6 +223,199 @@ internal sealed class UnaryServerCallHandler<TRequest, TResponse>(ServerMethodIn
     }
 }
 
+/// <summary>
+/// A unary method with a fast path over the request bytes (<see cref="RawUnaryServerMethod"/>): the payload goes to the
+/// fast path first, and only a request it declines (or a compressed one, or a call whose response is gzipped) is parsed
+/// by the generated parser for the typed handler. Same protocol checks and statuses as <see cref="UnaryServerCallHandler{TRequest, TResponse}"/>.
+/// </summary>
+internal sealed class FastUnaryServerCallHandler<TRequest, TResponse>(ServerMethodInfo method, RawUnaryServerMethod fastPath, UnaryServerMethod<TRequest, TResponse> handler)
+    : ServerCallHandlerBase<TRequest, TResponse>(method)
+    where TRequest : class, IMessage<TRequest>, new()
+    where TResponse : class, IMessage<TResponse>, new()
+{
+    protected override Task HandleCallCoreAsync(HttpContextServerCallContext context)
+    {
+        var reader = context.HttpContext.Request.BodyReader;
+        // Sync fast path: the whole request, with END_STREAM, already buffered (small requests usually are).
+        if (reader.TryRead(out var result))
+        {
+            if (result.IsCompleted)
+            {
+                var buffer = result.Buffer;
+                ValueTask<IRawMessage> raw;
+                TRequest? message;
+                try
+                {
+                    message = TakeRequest(context, buffer, out raw);
+                }
+                catch
+                {
+                    reader.AdvanceTo(buffer.Start, buffer.End);
+                    throw;
+                }
+
+                reader.AdvanceTo(buffer.End);
+                return Answer(context, message, raw);
+            }
+
+            reader.AdvanceTo(result.Buffer.Start);
+        }
+
+        return ReadThenAnswerAsync(reader, context);
+    }
+
+    private async Task ReadThenAnswerAsync(PipeReader reader, HttpContextServerCallContext context)
+    {
+        while (true)
+        {
+            var result = await reader.ReadAsync(context.CancellationToken).ConfigureAwait(false);
+            var buffer = result.Buffer;
+            TRequest? message;
+            ValueTask<IRawMessage> raw;
+            try
+            {
+                if (result.IsCanceled)
+                {
+                    throw new OperationCanceledException("Reading the request was cancelled.");
+                }
+
+                if (!result.IsCompleted)
+                {
+                    // Fail early, as the typed path does: a prefix over the size limit, or data after a whole message.
+                    var rest = buffer;
+                    if (MessageFraming.TryReadMessage(ref rest, context.Options.MaxReceiveMessageSize, out _, out _) && rest.Length != 0)
+                    {
+                        MessageFraming.Throw(MessageFraming.AdditionalDataStatus);
+                    }
+
+                    reader.AdvanceTo(buffer.Start, buffer.End);
+                    continue;
+                }
+
+                message = TakeRequest(context, buffer, out raw);
+            }
+            catch
+            {
+                reader.AdvanceTo(buffer.Start, buffer.End);
+                throw;
+            }
+
+            reader.AdvanceTo(buffer.End);
+            await Answer(context, message, raw).ConfigureAwait(false);
+            return;
+        }
+    }
+
+    /// <summary>
+    /// The one message of a complete request body: handed to the fast path (then null is returned and
+    /// <paramref name="raw"/> is the answer) or parsed.
+    /// </summary>
+    private TRequest? TakeRequest(HttpContextServerCallContext context, ReadOnlySequence<byte> buffer, out ValueTask<IRawMessage> raw)
+    {
+        if (!MessageFraming.TryReadMessage(ref buffer, context.Options.MaxReceiveMessageSize, out var compressed, out var payload))
+        {
+            MessageFraming.Throw(MessageFraming.IncompleteMessageStatus);
+        }
+
+        if (buffer.Length != 0)
+        {
+            MessageFraming.Throw(MessageFraming.AdditionalDataStatus);
+        }
+
+        if (!compressed && !context.ResponseGzip && fastPath(payload, context, out raw))
+        {
+            return null;
+        }
+
+        raw = default;
+        return MessageFraming.Deserialize(Parser, payload, compressed, context.RequestEncoding, context.Options.MaxDecompressedMessageSize, "request");
+    }
+
+    private Task Answer(HttpContextServerCallContext context, TRequest? message, ValueTask<IRawMessage> raw)
+    {
+        if (message is not null)
+        {
+            var responseTask = handler(message, context);
+            return responseTask.IsCompletedSuccessfully
+                ? WriteSingleResponseAsync(context, responseTask.Result)
+                : AwaitTypedAsync(context, responseTask);
+        }
+
+        return raw.IsCompletedSuccessfully ? WriteRawResponseAsync(context, raw.Result) : AwaitRawAsync(context, raw);
+
+        static async Task AwaitTypedAsync(HttpContextServerCallContext context, Task<TResponse> responseTask)
+        {
+            var response = await responseTask.ConfigureAwait(false);
+            await WriteSingleResponseAsync(context, response).ConfigureAwait(false);
+        }
+
+        static async Task AwaitRawAsync(HttpContextServerCallContext context, ValueTask<IRawMessage> raw)
+        {
+            var response = await raw.ConfigureAwait(false);
+            await WriteRawResponseAsync(context, response).ConfigureAwait(false);
+        }
+    }
+
+    private static Task WriteRawResponseAsync(HttpContextServerCallContext context, IRawMessage response)
+    {
+        var httpResponse = context.HttpContext.Response;
+        if (!httpResponse.HasStarted)
+        {
+            var start = httpResponse.StartAsync();
+            if (!start.IsCompletedSuccessfully)
+            {
+                return WriteAfterStartAsync(context, response, start);
+            }
+        }
+
+        WriteRaw(context, response);
+        return Task.CompletedTask;
+
+        static async Task WriteAfterStartAsync(HttpContextServerCallContext context, IRawMessage response, Task start)
+        {
+            try
+            {
+                await start.ConfigureAwait(false);
+            }
+            catch
+            {
+                response.Dispose();
+                throw;
+            }
+
+            WriteRaw(context, response);
+        }
+    }
+
+    private static void WriteRaw(HttpContextServerCallContext context, IRawMessage response)
+    {
+        try
+        {
+            lock (context.SyncRoot)
+            {
+                context.EnsureWritable();
+                var size = response.CalculateSize();
+                if (size > context.Options.MaxSendMessageSize)
+                {
+                    MessageFraming.Throw(MessageFraming.SendingMessageExceedsLimitStatus);
+                }
+
+                var writer = context.HttpContext.Response.BodyWriter;
+                var header = writer.GetSpan(MessageFraming.HeaderSize);
+                header[0] = 0;
+                System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(header.Slice(1), (uint)size);
+                writer.Advance(MessageFraming.HeaderSize);
+                // No flush: ending the request flushes the message together with the trailers.
+                response.WriteTo(writer);
+            }
+        }
+        finally
+        {
+            response.Dispose();
+        }
+    }
+}
+
 internal sealed class ServerStreamingServerCallHandler<TRequest, TResponse>(ServerMethodInfo method, ServerStreamingServerMethod<TRequest, TResponse> handler)
     : ServerCallHandlerBase<TRequest, TResponse>(method)
     where TRequest : class, IMessage<TRequest>, new()

@@ -33,6 +33,21 @@ public sealed class GrpcServiceBinder
         return Add(methodName, new UnaryServerCallHandler<TRequest, TResponse>(info, handler).HandleCallAsync);
     }
 
+    /// <summary>
+    /// Binds a unary method with a fast path over the serialised request (<see cref="RawUnaryServerMethod"/>), answering
+    /// with a self-serialising message; requests the fast path declines, compressed requests and calls whose response is
+    /// compressed go to <paramref name="handler"/> as usual. Both must give the same answer for the same request.
+    /// </summary>
+    public GrpcServiceBinder Unary<TRequest, TResponse>(string methodName, RawUnaryServerMethod fastPath, UnaryServerMethod<TRequest, TResponse> handler)
+        where TRequest : class, IMessage<TRequest>, new()
+        where TResponse : class, IMessage<TResponse>, new()
+    {
+        ArgumentNullException.ThrowIfNull(fastPath);
+        ArgumentNullException.ThrowIfNull(handler);
+        var info = Check<TRequest, TResponse>(methodName, MethodType.Unary);
+        return Add(methodName, new FastUnaryServerCallHandler<TRequest, TResponse>(info, fastPath, handler).HandleCallAsync);
+    }
+
     /// <summary>Binds a server-streaming method.</summary>
     public GrpcServiceBinder ServerStreaming<TRequest, TResponse>(string methodName, ServerStreamingServerMethod<TRequest, TResponse> handler)
         where TRequest : class, IMessage<TRequest>, new()

@@ -339,7 +339,7 @@ public sealed class CheckEngine(RegistryMirror mirror)
     /// (0001-01-01..9999-12-31, nanos 0..999999999), which reached clients as UNKNOWN (fuzz finding,
     /// benchmarks/Reliability/FUZZ-RESULTS.md); it is the client's error: INVALID_ARGUMENT naming the field.
     /// </summary>
-    private static DateTimeOffset? AsOf(Google.Protobuf.WellKnownTypes.Timestamp? timestamp)
+    internal static DateTimeOffset? AsOf(Google.Protobuf.WellKnownTypes.Timestamp? timestamp)
     {
         if (timestamp is null)
         {

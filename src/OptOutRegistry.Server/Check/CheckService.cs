@@ -6,9 +6,11 @@ namespace OptOutRegistry.Server.Check;
 /// <summary>The <c>optout.v1.Check</c> gRPC service (check.proto).</summary>
 public sealed class CheckService(CheckEngine engine, CheckAccess access)
 {
+    private readonly CheckBatchFastPath _fast = new(engine, access);
+
     /// <summary>Binds the service's methods.</summary>
     public void Bind(GrpcServiceBinder binder) => binder
-        .Unary<Pb.CheckBatchRequest, Pb.CheckBatchResponse>("CheckBatch", CheckBatchAsync)
+        .Unary<Pb.CheckBatchRequest, Pb.CheckBatchResponse>("CheckBatch", _fast.TryCheckBatch, CheckBatchAsync)
         .DuplexStreaming<Pb.CheckBatchRequest, Pb.CheckBatchResponse>("CheckStream", CheckStreamAsync)
         .Unary<Pb.ExplainRequest, Pb.ExplainResponse>("Explain", ExplainAsync);
 
