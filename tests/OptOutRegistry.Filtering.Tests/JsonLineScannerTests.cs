@@ -56,6 +56,16 @@ public sealed class JsonLineScannerTests
         }
     }
 
+    [Theory]
+    [InlineData("{\"\\ud800\":")]
+    [InlineData("{\"\\ud800\":1}")]
+    [InlineData("{\"meta\":{\"\\ud800\":")]
+    public void Unpaired_surrogate_escapes_in_names_are_malformed_records_not_crashes(string line)
+    {
+        var error = FieldPath.Extract(Encoding.UTF8.GetBytes(line), s_url, new FieldPath("meta.text"), out _, out _);
+        Assert.StartsWith("malformed JSON", error, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Random_mutations_of_valid_lines_never_disagree_with_the_reader()
     {

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using OptOutRegistry.Core.Model;
 using OptOutRegistry.Fingerprints.Iscc;
 
 namespace OptOutRegistry.Fingerprints.Tests;
@@ -33,6 +34,6 @@ public class ContentFingerprinterTests
         var r = fp.GetResultAndReset();
         Assert.Null(r.TextCode);
         Assert.Equal("ISCC:GAAXL2XYM5BQIAZ3", r.DataCode); // data.json test_0000_two_bytes_64
-        Assert.Equal(IsccSubType.Sum, IsccCode.Parse(r.IsccCode).SubType);
+        Assert.Equal(IsccSubType.Sum, IsccCode.Decode(r.IsccCode).SubType);
     }
 }

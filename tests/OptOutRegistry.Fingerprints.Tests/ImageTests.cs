@@ -1,7 +1,8 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
-using System.Text;
 using System.Text.Json;
+using System.Text;
+using OptOutRegistry.Core.Model;
 using OptOutRegistry.Fingerprints.Imaging;
 using OptOutRegistry.Fingerprints.Iscc;
 
@@ -132,7 +133,7 @@ public class ImageHashCorpusTests
     [Fact]
     public void IsccImageCode_FromPng_IsStableUnderRescaling()
     {
-        var code = IsccCode.Parse(ImageHashes.IsccImageCode(Image));
+        var code = IsccCode.Decode(ImageHashes.IsccImageCode(Image));
         Assert.Equal(IsccMainType.Content, code.MainType);
         Assert.Equal(IsccSubType.Image, code.SubType);
 
@@ -145,7 +146,7 @@ public class ImageHashCorpusTests
             rgba[(i * 4) + 3] = 255;
         }
 
-        var small = IsccCode.Parse(ImageHashes.IsccImageCode(new PngImage(600, 300, rgba, false)));
+        var small = IsccCode.Decode(ImageHashes.IsccImageCode(new PngImage(600, 300, rgba, false)));
         Assert.True(IsccSimilarity.Distance(code.Units[0], small.Units[0]) <= IsccSimilarity.DefaultNearDuplicateThreshold);
     }
 }

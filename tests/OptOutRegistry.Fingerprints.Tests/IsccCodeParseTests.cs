@@ -1,3 +1,4 @@
+using OptOutRegistry.Core.Model;
 using OptOutRegistry.Fingerprints.Iscc;
 
 namespace OptOutRegistry.Fingerprints.Tests;
@@ -14,31 +15,31 @@ public class IsccCodeParseTests
     [InlineData("ISCC:KUAFVC5DMJJGYKZ4MQV6B6THIBBUG", IsccMainType.Iscc, IsccSubType.Sum, 128)]
     public void Parse_ValidCodes_GivesHeaderFields(string text, IsccMainType mainType, byte subType, int bits)
     {
-        var code = IsccCode.Parse(text);
+        var code = IsccCode.Decode(text);
         Assert.Equal(mainType, code.MainType);
         Assert.Equal(subType, code.SubType);
         Assert.Equal(0, code.Version);
         Assert.Equal(bits, code.BitLength);
-        Assert.StartsWith("ISCC:", code.Canonical);
-        Assert.Equal(code.Canonical, IsccCode.Parse(code.Canonical).Canonical);
+        Assert.StartsWith("ISCC:", code.Text);
+        Assert.Equal(code.Text, IsccCode.Decode(code.Text).Text);
     }
 
     [Fact]
     public void Parse_IsccCode_GivesFour64BitUnitsInMainTypeOrder()
     {
-        var code = IsccCode.Parse("ISCC:KACYPXW445FTYNJ3CYSXHAFJMA2HUWULUNRFE3BLHRSCXYH2M5AEGQY");
+        var code = IsccCode.Decode("ISCC:KACYPXW445FTYNJ3CYSXHAFJMA2HUWULUNRFE3BLHRSCXYH2M5AEGQY");
         Assert.Equal([IsccMainType.Meta, IsccMainType.Content, IsccMainType.Data, IsccMainType.Instance], code.Units.Select(u => u.MainType));
-        Assert.Equal(IsccCode.Parse("AAAYPXW445FTYNJ3").Units[0].Body, code.Units[0].Body);
-        Assert.Equal(IsccCode.Parse("EAARMJLTQCUWAND2").Units[0].Body, code.Units[1].Body);
+        Assert.Equal(IsccCode.Decode("AAAYPXW445FTYNJ3").Units[0].Head, code.Units[0].Head);
+        Assert.Equal(IsccCode.Decode("EAARMJLTQCUWAND2").Units[0].Head, code.Units[1].Head);
         Assert.All(code.Units, u => Assert.Equal(64, u.BitLength));
     }
 
     [Fact]
     public void Units_32BitBody_FillsTheHighHalf()
     {
-        var full = IsccCode.Parse("ISCC:EAAZHFKU6PNI7UVW").Units[0];
-        var half = IsccCode.Parse("ISCC:EAAJHFKU6M").Units[0];
-        Assert.Equal(full.Body & 0xFFFFFFFF00000000UL, half.Body);
+        var full = IsccCode.Decode("ISCC:EAAZHFKU6PNI7UVW").Units[0];
+        var half = IsccCode.Decode("ISCC:EAAJHFKU6M").Units[0];
+        Assert.Equal(full.Head & 0xFFFFFFFF00000000UL, half.Head);
         Assert.Equal(0, IsccSimilarity.Distance(full, half));
     }
 
@@ -74,19 +75,40 @@ public class IsccCodeParseTests
     [MemberData(nameof(Hostile))]
     public void Parse_HostileStrings_AreRejectedWithReason(string text, string reasonFragment)
     {
-        Assert.False(IsccCode.TryParse(text, out var code, out var error));
+        Assert.False(IsccCode.TryDecode(text, out var code, out var error));
         Assert.Null(code);
         Assert.Contains(reasonFragment, error, StringComparison.OrdinalIgnoreCase);
-        var ex = Assert.Throws<IsccFormatException>(() => IsccCode.Parse(text));
-        Assert.Equal(error, ex.Message);
+        var ex = Assert.Throws<ModelValidationException>(() => IsccCode.Decode(text));
+        Assert.Equal(error, ex.Reason);
+    }
+
+    [Theory]
+    [InlineData("ISCC:IAAJHFKU6M", "32-bit Instance unit")]
+    [InlineData("ISCC:MAACAJINXFXA2SQX", "ISCC-ID")]
+    public void Decode_AcceptsWhatMatchingRefuses_WithTheMatchersReason(string text, string reasonFragment)
+    {
+        // One decoder: Decode reads every well-formed ISCC; Parse (selectors, the matcher) adds the matching rules.
+        Assert.True(IsccCode.TryDecode(text, out var decoded, out _));
+        Assert.Equal(text, decoded.Text);
+        Assert.False(IsccCode.TryParse(text, out _, out var error));
+        Assert.Contains(reasonFragment, error, StringComparison.Ordinal);
+        Assert.Equal(error, Assert.Throws<ModelValidationException>(() => IsccCode.Parse(text)).Reason);
+    }
+
+    [Fact]
+    public void Decode_HyphenatedSequence_GivesEveryCodesUnits()
+    {
+        var code = IsccCode.Decode("ISCC:AAAYPXW445FTYNJ3-EAARMJLTQCUWAND2");
+        Assert.Equal([IsccMainType.Meta, IsccMainType.Content], code.Units.Select(u => u.MainType));
+        Assert.Equal(IsccMainType.Meta, code.MainType);
     }
 
     [Fact]
     public void Parse_OverlongInput_IsRejectedBeforeDecoding()
     {
-        Assert.False(IsccCode.TryParse("ISCC:" + new string('A', 10_000), out _, out var error));
+        Assert.False(IsccCode.TryDecode("ISCC:" + new string('A', 10_000), out _, out var error));
         Assert.Contains("longer than", error);
-        Assert.False(IsccCode.TryParse(null, out _, out error));
+        Assert.False(IsccCode.TryDecode(null, out _, out error));
         Assert.Contains("empty", error);
     }
 
@@ -100,9 +122,9 @@ public class IsccCodeParseTests
             var len = rng.Next(0, buffer.Length);
             rng.NextBytes(buffer);
             var text = "ISCC:" + IsccCodec.EncodeBase32(buffer.AsSpan(0, len));
-            if (IsccCode.TryParse(text, out var code, out var error))
+            if (IsccCode.TryDecode(text, out var code, out var error))
             {
-                Assert.Equal(text, code.Canonical);
+                Assert.Equal(text, code.Text);
                 Assert.NotEmpty(code.Units);
             }
             else
@@ -120,7 +142,7 @@ public class IsccCodeParseTests
     public void EncodeUnit_ThenParse_RoundTrips(IsccMainType mainType, byte subType, int bits)
     {
         var digest = Enumerable.Range(0, 32).Select(i => (byte)(i * 37)).ToArray();
-        var code = IsccCode.Parse(IsccCodec.EncodeUnit(mainType, subType, 0, bits, digest));
+        var code = IsccCode.Decode(IsccCodec.EncodeUnit(mainType, subType, 0, bits, digest));
         Assert.Equal(mainType, code.MainType);
         Assert.Equal(subType, code.SubType);
         Assert.Equal(digest[..(bits / 8)], code.Body.ToArray());
@@ -139,9 +161,9 @@ public class IsccCodeParseTests
     public void GenIsccCode_Wide_Keeps128BitDataAndInstance()
     {
         var wide = IsccGenerator.GenIsccCodeV0(["GABVVC5DMJJGYKZ4ZBYVNYABFFYXG", "IADWIK7A7JTUAQ2D6QARX7OBEIK3OOUAM42LOBLCZ4ZOGDLRHMDL6TQ"], wide: true);
-        var code = IsccCode.Parse(wide);
+        var code = IsccCode.Decode(wide);
         Assert.Equal(IsccSubType.Wide, code.SubType);
         Assert.Equal(256, code.BitLength);
-        Assert.Equal(IsccCode.Parse("GABVVC5DMJJGYKZ4ZBYVNYABFFYXG").Body.ToArray(), code.Body[..16].ToArray());
+        Assert.Equal(IsccCode.Decode("GABVVC5DMJJGYKZ4ZBYVNYABFFYXG").Body.ToArray(), code.Body[..16].ToArray());
     }
 }

@@ -1,5 +1,6 @@
-using System.Text;
 using System.Text.Json;
+using System.Text;
+using OptOutRegistry.Core.Model;
 using OptOutRegistry.Fingerprints.Hashing;
 using OptOutRegistry.Fingerprints.Iscc;
 

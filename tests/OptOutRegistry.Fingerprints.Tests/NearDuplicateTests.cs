@@ -1,4 +1,5 @@
 using System.Text;
+using OptOutRegistry.Core.Model;
 using OptOutRegistry.Fingerprints.Iscc;
 
 namespace OptOutRegistry.Fingerprints.Tests;
@@ -32,8 +33,8 @@ public class NearDuplicateTests
 
     private static int Distance(string a, string b)
     {
-        var ua = IsccCode.Parse(IsccGenerator.GenTextCodeV0(a).Iscc).Units[0];
-        var ub = IsccCode.Parse(IsccGenerator.GenTextCodeV0(b).Iscc).Units[0];
+        var ua = IsccCode.Decode(IsccGenerator.GenTextCodeV0(a).Iscc).Units[0];
+        var ub = IsccCode.Decode(IsccGenerator.GenTextCodeV0(b).Iscc).Units[0];
         return IsccSimilarity.Distance(ua, ub);
     }
 
@@ -92,8 +93,8 @@ public class NearDuplicateTests
     [Fact]
     public void Distance_DifferentUnitKinds_IsNotComparable()
     {
-        var text = IsccCode.Parse(IsccGenerator.GenTextCodeV0(Original).Iscc).Units[0];
-        var data = IsccCode.Parse(IsccGenerator.GenDataCodeV0(Encoding.UTF8.GetBytes(Original))).Units[0];
+        var text = IsccCode.Decode(IsccGenerator.GenTextCodeV0(Original).Iscc).Units[0];
+        var data = IsccCode.Decode(IsccGenerator.GenDataCodeV0(Encoding.UTF8.GetBytes(Original))).Units[0];
         Assert.Equal(-1, IsccSimilarity.Distance(text, data));
         Assert.False(IsccSimilarity.IsNearDuplicate(text, data));
     }

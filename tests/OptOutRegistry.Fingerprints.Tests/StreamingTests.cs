@@ -1,4 +1,5 @@
 using System.Text;
+using OptOutRegistry.Core.Model;
 using OptOutRegistry.Fingerprints.Iscc;
 
 namespace OptOutRegistry.Fingerprints.Tests;

@@ -1,4 +1,6 @@
 using System.Buffers.Binary;
+using System.Diagnostics.CodeAnalysis;
+using System.Numerics;
 
 namespace OptOutRegistry.Core.Model;
 
@@ -30,16 +32,47 @@ public enum IsccMainType : byte
     Flake = 7,
 }
 
+/// <summary>SubType values (the meaning depends on the MainType; iscc-core <c>ST</c>, <c>ST_CC</c>, <c>ST_ISCC</c>).</summary>
+public static class IsccSubType
+{
+    /// <summary>No subtype (Meta, Data, Instance).</summary>
+    public const byte None = 0;
+
+    /// <summary>Content/Semantic/ISCC: text.</summary>
+    public const byte Text = 0;
+
+    /// <summary>Content/Semantic/ISCC: image.</summary>
+    public const byte Image = 1;
+
+    /// <summary>Content/Semantic/ISCC: audio.</summary>
+    public const byte Audio = 2;
+
+    /// <summary>Content/Semantic/ISCC: video.</summary>
+    public const byte Video = 3;
+
+    /// <summary>Content/Semantic/ISCC: mixed.</summary>
+    public const byte Mixed = 4;
+
+    /// <summary>ISCC-CODE made of Data- and Instance-Code only.</summary>
+    public const byte Sum = 5;
+
+    /// <summary>ISCC-CODE with Meta-, Data- and Instance-Code but no Content-Code.</summary>
+    public const byte IsccNone = 6;
+
+    /// <summary>ISCC-CODE with 128-bit Data- and Instance-Code (wide composite).</summary>
+    public const byte Wide = 7;
+}
+
 /// <summary>
 /// One decoded ISCC unit: its header fields and the first 64 bits of its body, big-endian (bit 63 is
 /// the first bit of the body). Matching compares these 64-bit heads by Hamming distance; for longer
 /// units the head is a prefix, which keeps codes of different lengths comparable (iscc-search's
-/// "normalized prefix Hamming distance" idea).
+/// "normalized prefix Hamming distance" idea). A 32-bit body fills the high half and leaves the low half zero.
 /// </summary>
 /// <param name="MainType">The unit's MainType (never <see cref="IsccMainType.Iscc"/>: composites are split into units).</param>
 /// <param name="SubType">SubType (content: 0 text, 1 image, 2 audio, 3 video, 4 mixed; otherwise 0).</param>
 /// <param name="Version">Algorithm version (0).</param>
-/// <param name="BitLength">Length of the body in bits (≥ 64).</param>
+/// <param name="BitLength">Length of the body in bits as encoded (32–256; matching needs ≥ 64).</param>
 /// <param name="Head">The first 64 bits of the body.</param>
 public readonly record struct IsccUnit(IsccMainType MainType, byte SubType, byte Version, int BitLength, ulong Head)
 {
@@ -54,42 +87,117 @@ public readonly record struct IsccUnit(IsccMainType MainType, byte SubType, byte
 }
 
 /// <summary>
-/// A decoded ISCC string (<c>ISCC:KACT…</c>, a single unit, or a hyphen-separated sequence of units).
-/// Decoding only: computing codes from content is the Fingerprints project's job. Layout per iscc-core
-/// <c>codec.py</c>: RFC 4648 base32 without padding; header = 4 varnibbles (MainType, SubType, Version,
-/// Length) zero-padded to a byte; an ISCC-CODE's Length is the set of optional units
-/// (META = 4, SEMANTIC = 2, CONTENT = 1), each 64 bits, followed by DATA and INSTANCE units.
+/// A decoded ISCC string (<c>ISCC:KACT…</c>): one code, or a hyphen-separated sequence of codes. This is the project's
+/// one ISCC decoder (the Fingerprints project computes codes and uses it to read them back). Layout per iscc-core
+/// <c>codec.py</c>: RFC 4648 base32 without padding; header = 4 varnibbles (MainType, SubType, Version, Length)
+/// zero-padded to a byte; an ISCC-CODE's Length is the set of optional units (META = 4, SEMANTIC = 2, CONTENT = 1),
+/// each 64 bits, followed by DATA and INSTANCE units. Decoding is strict: one accepted spelling per byte string (no
+/// padding, zero trailing bits), Version 0, SubTypes and lengths defined by ISO 24138, body exactly as declared.
+/// <see cref="TryParse"/> adds the matcher's rules (content units of at least 64 bits, no ISCC-ID or Flake-Code);
+/// <see cref="TryDecode"/> accepts every well-formed ISCC.
 /// </summary>
 public sealed class IsccCode
 {
-    private const int MaxInputLength = 512;
-    private const byte SubTypeWide = 7;
+    /// <summary>Longest accepted input, in characters (the longest standard ISCC, a 256-bit unit, has 60).</summary>
+    public const int MaxInputLength = 512;
 
-    private IsccCode(string text, IsccUnit[] units)
+    private readonly byte[] _body;
+
+    private IsccCode(string text, IsccUnit[] units, IsccMainType mainType, byte subType, int lengthField, byte[] body)
     {
         Text = text;
         Units = units;
+        MainType = mainType;
+        SubType = subType;
+        LengthField = lengthField;
+        _body = body;
     }
 
-    /// <summary>Normalised text: <c>ISCC:</c> followed by the upper-case base32 code(s).</summary>
+    /// <summary>Normalised text: <c>ISCC:</c> followed by the upper-case base32 code(s); the canonical form.</summary>
     public string Text { get; }
 
-    /// <summary>The units, composites split into their components, in code order.</summary>
+    /// <summary>
+    /// The 64-bit units in code order: one for a plain unit; Meta/Semantic/Content/Data/Instance in MainType order
+    /// for an ISCC-CODE (a wide ISCC-CODE gives the first 64 bits of its 128-bit Data and Instance bodies).
+    /// </summary>
     public IReadOnlyList<IsccUnit> Units { get; }
 
-    /// <summary>Parses an ISCC string; throws <see cref="ModelValidationException"/> (field <c>iscc</c>) with the reason.</summary>
+    /// <summary>MainType from the header of the (first) code.</summary>
+    public IsccMainType MainType { get; }
+
+    /// <summary>SubType from the header of the (first) code (see <see cref="IsccSubType"/>).</summary>
+    public byte SubType { get; }
+
+    /// <summary>Algorithm version (only 0 is accepted).</summary>
+    public byte Version => 0;
+
+    /// <summary>The raw header Length field of the (first) code (its meaning depends on <see cref="MainType"/>).</summary>
+    public int LengthField { get; }
+
+    /// <summary>Length of the (first) code's body in bits.</summary>
+    public int BitLength => _body.Length * 8;
+
+    /// <summary>The (first) code's body bytes, after the header.</summary>
+    public ReadOnlySpan<byte> Body => _body;
+
+    /// <summary>Parses an ISCC string for matching; throws <see cref="ModelValidationException"/> (field <c>iscc</c>) with the reason.</summary>
     public static IsccCode Parse(string value)
     {
         if (!TryParse(value, out var code, out var error))
         {
-            throw new ModelValidationException("iscc", error!);
+            throw new ModelValidationException("iscc", error);
         }
 
-        return code!;
+        return code;
     }
 
-    /// <summary>Parses an ISCC string. On failure <paramref name="error"/> says why.</summary>
-    public static bool TryParse(string? value, out IsccCode? code, out string? error)
+    /// <summary>
+    /// Parses an ISCC string for matching: well-formed (<see cref="TryDecode"/>), content-identifying (no ISCC-ID or
+    /// Flake-Code) and every unit at least 64 bits. On failure <paramref name="error"/> says why.
+    /// </summary>
+    public static bool TryParse(string? value, [NotNullWhen(true)] out IsccCode? code, [NotNullWhen(false)] out string? error)
+    {
+        if (!TryDecode(value, out code, out error))
+        {
+            return false;
+        }
+
+        foreach (var unit in code.Units)
+        {
+            error = unit.MainType switch
+            {
+                IsccMainType.Id => "is an ISCC-ID, which identifies a declaration, not content",
+                IsccMainType.Flake => "is an ISCC Flake-Code, a unique id, not a content code",
+                _ when unit.BitLength < 64 => $"has a {unit.BitLength}-bit {unit.MainType} unit; at least 64 bits are needed for matching",
+                _ => null,
+            };
+            if (error is not null)
+            {
+                code = null;
+                return false;
+            }
+        }
+
+        error = null;
+        return true;
+    }
+
+    /// <summary>Decodes any well-formed ISCC string; throws <see cref="ModelValidationException"/> (field <c>iscc</c>) with the reason.</summary>
+    public static IsccCode Decode(string value)
+    {
+        if (!TryDecode(value, out var code, out var error))
+        {
+            throw new ModelValidationException("iscc", error);
+        }
+
+        return code;
+    }
+
+    /// <summary>
+    /// Decodes any well-formed ISCC string (<c>ISCC:</c> prefix optional, case-insensitive, hyphens separate codes),
+    /// including ISCC-IDs, Flake-Codes and 32-bit units. On failure <paramref name="error"/> names the part and why.
+    /// </summary>
+    public static bool TryDecode(string? value, [NotNullWhen(true)] out IsccCode? code, [NotNullWhen(false)] out string? error)
     {
         code = null;
         if (string.IsNullOrWhiteSpace(value))
@@ -98,40 +206,140 @@ public sealed class IsccCode
             return false;
         }
 
-        var s = value.Trim();
+        var s = value.AsSpan().Trim();
         if (s.Length > MaxInputLength)
         {
-            error = $"is longer than {MaxInputLength} characters";
+            error = $"is {s.Length} characters, longer than the {MaxInputLength} allowed";
             return false;
         }
 
-        if (s.StartsWith("ISCC:", StringComparison.OrdinalIgnoreCase))
+        var colon = s.IndexOf(':');
+        if (colon >= 0)
         {
-            s = s[5..];
+            if (!s[..colon].Equals("ISCC", StringComparison.OrdinalIgnoreCase))
+            {
+                error = $"scheme '{s[..colon].ToString()}' is not 'ISCC'";
+                return false;
+            }
+
+            s = s[(colon + 1)..];
         }
 
-        var parts = s.Split('-');
-        var units = new List<IsccUnit>();
-        foreach (var part in parts)
+        if (s.IsEmpty)
         {
-            if (part.Length == 0)
+            error = "has no code after the prefix";
+            return false;
+        }
+
+        var units = new List<IsccUnit>();
+        IsccCode? first = null;
+        foreach (var range in s.Split('-'))
+        {
+            var part = s[range];
+            if (part.IsEmpty)
             {
                 error = "has an empty unit between hyphens";
                 return false;
             }
 
-            if (!TryDecodeBase32(part, out var bytes, out error))
+            if (!TryDecodeBase32(part, out var bytes, out var trailingBits, out error))
             {
                 return false;
             }
 
-            if (!TryDecodeUnits(bytes, units, out error))
+            if (!TryFromBytes(bytes, out var one, out error))
             {
+                // Non-zero trailing bits often mean a truncated or mistyped code: say so along with the structural error.
+                error = trailingBits ? error + "; " + TrailingBitsError : error;
                 return false;
             }
+
+            if (trailingBits)
+            {
+                error = TrailingBitsError;
+                return false;
+            }
+
+            first ??= one;
+            units.AddRange(one.Units);
         }
 
-        code = new IsccCode("ISCC:" + s.ToUpperInvariant(), units.ToArray());
+        code = new IsccCode("ISCC:" + s.ToString().ToUpperInvariant(), [.. units], first!.MainType, first.SubType, first.LengthField, first._body);
+        error = null;
+        return true;
+    }
+
+    /// <summary>Decodes the binary form of one code (header + body).</summary>
+    public static bool TryFromBytes(ReadOnlySpan<byte> raw, [NotNullWhen(true)] out IsccCode? code, [NotNullWhen(false)] out string? error)
+    {
+        code = null;
+        if (!TryDecodeHeader(raw, out var mt, out var st, out var vs, out var ln, out var headerBytes, out error))
+        {
+            return false;
+        }
+
+        if (mt > 7)
+        {
+            error = $"header: MainType {mt} is not defined (0-7)";
+            return false;
+        }
+
+        var mainType = (IsccMainType)mt;
+        if (vs != 0)
+        {
+            error = $"header: Version {vs} is not supported (only 0)";
+            return false;
+        }
+
+        var body = raw[headerBytes..];
+        int expectedBytes;
+        IsccUnit[] units;
+        switch (mainType)
+        {
+            case IsccMainType.Iscc:
+                if (!TryDecodeComposite(st, ln, body, out units, out error))
+                {
+                    return false;
+                }
+
+                expectedBytes = body.Length;
+                break;
+            case IsccMainType.Id:
+                if (st > 3 || ln > 4)
+                {
+                    error = st > 3 ? $"header: SubType {st} is not defined for ID" : $"header: Length {ln} is not valid for ID (0-4 counter bytes)";
+                    return false;
+                }
+
+                expectedBytes = 8 + ln;
+                units = body.Length == expectedBytes ? [new IsccUnit(mainType, (byte)st, 0, expectedBytes * 8, ReadBody64(body))] : [];
+                break;
+            default:
+                var maxSubType = mainType is IsccMainType.Content or IsccMainType.Semantic ? IsccSubType.Mixed : IsccSubType.None;
+                if (st > maxSubType)
+                {
+                    error = $"header: SubType {st} is not defined for MainType {mainType}";
+                    return false;
+                }
+
+                if (ln > 7)
+                {
+                    error = $"header: Length {ln} means {(ln + 1) * 32} bits; at most 256 are defined";
+                    return false;
+                }
+
+                expectedBytes = (ln + 1) * 4;
+                units = body.Length == expectedBytes ? [new IsccUnit(mainType, (byte)st, 0, expectedBytes * 8, ReadBody64(body))] : [];
+                break;
+        }
+
+        if (body.Length != expectedBytes)
+        {
+            error = BodyLengthError(body.Length, expectedBytes, null);
+            return false;
+        }
+
+        code = new IsccCode("ISCC:" + EncodeBase32(raw), units, mainType, (byte)st, ln, body.ToArray());
         error = null;
         return true;
     }
@@ -139,182 +347,182 @@ public sealed class IsccCode
     /// <inheritdoc />
     public override string ToString() => Text;
 
-    private static bool TryDecodeUnits(byte[] data, List<IsccUnit> units, out string? error)
+    private const string TrailingBitsError = "base32: trailing bits after the last whole byte are not zero (non-canonical encoding)";
+
+    private static string BodyLengthError(int actual, int expected, string? announced) =>
+        $"body: {actual} bytes but the header declares {expected}{(announced is null ? string.Empty : $" (the ISCC-CODE header announces {announced})")}{(actual < expected ? " (truncated)" : string.Empty)}";
+
+    private static bool TryDecodeComposite(int st, int ln, ReadOnlySpan<byte> body, out IsccUnit[] units, [NotNullWhen(false)] out string? error)
     {
-        var offset = 0;
-        while (offset < data.Length)
+        units = [];
+        if (ln > 7)
         {
-            if (!TryReadHeader(data.AsSpan(offset), out var mt, out var st, out var version, out var length, out var headerBytes, out error))
-            {
-                return false;
-            }
-
-            var body = data.AsSpan(offset + headerBytes);
-            switch ((IsccMainType)mt)
-            {
-                case IsccMainType.Iscc:
-                    return TryDecodeComposite(body, (byte)st, (byte)version, length, units, out error);
-                case IsccMainType.Id:
-                    error = "is an ISCC-ID, which identifies a declaration, not content";
-                    return false;
-                case IsccMainType.Flake:
-                    error = "is an ISCC Flake-Code, a unique id, not a content code";
-                    return false;
-                case > IsccMainType.Flake:
-                    error = $"has unknown MainType {mt}";
-                    return false;
-            }
-
-            var bits = (length + 1) * 32;
-            if (bits < 64)
-            {
-                error = $"has a {bits}-bit {(IsccMainType)mt} unit; at least 64 bits are needed for matching";
-                return false;
-            }
-
-            if (body.Length < bits / 8)
-            {
-                error = $"is truncated: the {(IsccMainType)mt} unit declares {bits} bits but {body.Length * 8} follow";
-                return false;
-            }
-
-            units.Add(new IsccUnit((IsccMainType)mt, (byte)st, (byte)version, bits, BinaryPrimitives.ReadUInt64BigEndian(body)));
-            offset += headerBytes + (bits / 8);
-        }
-
-        error = null;
-        return true;
-    }
-
-    private static bool TryDecodeComposite(ReadOnlySpan<byte> body, byte st, byte version, int length, List<IsccUnit> units, out string? error)
-    {
-        if (st == SubTypeWide)
-        {
-            // ISCC-CODE WIDE: a 128-bit Data-Code and a 128-bit Instance-Code.
-            if (body.Length != 32)
-            {
-                error = $"is a WIDE ISCC-CODE with a {body.Length * 8}-bit body; 256 bits expected";
-                return false;
-            }
-
-            units.Add(new IsccUnit(IsccMainType.Data, 0, version, 128, BinaryPrimitives.ReadUInt64BigEndian(body)));
-            units.Add(new IsccUnit(IsccMainType.Instance, 0, version, 128, BinaryPrimitives.ReadUInt64BigEndian(body[16..])));
-            error = null;
-            return true;
-        }
-
-        if (length > 7)
-        {
-            error = $"is an ISCC-CODE with invalid unit set {length}";
+            error = $"header: Length {ln} is not a valid unit combination for an ISCC-CODE (0-7)";
             return false;
         }
 
-        var optional = ((length >> 2) & 1) + ((length >> 1) & 1) + (length & 1);
-        var expected = (optional + 2) * 8;
-        if (body.Length != expected)
+        // constants.UNITS / codec.encode_length: bit 2 = META, bit 1 = SEMANTIC, bit 0 = CONTENT.
+        var hasMeta = (ln & 4) != 0;
+        var hasSemantic = (ln & 2) != 0;
+        var hasContent = (ln & 1) != 0;
+        var wide = st == IsccSubType.Wide;
+        if (wide && ln != 0)
         {
-            error = $"is an ISCC-CODE whose header announces {optional + 2} units ({expected * 8} bits) but has {body.Length * 8} bits";
+            error = "header: a wide ISCC-CODE holds only Data- and Instance-Code";
             return false;
         }
 
+        if ((hasSemantic || hasContent) && st > IsccSubType.Mixed)
+        {
+            error = $"header: SubType {st} cannot carry a Content/Semantic unit";
+            return false;
+        }
+
+        if (!(hasSemantic || hasContent) && st is not (IsccSubType.Sum or IsccSubType.IsccNone or IsccSubType.Wide))
+        {
+            error = $"header: SubType {st} requires a Content or Semantic unit";
+            return false;
+        }
+
+        var dynamicUnits = BitOperations.PopCount((uint)ln);
+        var expectedBytes = wide ? 32 : (dynamicUnits + 2) * 8;
+        if (body.Length != expectedBytes)
+        {
+            error = BodyLengthError(body.Length, expectedBytes, wide ? "128-bit Data and Instance units" : $"{dynamicUnits + 2} units");
+            return false;
+        }
+
+        var list = new IsccUnit[dynamicUnits + 2];
         var i = 0;
-        if ((length & 4) != 0)
+        var offset = 0;
+        if (hasMeta)
         {
-            units.Add(new IsccUnit(IsccMainType.Meta, 0, version, 64, BinaryPrimitives.ReadUInt64BigEndian(body[(i++ * 8)..])));
+            list[i++] = new IsccUnit(IsccMainType.Meta, IsccSubType.None, 0, 64, ReadBody64(body[offset..]));
+            offset += 8;
         }
 
-        if ((length & 2) != 0)
+        if (hasSemantic)
         {
-            units.Add(new IsccUnit(IsccMainType.Semantic, st, version, 64, BinaryPrimitives.ReadUInt64BigEndian(body[(i++ * 8)..])));
+            list[i++] = new IsccUnit(IsccMainType.Semantic, (byte)st, 0, 64, ReadBody64(body[offset..]));
+            offset += 8;
         }
 
-        if ((length & 1) != 0)
+        if (hasContent)
         {
-            units.Add(new IsccUnit(IsccMainType.Content, st, version, 64, BinaryPrimitives.ReadUInt64BigEndian(body[(i++ * 8)..])));
+            list[i++] = new IsccUnit(IsccMainType.Content, (byte)st, 0, 64, ReadBody64(body[offset..]));
+            offset += 8;
         }
 
-        units.Add(new IsccUnit(IsccMainType.Data, 0, version, 64, BinaryPrimitives.ReadUInt64BigEndian(body[(i++ * 8)..])));
-        units.Add(new IsccUnit(IsccMainType.Instance, 0, version, 64, BinaryPrimitives.ReadUInt64BigEndian(body[(i * 8)..])));
+        var staticBits = wide ? 128 : 64;
+        list[i++] = new IsccUnit(IsccMainType.Data, IsccSubType.None, 0, staticBits, ReadBody64(body[offset..]));
+        offset += staticBits / 8;
+        list[i] = new IsccUnit(IsccMainType.Instance, IsccSubType.None, 0, staticBits, ReadBody64(body[offset..]));
+        units = list;
         error = null;
         return true;
     }
 
-    private static bool TryReadHeader(ReadOnlySpan<byte> data, out int mt, out int st, out int version, out int length, out int headerBytes, out string? error)
+    private static ulong ReadBody64(ReadOnlySpan<byte> body) =>
+        body.Length >= 8
+            ? BinaryPrimitives.ReadUInt64BigEndian(body)
+            : (ulong)BinaryPrimitives.ReadUInt32BigEndian(body) << 32;
+
+    // codec.decode_header: four varnibbles (prefixes 0 / 10 / 110 / 1110 for 0-7 / 8-71 / 72-583 / 584-4679), then a
+    // zero nibble of padding when the header ends mid-byte.
+    private static bool TryDecodeHeader(ReadOnlySpan<byte> data, out int mainType, out int subType, out int version, out int length, out int headerBytes, [NotNullWhen(false)] out string? error)
     {
-        var nibble = 0;
-        mt = st = version = length = headerBytes = 0;
-        if (!TryReadVarnibble(data, ref nibble, out mt) || !TryReadVarnibble(data, ref nibble, out st)
-            || !TryReadVarnibble(data, ref nibble, out version) || !TryReadVarnibble(data, ref nibble, out length))
+        mainType = subType = version = length = headerBytes = 0;
+        if (data.Length < 2)
         {
-            error = "has a malformed or truncated header";
+            error = $"header: {data.Length} byte is too short to hold an ISCC header (four varnibbles)";
             return false;
         }
 
-        // The header is zero-padded to a whole byte (codec.py encode_header: header.fill()).
-        headerBytes = (nibble + 1) / 2;
+        var bitPos = 0;
+        var totalBits = data.Length * 8;
+        Span<int> values = stackalloc int[4];
+        for (var f = 0; f < 4; f++)
+        {
+            if (!TryReadVarnibble(data, totalBits, ref bitPos, out values[f]))
+            {
+                error = $"header: {FieldName(f)} is not a valid varnibble (truncated or more than 16 bits)";
+                return false;
+            }
+        }
+
+        if (bitPos % 8 != 0)
+        {
+            if (ReadBits(data, bitPos, 4) != 0)
+            {
+                error = "header: padding nibble after the length field is not zero";
+                return false;
+            }
+
+            bitPos += 4;
+        }
+
+        (mainType, subType, version, length) = (values[0], values[1], values[2], values[3]);
+        headerBytes = bitPos / 8;
         error = null;
         return true;
     }
 
-    private static int Nibble(ReadOnlySpan<byte> data, int index) =>
-        (index & 1) == 0 ? data[index >> 1] >> 4 : data[index >> 1] & 0xF;
+    private static string FieldName(int f) => f switch { 0 => "MainType", 1 => "SubType", 2 => "Version", _ => "Length" };
 
-    private static bool TryReadVarnibble(ReadOnlySpan<byte> data, ref int nibble, out int value)
+    private static bool TryReadVarnibble(ReadOnlySpan<byte> data, int totalBits, ref int bitPos, out int value)
     {
         value = 0;
-        var available = data.Length * 2 - nibble;
-        if (available < 1)
+        for (var prefix = 0; prefix < 4; prefix++)
         {
-            return false;
-        }
-
-        var n0 = Nibble(data, nibble);
-        if ((n0 & 0b1000) == 0)
-        {
-            value = n0;
-            nibble += 1;
-            return true;
-        }
-
-        if ((n0 & 0b0100) == 0)
-        {
-            if (available < 2)
+            var nibbles = prefix + 1;
+            if (bitPos + (nibbles * 4) > totalBits)
             {
                 return false;
             }
 
-            value = (((n0 & 0b11) << 4) | Nibble(data, nibble + 1)) + 8;
-            nibble += 2;
-            return true;
-        }
-
-        if ((n0 & 0b0010) == 0)
-        {
-            if (available < 3)
+            if (ReadBits(data, bitPos + prefix, 1) == 0)
             {
-                return false;
+                var dataBits = (nibbles * 4) - prefix - 1;
+                var offset = prefix switch { 0 => 0, 1 => 8, 2 => 72, _ => 584 };
+                value = (int)ReadBits(data, bitPos + prefix + 1, dataBits) + offset;
+                bitPos += nibbles * 4;
+                return true;
             }
-
-            value = (((n0 & 1) << 8) | (Nibble(data, nibble + 1) << 4) | Nibble(data, nibble + 2)) + 72;
-            nibble += 3;
-            return true;
-        }
-
-        if ((n0 & 1) == 0 && available >= 4)
-        {
-            value = ((Nibble(data, nibble + 1) << 8) | (Nibble(data, nibble + 2) << 4) | Nibble(data, nibble + 3)) + 584;
-            nibble += 4;
-            return true;
         }
 
         return false;
     }
 
-    private static bool TryDecodeBase32(string text, out byte[] bytes, out string? error)
+    private static uint ReadBits(ReadOnlySpan<byte> data, int bitPos, int count)
     {
-        // RFC 4648 §6 alphabet, no padding, case-insensitive (iscc-core decode_base32 casefolds).
-        bytes = new byte[text.Length * 5 / 8];
-        var buffer = 0UL;
+        uint v = 0;
+        for (var i = 0; i < count; i++)
+        {
+            var p = bitPos + i;
+            v = (v << 1) | (uint)((data[p >> 3] >> (7 - (p & 7))) & 1);
+        }
+
+        return v;
+    }
+
+    /// <summary>
+    /// RFC 4648 §6 base32 without padding, case-insensitive (iscc-core decode_base32 casefolds). Rejects characters
+    /// outside the alphabet and impossible lengths; reports non-zero trailing bits (a second spelling of the same
+    /// bytes) for the caller to refuse.
+    /// </summary>
+    private static bool TryDecodeBase32(ReadOnlySpan<char> text, out byte[] bytes, out bool trailingBits, [NotNullWhen(false)] out string? error)
+    {
+        bytes = [];
+        trailingBits = false;
+        // Lengths 1, 3 and 6 (mod 8) cannot come from whole bytes.
+        if (text.Length % 8 is 1 or 3 or 6)
+        {
+            error = $"base32: length {text.Length} is impossible for whole bytes";
+            return false;
+        }
+
+        var output = new byte[text.Length * 5 / 8];
+        var buffer = 0;
         var bits = 0;
         var o = 0;
         for (var i = 0; i < text.Length; i++)
@@ -329,26 +537,52 @@ public sealed class IsccCode
             };
             if (v < 0)
             {
-                error = $"has '{c}' at position {i}, which is not a base32 character (A-Z, 2-7)";
+                error = c is '=' ? $"base32: padding '=' at position {i} is not allowed"
+                    : $"base32: character {Describe(c)} at position {i} is not in the RFC 4648 alphabet (A-Z, 2-7)";
                 return false;
             }
 
-            buffer = (buffer << 5) | (uint)v;
+            buffer = ((buffer << 5) | v) & 0xFFFF;
             bits += 5;
             if (bits >= 8)
             {
                 bits -= 8;
-                bytes[o++] = (byte)(buffer >> bits);
+                output[o++] = (byte)(buffer >> bits);
             }
         }
 
-        if (bytes.Length < 2)
-        {
-            error = "is too short to hold an ISCC header";
-            return false;
-        }
-
+        trailingBits = (buffer & ((1 << bits) - 1)) != 0;
+        bytes = output;
         error = null;
         return true;
+    }
+
+    private static string Describe(char c) =>
+        c < 0x20 || c > 0x7E ? $"U+{(int)c:X4}" : $"'{c}'";
+
+    private static string EncodeBase32(ReadOnlySpan<byte> data)
+    {
+        const string Alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+        Span<char> chars = stackalloc char[((data.Length * 8) + 4) / 5];
+        var buffer = 0;
+        var bits = 0;
+        var o = 0;
+        foreach (var b in data)
+        {
+            buffer = ((buffer << 8) | b) & 0xFFFF;
+            bits += 8;
+            while (bits >= 5)
+            {
+                bits -= 5;
+                chars[o++] = Alphabet[(buffer >> bits) & 31];
+            }
+        }
+
+        if (bits > 0)
+        {
+            chars[o] = Alphabet[(buffer << (5 - bits)) & 31];
+        }
+
+        return new string(chars);
     }
 }

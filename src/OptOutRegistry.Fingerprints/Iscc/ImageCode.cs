@@ -1,3 +1,4 @@
+using OptOutRegistry.Core.Model;
 namespace OptOutRegistry.Fingerprints.Iscc;
 
 /// <summary>

@@ -1,4 +1,4 @@
-using System.Diagnostics.CodeAnalysis;
+using OptOutRegistry.Core.Model;
 
 namespace OptOutRegistry.Fingerprints.Iscc;
 
@@ -88,81 +88,6 @@ public static class IsccCodec
         }
     }
 
-    /// <summary>
-    /// Reads the four header fields from <paramref name="data"/>. Returns false with a reason on malformed input.
-    /// </summary>
-    internal static bool TryDecodeHeader(
-        ReadOnlySpan<byte> data, out int mainType, out int subType, out int version, out int length, out int headerBytes, [NotNullWhen(false)] out string? error)
-    {
-        mainType = subType = version = length = headerBytes = 0;
-        var bitPos = 0;
-        var totalBits = data.Length * 8;
-        Span<int> values = stackalloc int[4];
-        for (var f = 0; f < 4; f++)
-        {
-            if (!TryReadVarnibble(data, totalBits, ref bitPos, out values[f]))
-            {
-                error = $"header: {FieldName(f)} is not a valid varnibble (truncated or more than 16 bits)";
-                return false;
-            }
-        }
-
-        // codec.decode_header: strip the 4-bit zero padding when the header ends mid-byte.
-        if (bitPos % 8 != 0)
-        {
-            if (ReadBits(data, bitPos, 4) != 0)
-            {
-                error = "header: padding nibble after the length field is not zero";
-                return false;
-            }
-
-            bitPos += 4;
-        }
-
-        (mainType, subType, version, length) = (values[0], values[1], values[2], values[3]);
-        headerBytes = bitPos / 8;
-        error = null;
-        return true;
-    }
-
-    private static string FieldName(int f) => f switch { 0 => "MainType", 1 => "SubType", 2 => "Version", _ => "Length" };
-
-    private static bool TryReadVarnibble(ReadOnlySpan<byte> data, int totalBits, ref int bitPos, out int value)
-    {
-        value = 0;
-        for (var prefix = 0; prefix < 4; prefix++)
-        {
-            var nibbles = prefix + 1;
-            if (bitPos + (nibbles * 4) > totalBits)
-            {
-                return false;
-            }
-
-            if (ReadBits(data, bitPos + prefix, 1) == 0)
-            {
-                var dataBits = (nibbles * 4) - prefix - 1;
-                var offset = prefix switch { 0 => 0, 1 => 8, 2 => 72, _ => 584 };
-                value = (int)ReadBits(data, bitPos + prefix + 1, dataBits) + offset;
-                bitPos += nibbles * 4;
-                return true;
-            }
-        }
-
-        return false;
-    }
-
-    private static uint ReadBits(ReadOnlySpan<byte> data, int bitPos, int count)
-    {
-        uint v = 0;
-        for (var i = 0; i < count; i++)
-        {
-            var p = bitPos + i;
-            v = (v << 1) | (uint)((data[p >> 3] >> (7 - (p & 7))) & 1);
-        }
-
-        return v;
-    }
-
     /// <summary>RFC 4648 §6 base32 (upper case) without padding.</summary>
     public static string EncodeBase32(ReadOnlySpan<byte> data)
     {
@@ -191,61 +116,29 @@ public static class IsccCodec
     }
 
     /// <summary>
-    /// Decodes RFC 4648 base32 without padding, case-insensitively. Rejects characters outside the alphabet,
-    /// impossible lengths and non-zero trailing bits (so every byte string has exactly one accepted spelling).
+    /// Splits an ISCC-CODE into its units as ISCC strings (iscc-core <c>iscc_decompose</c>); a plain unit
+    /// returns itself. Decoding is <see cref="IsccCode"/>'s (Core); this is the encoding side.
     /// </summary>
-    public static bool TryDecodeBase32(ReadOnlySpan<char> text, out byte[] bytes, [NotNullWhen(false)] out string? error)
+    public static IReadOnlyList<string> Decompose(IsccCode code)
     {
-        bytes = [];
-        // Lengths 1, 3 and 6 (mod 8) cannot come from whole bytes.
-        var rem = text.Length % 8;
-        if (rem is 1 or 3 or 6)
+        ArgumentNullException.ThrowIfNull(code);
+        if (code.MainType != IsccMainType.Iscc)
         {
-            error = $"base32: length {text.Length} is impossible for whole bytes";
-            return false;
+            return [code.Text];
         }
 
-        var output = new byte[text.Length * 5 / 8];
-        var buffer = 0;
-        var bits = 0;
-        var o = 0;
-        for (var i = 0; i < text.Length; i++)
+        var units = code.Units;
+        var body = code.Body;
+        var result = new string[units.Count];
+        var offset = 0;
+        for (var i = 0; i < units.Count; i++)
         {
-            var c = text[i];
-            int v = c switch
-            {
-                >= 'A' and <= 'Z' => c - 'A',
-                >= 'a' and <= 'z' => c - 'a',
-                >= '2' and <= '7' => c - '2' + 26,
-                _ => -1,
-            };
-            if (v < 0)
-            {
-                error = c is '=' ? $"base32: padding '=' at position {i} is not allowed"
-                    : $"base32: character {Describe(c)} at position {i} is not in the RFC 4648 alphabet";
-                return false;
-            }
-
-            buffer = ((buffer << 5) | v) & 0xFFFF;
-            bits += 5;
-            if (bits >= 8)
-            {
-                bits -= 8;
-                output[o++] = (byte)(buffer >> bits);
-            }
+            var u = units[i];
+            var bytes = u.BitLength / 8;
+            result[i] = Prefix + EncodeUnit(u.MainType, u.SubType, 0, u.BitLength, body.Slice(offset, bytes));
+            offset += bytes;
         }
 
-        if ((buffer & ((1 << bits) - 1)) != 0)
-        {
-            error = "base32: trailing bits after the last whole byte are not zero (non-canonical encoding)";
-            return false;
-        }
-
-        bytes = output;
-        error = null;
-        return true;
+        return result;
     }
-
-    private static string Describe(char c) =>
-        c < 0x20 || c > 0x7E ? $"U+{(int)c:X4}" : $"'{c}'";
 }

@@ -1,6 +1,7 @@
 using System.Buffers;
-using System.Text;
 using System.Text.Json;
+using System.Text;
+using OptOutRegistry.Core.Model;
 using OptOutRegistry.Fingerprints.Hashing;
 
 namespace OptOutRegistry.Fingerprints.Iscc;
@@ -396,12 +397,12 @@ public static class IsccGenerator
         var units = new List<IsccCode>();
         foreach (var c in codes)
         {
-            if (!IsccCode.TryParse(c, out var code, out var error))
+            if (!IsccCode.TryDecode(c, out var code, out var error))
             {
                 throw new ArgumentException($"codes: '{c}' is not a valid ISCC unit: {error}.", nameof(codes));
             }
 
-            if (code.MainType is IsccMainType.Iscc or IsccMainType.Id or IsccMainType.Flake)
+            if (code!.MainType is IsccMainType.Iscc or IsccMainType.Id or IsccMainType.Flake)
             {
                 throw new ArgumentException($"codes: '{c}' is a {code.MainType}, not a unit that can be combined.", nameof(codes));
             }

@@ -1,4 +1,5 @@
 using System.Buffers;
+using OptOutRegistry.Core.Model;
 using OptOutRegistry.Fingerprints.Hashing;
 
 namespace OptOutRegistry.Fingerprints.Iscc;

@@ -1,4 +1,5 @@
 using System.Numerics;
+using OptOutRegistry.Core.Model;
 
 namespace OptOutRegistry.Fingerprints.Iscc;
 
@@ -60,7 +61,7 @@ public static class IsccSimilarity
 
         var bits = Math.Min(64, Math.Min(a.BitLength, b.BitLength));
         var mask = bits == 64 ? ulong.MaxValue : ~(ulong.MaxValue >> bits);
-        return BitOperations.PopCount((a.Body ^ b.Body) & mask);
+        return BitOperations.PopCount((a.Head ^ b.Head) & mask);
     }
 
     /// <summary>True when both units are comparable and within <paramref name="threshold"/> bits.</summary>

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Text;
+using OptOutRegistry.Core.Model;
 using OptOutRegistry.Fingerprints.Hashing;
 
 namespace OptOutRegistry.Fingerprints.Iscc;

@@ -147,11 +147,13 @@ public static class ParserTargets
             "ISCC:KEC5BY5HQZUEMD4VGSFJM5H7B2A3IXHOZG4Q7CZBWUDLF2NC6BCQAJI", "iscc:eaaskdnznyguuf5a", "ISCC:AAAAAAAAAAAAAAAA", "ISCC:");
         var isccTokens = new[] { "ISCC:", "iscc:", "A", "Z", "2", "7", "=", "KACT", "EAA", "GAA", "IAA", "MAA" };
         targets.Add(new ParserTarget("iscc.core", input => _ = Core.Model.IsccCode.TryParse(S(input), out _, out _), isccSeeds, isccTokens, [], 2048));
+        // One decoder since round three (Core's IsccCode): this target reads any well-formed ISCC the way the Fingerprints
+        // project does (TryDecode: IDs, Flakes, 32-bit units) and re-encodes it with Fingerprints' Decompose.
         targets.Add(new ParserTarget("iscc.fingerprints", input =>
         {
-            if (Fingerprints.Iscc.IsccCode.TryParse(S(input), out var code, out _))
+            if (Core.Model.IsccCode.TryDecode(S(input), out var code, out _))
             {
-                _ = code.ToString();
+                _ = Fingerprints.Iscc.IsccCodec.Decompose(code);
             }
         }, isccSeeds, isccTokens, [], 2048));
 
