@@ -379,4 +379,34 @@ public sealed class Http2TransportTests
         Assert.Equal(0, requests);
         Assert.Equal("small", (await channel.UnaryAsync(Methods.UnaryEcho, new EchoRequest()).WaitAsync(s_limit)).Message);
     }
+
+    [Fact]
+    public async Task SilentServer_KeepalivePingUnanswered_FailsTheCallUnavailable()
+    {
+        var pings = 0;
+        await using var server = new FakeHttp2Server(async c =>
+        {
+            await c.HandshakeAsync();
+            await c.ReadRequestAsync();
+            // From here on the server reads but never answers (a half-dead peer); count the client's PINGs.
+            while (true)
+            {
+                if ((await c.ReadFrameAsync()).Type == FakeHttp2Connection.Ping)
+                {
+                    Interlocked.Increment(ref pings);
+                }
+            }
+        });
+        using var channel = GrpcChannel.ForAddress(server.Address, new GrpcChannelOptions
+        {
+            KeepAlivePingDelay = TimeSpan.FromMilliseconds(200),
+            KeepAlivePingTimeout = TimeSpan.FromMilliseconds(300),
+        });
+        var watch = Stopwatch.StartNew();
+        var ex = await Assert.ThrowsAsync<RpcException>(() => channel.UnaryAsync(Methods.UnaryEcho, new EchoRequest()).WaitAsync(s_limit));
+        Assert.Equal(StatusCode.Unavailable, ex.StatusCode);
+        Assert.Contains("keepalive PING", ex.Status.Detail);
+        Assert.True(pings >= 1, "no PING was sent");
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), $"took {watch.Elapsed}");
+    }
 }

@@ -40,8 +40,13 @@ public sealed class GrpcChannel : IDisposable
             {
                 throw new ArgumentException("ConnectTimeout must be positive.", nameof(options));
             }
+            if ((options.KeepAlivePingDelay <= TimeSpan.Zero && options.KeepAlivePingDelay != Timeout.InfiniteTimeSpan) || options.KeepAlivePingTimeout <= TimeSpan.Zero)
+            {
+                throw new ArgumentException("KeepAlivePingDelay and KeepAlivePingTimeout must be positive (or the delay infinite).", nameof(options));
+            }
             Http2Transport = new Client.Http2.Http2Handler(address, options.MaxConnections, options.ConnectTimeout,
-                options.ServerCertificateValidation, requestGzip: options.CompressionEncoding is not null);
+                options.ServerCertificateValidation, requestGzip: options.CompressionEncoding is not null,
+                options.KeepAlivePingDelay, options.KeepAlivePingTimeout);
             _invoker = new HttpMessageInvoker(Http2Transport, disposeHandler: true);
             _disposeInvoker = true;
         }

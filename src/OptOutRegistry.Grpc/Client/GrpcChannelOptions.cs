@@ -39,6 +39,19 @@ public sealed class GrpcChannelOptions
     /// </summary>
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// <see cref="GrpcTransport.Http2"/>: with calls in flight and nothing received for this long, the channel sends a
+    /// PING (the default handler of the HttpClient transport does the same); <see cref="Timeout.InfiniteTimeSpan"/> turns
+    /// it off. Default 60 s.
+    /// </summary>
+    public TimeSpan KeepAlivePingDelay { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// <see cref="GrpcTransport.Http2"/>: a PING unanswered for this long closes the connection and fails its calls with
+    /// UNAVAILABLE. Default 30 s.
+    /// </summary>
+    public TimeSpan KeepAlivePingTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>When true the channel disposes <see cref="HttpHandler"/> with itself. Default false.</summary>
     public bool DisposeHttpHandler { get; set; }
 

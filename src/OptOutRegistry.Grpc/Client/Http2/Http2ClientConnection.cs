@@ -63,10 +63,55 @@ internal sealed class Http2ClientConnection : IThreadPoolWorkItem
     private int _connectionUnacked;
     private bool _settingsSeen;
 
+    // Keepalive (PROTOCOL-HTTP2.md "Connection-level events": a failed client ping closes calls as UNAVAILABLE).
+    private Timer? _keepAliveTimer;
+    private long _lastReceived = Environment.TickCount64;
+    private long _pingSentAt;
+    private long _pingCount;
+
     private Http2ClientConnection(Stream transport, Http2Handler owner)
     {
         _transport = transport;
         _owner = owner;
+    }
+
+    /// <summary>
+    /// While calls are in flight and nothing has arrived for <see cref="Http2Handler.KeepAlivePingDelay"/>, sends a
+    /// PING; if nothing arrives within <see cref="Http2Handler.KeepAlivePingTimeout"/> after it, the connection is
+    /// taken for dead and its calls fail with UNAVAILABLE instead of waiting for their deadlines (or forever).
+    /// </summary>
+    private void OnKeepAliveTimer()
+    {
+        var now = Environment.TickCount64;
+        var lastReceived = Volatile.Read(ref _lastReceived);
+        var pingSentAt = Volatile.Read(ref _pingSentAt);
+        if (pingSentAt != 0)
+        {
+            if (lastReceived >= pingSentAt)
+            {
+                Volatile.Write(ref _pingSentAt, 0);
+            }
+            else if (now - pingSentAt >= (long)_owner.KeepAlivePingTimeout.TotalMilliseconds)
+            {
+                Abort(new IOException($"The server did not answer a keepalive PING within {_owner.KeepAlivePingTimeout.TotalSeconds:0.###} s."));
+            }
+            return;
+        }
+        if (Volatile.Read(ref _activeStreams) > 0 && now - lastReceived >= (long)_owner.KeepAlivePingDelay.TotalMilliseconds)
+        {
+            lock (_lock)
+            {
+                if (_failure is not null)
+                {
+                    return;
+                }
+                var span = Reserve(Http2Protocol.FrameHeaderSize + 8);
+                Http2Protocol.WriteFrameHeader(span, 8, Http2FrameType.Ping, 0, 0);
+                BinaryPrimitives.WriteInt64BigEndian(span.Slice(Http2Protocol.FrameHeaderSize), ++_pingCount);
+                ScheduleFlushLocked();
+            }
+            Volatile.Write(ref _pingSentAt, now);
+        }
     }
 
     /// <summary>Streams in flight (tests, pool).</summary>
@@ -182,6 +227,12 @@ internal sealed class Http2ClientConnection : IThreadPoolWorkItem
             BinaryPrimitives.WriteUInt32BigEndian(span.Slice(9), ConnectionReceiveWindow - Http2Protocol.DefaultInitialWindowSize);
             ScheduleFlushLocked();
         }
+        var period = TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerMillisecond * 10,
+            Math.Min(_owner.KeepAlivePingDelay.Ticks, _owner.KeepAlivePingTimeout.Ticks) / 4));
+        if (_owner.KeepAlivePingDelay != Timeout.InfiniteTimeSpan)
+        {
+            _keepAliveTimer = new Timer(static s => ((Http2ClientConnection)s!).OnKeepAliveTimer(), this, period, period);
+        }
         _ = ReadLoopAsync();
     }
 
@@ -223,6 +274,7 @@ internal sealed class Http2ClientConnection : IThreadPoolWorkItem
         var content = request.Content;
         var payload = content is UnaryContent unary ? unary.Payload : null;
         var sentBody = false;
+        var flushInline = false;
         lock (_lock)
         {
             if (_failure is { } failure)
@@ -259,7 +311,11 @@ internal sealed class Http2ClientConnection : IThreadPoolWorkItem
                 AppendDataLocked(stream, payload, endStream: true);
                 sentBody = true;
             }
-            ScheduleFlushLocked();
+            flushInline = ClaimFlushLocked();
+        }
+        if (flushInline)
+        {
+            _ = FlushInlineAsync();
         }
         if (cancellationToken.CanBeCanceled)
         {
@@ -282,6 +338,7 @@ internal sealed class Http2ClientConnection : IThreadPoolWorkItem
         var stream = new Http2ClientStream(this, null) { DirectMaxBody = maxBody };
         var block = RequestHeaderEncoder.EncodeDirect(pseudoHeaders, timeout, _owner.CallDefinition, metadata, out var headerListSize);
         var sent = false;
+        var flushInline = false;
         Exception? refused = null;
         lock (_lock)
         {
@@ -315,8 +372,12 @@ internal sealed class Http2ClientConnection : IThreadPoolWorkItem
                     AppendDataLocked(stream, payload, endStream: true);
                     sent = true;
                 }
-                ScheduleFlushLocked();
+                flushInline = ClaimFlushLocked();
             }
+        }
+        if (flushInline)
+        {
+            _ = FlushInlineAsync();
         }
         if (refused is not null)
         {
@@ -404,6 +465,71 @@ internal sealed class Http2ClientConnection : IThreadPoolWorkItem
             _flushScheduled = true;
             // On the thread pool, not inline: frames appended by other calls meanwhile join the same socket write.
             ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        }
+    }
+
+    /// <summary>
+    /// For a sender that just queued a request: true when no flush is running and at most
+    /// <see cref="InlineFlushMaxActiveStreams"/> calls are in flight; the caller then writes the buffer itself
+    /// (<see cref="FlushInlineAsync"/>), saving a thread hop when calls are few (1 in flight: 46 µs of client CPU per
+    /// call instead of 49–245 µs, same run). With more calls in flight the flush goes to the pool, so the requests of
+    /// calls completing together share one socket write (16 in flight: inline writes measured 13 µs/call against 5–8).
+    /// </summary>
+    private bool ClaimFlushLocked()
+    {
+        if (_flushScheduled || _failure is not null)
+        {
+            return false;
+        }
+        if (Volatile.Read(ref _activeStreams) > InlineFlushMaxActiveStreams)
+        {
+            ScheduleFlushLocked();
+            return false;
+        }
+        _flushScheduled = true;
+        return true;
+    }
+
+    private const int InlineFlushMaxActiveStreams = 2;
+
+    /// <summary>One write on the caller's thread; whatever queued meanwhile is left to the flush loop on the pool.</summary>
+    private async Task FlushInlineAsync()
+    {
+        try
+        {
+            byte[] buffer;
+            int count;
+            lock (_lock)
+            {
+                if (_outCount == 0 || _failure is not null)
+                {
+                    _flushScheduled = false;
+                    return;
+                }
+                buffer = _out;
+                count = _outCount;
+                _out = _spare ?? new byte[InitialWriteBufferSize];
+                _spare = null;
+                _outCount = 0;
+            }
+            await _transport.WriteAsync(buffer.AsMemory(0, count)).ConfigureAwait(false);
+            lock (_lock)
+            {
+                if (buffer.Length <= MaxKeptWriteBufferSize)
+                {
+                    _spare ??= buffer;
+                }
+                if (_outCount == 0 || _failure is not null)
+                {
+                    _flushScheduled = false;
+                    return;
+                }
+            }
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        }
+        catch (Exception ex)
+        {
+            Abort(new IOException($"Error writing to the server: {ex.Message}", ex));
         }
     }
 
@@ -621,6 +747,7 @@ internal sealed class Http2ClientConnection : IThreadPoolWorkItem
                 {
                     throw new IOException("The server closed the connection.");
                 }
+                Volatile.Write(ref _lastReceived, Environment.TickCount64);
                 end += read;
             }
         }
@@ -1165,6 +1292,7 @@ internal sealed class Http2ClientConnection : IThreadPoolWorkItem
             }
             Volatile.Write(ref _activeStreams, 0);
         }
+        _keepAliveTimer?.Dispose();
         _settingsReceived.TrySetException(error);
         _settingsReceived.Task.Exception?.Handle(static _ => true);
         foreach (var stream in streams)

@@ -29,8 +29,11 @@ internal sealed class Http2Handler : HttpMessageHandler
     private readonly ConcurrentDictionary<Uri, byte[]> _pseudoHeaders = new(ReferenceEqualityComparer.Instance);
     private const int MaxCachedPaths = 4096;
 
-    public Http2Handler(Uri address, int maxConnections, TimeSpan connectTimeout, RemoteCertificateValidationCallback? certificateValidation, bool requestGzip = false)
+    public Http2Handler(Uri address, int maxConnections, TimeSpan connectTimeout, RemoteCertificateValidationCallback? certificateValidation,
+        bool requestGzip = false, TimeSpan? keepAlivePingDelay = null, TimeSpan? keepAlivePingTimeout = null)
     {
+        KeepAlivePingDelay = keepAlivePingDelay ?? TimeSpan.FromSeconds(60);
+        KeepAlivePingTimeout = keepAlivePingTimeout ?? TimeSpan.FromSeconds(30);
         CallDefinition = RequestHeaderEncoder.EncodeCallDefinition(requestGzip);
         _address = address;
         _https = address.Scheme == Uri.UriSchemeHttps;
@@ -78,6 +81,12 @@ internal sealed class Http2Handler : HttpMessageHandler
         }
         return pseudo;
     }
+
+    /// <summary>Idle time with calls in flight before a keepalive PING (Timeout.InfiniteTimeSpan: never).</summary>
+    internal TimeSpan KeepAlivePingDelay { get; }
+
+    /// <summary>How long a keepalive PING may go unanswered before the connection is closed.</summary>
+    internal TimeSpan KeepAlivePingTimeout { get; }
 
     /// <summary>Open connections (tests).</summary>
     internal int ConnectionCount
