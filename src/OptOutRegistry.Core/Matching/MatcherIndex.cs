@@ -88,6 +88,7 @@ public sealed class MatcherIndex
     private ByteArena _paths = new();
     private readonly long[] _selectorCounts = new long[SelectorKinds.Count];
     private readonly EndedSet _ended = new();
+    private RuleHeadTable _ruleHeads;
 
     /// <summary>An empty index.</summary>
     public MatcherIndex(MatcherOptions? options = null)
@@ -100,6 +101,7 @@ public sealed class MatcherIndex
         _urls = new KeyTable(expected * 7 / 10, maxLoadPercent: 60);
         _hosts = new HostTable(expected / 8);
         _hostFilter = new HostFilter(expected / 8);
+        _ruleHeads = new RuleHeadTable(expected / 16);
         _sha256 = new KeyTable(16);
         _identifiers = new KeyTable(16);
         _ids = new KeyTable(expected / 4);
@@ -387,6 +389,7 @@ public sealed class MatcherIndex
         {
             // The full host may have URL rules: prefetch the exact-URL slots as well.
             var k = key[..written];
+            _ruleHeads.Prefetch(p.Suffixes[count - 1].Hash);
             p.UrlHash = KeyHasher.Hash(k);
             _urls.Prefetch(p.UrlHash);
             if (parts.QueryStart >= 0)
@@ -428,7 +431,13 @@ public sealed class MatcherIndex
         var head = HostTable.PathHead(paths);
         if (head >= 0)
         {
-            CacheHint.Prefetch(ref _pathRules.Items[head]);
+            // Rules are read at stage 3 only for a host whose rule heads do not fit its RuleHeadTable line.
+            var lines = _ruleHeads.Current;
+            var line = RuleHeadTable.Lines.Find(lines, p.Suffixes[p.SuffixCount - 1].Hash);
+            if (line < 0 || (lines.Meta(line) & RuleHeadTable.Overflow) != 0)
+            {
+                CacheHint.Prefetch(ref _pathRules.Items[head]);
+            }
         }
 
         if ((paths & HostTable.HasUrls) != 0 && _urls.Find(p.UrlHash).Next(out var value))
@@ -526,7 +535,7 @@ public sealed class MatcherIndex
         {
             var suffix = p.Suffixes[s];
             var authority = suffix.Start == 0;
-            MatchHostSuffix(host, suffix.Start, suffix.Hash, key, authority, p.Parts, p.UrlHash, p.UrlHashWithoutQuery, purpose, t, ref sink);
+            MatchHostSuffix(host, suffix.Start, suffix.Hash, key, authority, p.Parts, p.UrlHash, p.UrlHashWithoutQuery, purpose, t, ref sink, useRuleHeads: true);
         }
 
         return sink.Complete();
@@ -658,7 +667,7 @@ public sealed class MatcherIndex
     {
         lock (_writeLock)
         {
-            long bytes = _ended.Bytes + _hosts.Bytes + _urls.Bytes + _sha256.Bytes + _identifiers.Bytes + _ids.Bytes + _iscc.Bytes + _arena.Bytes + _paths.Bytes + _hostFilter.Bytes;
+            long bytes = _ruleHeads.Bytes + _ended.Bytes + _hosts.Bytes + _urls.Bytes + _sha256.Bytes + _identifiers.Bytes + _ids.Bytes + _iscc.Bytes + _arena.Bytes + _paths.Bytes + _hostFilter.Bytes;
             bytes += (long)_reservations.Capacity * Unsafe.SizeOf<ReservationRecord>();
             bytes += (long)_pathRules.Capacity * Unsafe.SizeOf<PathRule>();
             bytes += (long)_hostRules.Capacity * Unsafe.SizeOf<HostRule>();
@@ -757,7 +766,7 @@ public sealed class MatcherIndex
     /// <paramref name="authority"/> (the full host of a URL without a port) the URL and path rules too.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void MatchHostSuffix<TSink>(ReadOnlySpan<char> host, int i, ulong hash, ReadOnlySpan<char> key, bool authority, MatchKeyParts parts,
-        ulong urlHash, ulong urlHashWithoutQuery, UsageCategory purpose, long t, ref TSink sink)
+        ulong urlHash, ulong urlHashWithoutQuery, UsageCategory purpose, long t, ref TSink sink, bool useRuleHeads = false)
         where TSink : struct, IMatchSink
     {
         var slots = _hosts.Slots;
@@ -777,7 +786,7 @@ public sealed class MatcherIndex
 
         if (authority)
         {
-            MatchAuthority(key, parts, paths, urlHash, urlHashWithoutQuery, purpose, t, ref sink);
+            MatchAuthority(key, parts, paths, urlHash, urlHashWithoutQuery, purpose, t, ref sink, useRuleHeads ? hash : 0);
         }
     }
 
@@ -804,17 +813,34 @@ public sealed class MatcherIndex
     /// <paramref name="urlHash"/> and <paramref name="urlHashWithoutQuery"/> are the key hashes when the caller
     /// already computed them (0: compute here).
     /// </summary>
+    /// <para>With <paramref name="authorityHash"/> (the staged check path, which prefetched the authority's
+    /// <see cref="RuleHeadTable"/> line with its slots) the rules are screened by their heads in that line and only a
+    /// rule whose head fits the path is read; 0: the rule list is walked.</para>
     [SkipLocalsInit]
     private void MatchAuthority<TSink>(ReadOnlySpan<char> key, MatchKeyParts parts, uint paths, ulong urlHash, ulong urlHashWithoutQuery,
-        UsageCategory purpose, long t, ref TSink sink)
+        UsageCategory purpose, long t, ref TSink sink, ulong authorityHash = 0)
         where TSink : struct, IMatchSink
     {
         var head = HostTable.PathHead(paths);
         var rules = _pathRules.Items;
+        RuleHeadTable.Lines? lines = null;
+        var line = -1;
+        var meta = 0u;
         if (head >= 0)
         {
-            // The host's rules are scanned after the URL probe; their line loads meanwhile.
-            CacheHint.Prefetch(ref rules[head]);
+            if (authorityHash != 0)
+            {
+                lines = _ruleHeads.Current;
+                line = RuleHeadTable.Lines.Find(lines, authorityHash);
+                meta = line >= 0 ? lines.Meta(line) : RuleHeadTable.Overflow;
+            }
+
+            if (line < 0 || (meta & RuleHeadTable.Overflow) != 0)
+            {
+                // The host's rules are scanned after the URL probe; their line loads meanwhile.
+                CacheHint.Prefetch(ref rules[head]);
+                line = -1;
+            }
         }
 
         if ((paths & HostTable.HasUrls) != 0)
@@ -852,57 +878,84 @@ public sealed class MatcherIndex
         var pathHead = PackHead(path, out var pathHeadLength);
         Span<char> patternBuffer = stackalloc char[256];
         Span<char> needle = stackalloc char[8];
-        var arena = _paths;
+        if (line >= 0)
+        {
+            // Only rules whose head fits the path are read (each a likely cache miss); the line holds all of them.
+            var count = (int)(meta & 7);
+            for (var e = 0; e < count; e++)
+            {
+                var bits = (int)(meta >> (4 + (6 * e)));
+                if (HeadFits(lines!.Head(line, e), bits & 15, (byte)((bits >> 4) & 3), path, pathHead, pathHeadLength, needle))
+                {
+                    MatchPathRule(ref rules[lines.Index(line, e)], path, authority, purpose, t, ref sink, patternBuffer);
+                }
+            }
+
+            return;
+        }
+
         for (var n = head; n >= 0; n = rules[n].Next)
         {
             ref var rule = ref rules[n];
-            if (rule.IsPattern == PathRule.PatternWithNeedle)
+            if (HeadFits(rule.Head, rule.HeadLength, rule.IsPattern, path, pathHead, pathHeadLength, needle))
             {
-                // A pattern with no useful literal prefix (/*.pdf$, /*/private/): its longest literal segment
-                // must occur somewhere in the path, checked without touching the path arena.
-                var length = rule.HeadLength;
-                for (var i = 0; i < length; i++)
-                {
-                    needle[i] = (char)(byte)(rule.Head >> (8 * i));
-                }
-
-                if (path.IndexOf(needle[..length], StringComparison.Ordinal) < 0)
-                {
-                    continue;
-                }
+                MatchPathRule(ref rule, path, authority, purpose, t, ref sink, patternBuffer);
             }
-            else if (rule.HeadLength > pathHeadLength || ((rule.Head ^ pathHead) & HeadMask(rule.HeadLength)) != 0)
-            {
-                // Literal head first: most rules of a host differ from the path within 8 characters.
-                continue;
-            }
+        }
+    }
 
-            bool matched;
-            if (rule.IsPattern == PathRule.Prefix)
+    /// <summary>
+    /// The cheap screen of a prefix/pattern rule: its literal head (up to 8 characters, as <see cref="PathRule.Head"/>)
+    /// must start the path — or, for a pattern with no useful literal prefix (<c>/*.pdf$</c>, <c>/*/private/</c>), its
+    /// longest literal segment must occur in it. Most rules of a host differ from the path here.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool HeadFits(ulong head, int headLength, byte kind, ReadOnlySpan<char> path, ulong pathHead, int pathHeadLength, Span<char> needle)
+    {
+        if (kind == PathRule.PatternWithNeedle)
+        {
+            for (var i = 0; i < headLength; i++)
             {
-                if (rule.Length > path.Length)
-                {
-                    continue;
-                }
-
-                // Longer than the head: the 32-bit hash of the whole prefix rejects almost every other path without
-                // touching the arena (a cache miss); only a hash hit is confirmed byte for byte.
-                matched = rule.Length == rule.HeadLength
-                    || ((uint)KeyHasher.Hash(path[..rule.Length]) == rule.PrefixHash && Ascii.Equals(arena.Get(rule.Path), path[..rule.Length]));
-            }
-            else
-            {
-                var bytes = arena.Get(rule.Path);
-                var chars = bytes.Length <= patternBuffer.Length ? patternBuffer[..bytes.Length] : new char[bytes.Length];
-                Ascii.ToUtf16(bytes, chars, out _);
-                matched = PathPattern.IsMatch(path, chars);
+                needle[i] = (char)(byte)(head >> (8 * i));
             }
 
-            if (matched)
+            return path.IndexOf(needle[..headLength], StringComparison.Ordinal) >= 0;
+        }
+
+        return headLength <= pathHeadLength && ((head ^ pathHead) & HeadMask(headLength)) == 0;
+    }
+
+    /// <summary>The full test of one prefix/pattern rule whose head fits the path.</summary>
+    private void MatchPathRule<TSink>(ref PathRule rule, ReadOnlySpan<char> path, ReadOnlySpan<char> authority, UsageCategory purpose, long t,
+        ref TSink sink, Span<char> patternBuffer)
+        where TSink : struct, IMatchSink
+    {
+        var arena = _paths;
+        bool matched;
+        if (rule.IsPattern == PathRule.Prefix)
+        {
+            if (rule.Length > path.Length)
             {
-                var site = new MatchSite(rule.IsPattern == PathRule.Prefix ? SelectorKind.Prefix : SelectorKind.Pattern, (rule.Value & VerifiedBit) != 0, authority, arena, rule.Path);
-                Consider(rule.Value, Specificity(RankPath, rule.Length), purpose, t, ref sink, in site);
+                return;
             }
+
+            // Longer than the head: the 32-bit hash of the whole prefix rejects almost every other path without
+            // touching the arena (a cache miss); only a hash hit is confirmed byte for byte.
+            matched = rule.Length == rule.HeadLength
+                || ((uint)KeyHasher.Hash(path[..rule.Length]) == rule.PrefixHash && Ascii.Equals(arena.Get(rule.Path), path[..rule.Length]));
+        }
+        else
+        {
+            var bytes = arena.Get(rule.Path);
+            var chars = bytes.Length <= patternBuffer.Length ? patternBuffer[..bytes.Length] : new char[bytes.Length];
+            Ascii.ToUtf16(bytes, chars, out _);
+            matched = PathPattern.IsMatch(path, chars);
+        }
+
+        if (matched)
+        {
+            var site = new MatchSite(rule.IsPattern == PathRule.Prefix ? SelectorKind.Prefix : SelectorKind.Pattern, (rule.Value & VerifiedBit) != 0, authority, arena, rule.Path);
+            Consider(rule.Value, Specificity(RankPath, rule.Length), purpose, t, ref sink, in site);
         }
     }
 
@@ -1225,6 +1278,7 @@ public sealed class MatcherIndex
                 };
                 var n = _pathRules.Add(rule);
                 _hosts.SetPathHead(h, n);
+                _ruleHeads.Add(KeyHasher.HostHash(selector.Authority!), n, rule.Head, rule.HeadLength, rule.IsPattern);
                 break;
             }
 
@@ -1308,6 +1362,13 @@ public sealed class MatcherIndex
         var pathRules = new AppendArray<PathRule>(_pathRules.Count);
         var hostRules = new AppendArray<HostRule>(_hostRules.Count);
         var chain = new List<int>();
+        var hostsWithRules = 0;
+        for (var h = 0; h < count; h++)
+        {
+            hostsWithRules += _hosts.IsOccupied(h) && _hosts.GetPathHead(h) >= 0 ? 1 : 0;
+        }
+
+        var ruleHeads = new RuleHeadTable(hostsWithRules);
         for (var h = 0; h < count; h++)
         {
             if (!_hosts.IsOccupied(h))
@@ -1334,6 +1395,12 @@ public sealed class MatcherIndex
             if (next >= 0)
             {
                 _hosts.SetPathHead(h, next);
+                var hash = _hosts.HashAt(h);
+                for (var n = next; n >= 0; n = pathRules[n].Next)
+                {
+                    ref var rule = ref pathRules[n];
+                    ruleHeads.Add(hash, n, rule.Head, rule.HeadLength, rule.IsPattern);
+                }
             }
 
             chain.Clear();
@@ -1358,6 +1425,7 @@ public sealed class MatcherIndex
 
         _paths = paths;
         _pathRules = pathRules;
+        _ruleHeads = ruleHeads;
         _hostRules = hostRules;
     }
 
