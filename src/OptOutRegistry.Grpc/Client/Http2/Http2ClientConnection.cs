@@ -26,7 +26,9 @@ internal sealed class Http2ClientConnection : IThreadPoolWorkItem
 
     private const int ReadBufferSize = 64 * 1024;
     private const int InitialWriteBufferSize = 16 * 1024;
-    private const int MaxKeptWriteBufferSize = 1024 * 1024;
+    // Bidi streams fill the buffer up to the server's flow-control window (Kestrel: 1 MiB per connection) between two
+    // writes; dropping buffers of that size made every batch regrow one by doubling (large-object allocations).
+    private const int MaxKeptWriteBufferSize = 4 * 1024 * 1024;
 
     private readonly Stream _transport;
     private readonly Http2Handler _owner;
@@ -492,6 +494,37 @@ internal sealed class Http2ClientConnection : IThreadPoolWorkItem
 
     private const int InlineFlushMaxActiveStreams = 2;
 
+    /// <summary>
+    /// Streaming writers wait once this much is queued and not yet handed to the socket. Without it a pipelining
+    /// writer dumps the server's whole flow-control window (~1 MiB) at once and then stalls until the server's
+    /// WINDOW_UPDATE: bursts instead of a steady stream (bidi measured at 0.3–0.6x the HttpClient transport's rate).
+    /// </summary>
+    private const int MaxWriteBacklog = 128 * 1024;
+
+    private TaskCompletionSource? _drainWaiter;
+
+    /// <summary>A task that completes when the write backlog is below <see cref="MaxWriteBacklog"/>, or null if it is.</summary>
+    public Task? WaitForBacklog()
+    {
+        lock (_lock)
+        {
+            if (_outCount <= MaxWriteBacklog || _failure is not null)
+            {
+                return null;
+            }
+            return (_drainWaiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+        }
+    }
+
+    private void WakeDrainWaiterLocked()
+    {
+        if (_drainWaiter is { } waiter && (_outCount <= MaxWriteBacklog || _failure is not null))
+        {
+            _drainWaiter = null;
+            waiter.TrySetResult();
+        }
+    }
+
     /// <summary>One write on the caller's thread; whatever queued meanwhile is left to the flush loop on the pool.</summary>
     private async Task FlushInlineAsync()
     {
@@ -515,6 +548,7 @@ internal sealed class Http2ClientConnection : IThreadPoolWorkItem
             await _transport.WriteAsync(buffer.AsMemory(0, count)).ConfigureAwait(false);
             lock (_lock)
             {
+                WakeDrainWaiterLocked();
                 if (buffer.Length <= MaxKeptWriteBufferSize)
                 {
                     _spare ??= buffer;
@@ -558,6 +592,10 @@ internal sealed class Http2ClientConnection : IThreadPoolWorkItem
                     _outCount = 0;
                 }
                 await _transport.WriteAsync(buffer.AsMemory(0, count)).ConfigureAwait(false);
+                lock (_lock)
+                {
+                    WakeDrainWaiterLocked();
+                }
                 if (buffer.Length <= MaxKeptWriteBufferSize)
                 {
                     lock (_lock)
@@ -1282,6 +1320,7 @@ internal sealed class Http2ClientConnection : IThreadPoolWorkItem
                     $"The HTTP/2 server closed the connection with error code '{Http2Protocol.ErrorName(_goAwayErrorCode)}' (0x{_goAwayErrorCode:x}).", error);
             }
             _failure ??= error;
+            WakeDrainWaiterLocked();
             streams = new Http2ClientStream[_streams.Count];
             _streams.Values.CopyTo(streams, 0);
             _streams.Clear();

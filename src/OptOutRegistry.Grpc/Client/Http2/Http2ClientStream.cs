@@ -54,6 +54,8 @@ internal sealed class Http2ClientStream : IValueTaskSource<int>
 
     public int Id { get; private set; }
 
+    public Http2ClientConnection Connection => _connection;
+
     /// <summary>Direct path: the most body bytes buffered; more resets the stream (the prefix check then reports it).</summary>
     public long DirectMaxBody { get; init; }
 
@@ -777,7 +779,16 @@ internal sealed class Http2RequestStream(Http2ClientStream stream) : Stream
     public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
     public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
-        => stream.WriteAsync(buffer, endStream: false, cancellationToken);
+    {
+        var write = stream.WriteAsync(buffer, endStream: false, cancellationToken);
+        if (!write.IsCompletedSuccessfully)
+        {
+            return write;
+        }
+        // Backpressure from the socket: a pipelining writer waits while the connection's write backlog is large.
+        var backlog = stream.Connection.WaitForBacklog();
+        return backlog is null ? ValueTask.CompletedTask : new ValueTask(backlog.WaitAsync(cancellationToken));
+    }
 
     public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
         => stream.WriteAsync(buffer.AsMemory(offset, count), endStream: false, cancellationToken).AsTask();
