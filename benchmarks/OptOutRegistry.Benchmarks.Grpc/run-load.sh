@@ -2,7 +2,8 @@
 # Load run for the gRPC transport (issue 2 item 8). Starts ONE Kestrel h2c server that serves, side by side,
 # our gRPC layer (/optout.interop.v1.InteropTest/UnaryEcho, /Bidi) and a bare Kestrel endpoint doing the same
 # protobuf work without it (/bare/UnaryEcho, /bare/Bidi); drives both with h2load (Debian: nghttp2-client),
-# alternating ours/bare ROUNDS times, then measures our own client against a bare HttpClient client the same way.
+# alternating ours/bare ROUNDS times, then measures our own client, on its own HTTP/2 transport (the default) and on
+# HttpClient, against a bare HttpClient client the same way.
 #
 # Besides req/s it reports the server's CPU time per request (utime+stime from /proc/<pid>/stat), which stays
 # meaningful when the machine is shared and wall-clock throughput is noisy.
@@ -52,9 +53,9 @@ for round in $(seq 1 "$ROUNDS"); do
   run "ours bidi x100 -c 4 -m 8" /optout.interop.v1.InteropTest/Bidi "$WORK/bidi.bin" -c 4 -m 8
   run "bare bidi x100 -c 4 -m 8" /bare/Bidi "$WORK/bidi.bin" -c 4 -m 8
 done
-# Our client against a bare HttpClient doing the same work (/bare/* endpoints), alternating in one process: calls/s,
-# the client's own CPU time per call and bytes allocated per call, with the ratios.
-echo "--- clients: ours (our layer) vs bare HttpClient (/bare endpoints), same server"
+# Our client (own HTTP/2 transport, then HttpClient) against a bare HttpClient doing the same work (/bare/* endpoints),
+# alternating in one process: calls/s, the client's own CPU time per call and bytes allocated per call, with the ratios.
+echo "--- clients: ours on own HTTP/2, ours on HttpClient (our layer) vs bare HttpClient (/bare endpoints), same server"
 "$BIN" client-unary "http://127.0.0.1:$PORT" 128 "$SECONDS_PER_RUN" 4 "$ROUNDS"
 "$BIN" client-unary "http://127.0.0.1:$PORT" 16 "$SECONDS_PER_RUN" 2 "$ROUNDS"
 "$BIN" client-unary "http://127.0.0.1:$PORT" 1 "$SECONDS_PER_RUN" 1 "$ROUNDS"
