@@ -409,4 +409,39 @@ public sealed class Http2TransportTests
         Assert.True(pings >= 1, "no PING was sent");
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), $"took {watch.Elapsed}");
     }
+
+    [Fact]
+    public async Task ServersStreamLimit_OpensMoreConnectionsUpToMaxConnections_ThenCallsWaitForASlot()
+    {
+        var connections = 0;
+        var inFlight = 0;
+        var maxInFlightPerConnection = 0;
+        var gate = new object();
+        await using var server = new FakeHttp2Server(async c =>
+        {
+            Interlocked.Increment(ref connections);
+            await c.HandshakeAsync((0x3, 1)); // SETTINGS_MAX_CONCURRENT_STREAMS = 1
+            while (true)
+            {
+                var headers = await c.ReadUntilAsync(FakeHttp2Connection.Headers);
+                // A second HEADERS before this stream is answered would break the limit.
+                var now = Interlocked.Increment(ref inFlight);
+                await c.ReadUntilAsync(FakeHttp2Connection.Data, f => f.StreamId == headers.StreamId && f.EndStream);
+                await Task.Delay(30);
+                await c.WriteResponseAsync(headers.StreamId, new EchoResponse { Message = "ok" });
+                Interlocked.Decrement(ref inFlight);
+                lock (gate)
+                {
+                    maxInFlightPerConnection = Math.Max(maxInFlightPerConnection, now);
+                }
+            }
+        });
+        using var channel = GrpcChannel.ForAddress(server.Address, new GrpcChannelOptions { MaxConnections = 2 });
+        var calls = Enumerable.Range(0, 8).Select(_ => channel.UnaryAsync(Methods.UnaryEcho, new EchoRequest())).ToArray();
+        var responses = await Task.WhenAll(calls).WaitAsync(s_limit);
+        Assert.All(responses, r => Assert.Equal("ok", r.Message));
+        Assert.Equal(2, connections);
+        Assert.True(maxInFlightPerConnection <= 2, $"{maxInFlightPerConnection} streams in flight over 2 connections limited to 1 each");
+        Assert.Empty(server.Errors);
+    }
 }

@@ -447,7 +447,9 @@ internal sealed class Http2ClientStream : IValueTaskSource<int>
         var count = _bodyEnd - _bodyStart;
         if (_body is null)
         {
-            _body = ArrayPool<byte>.Shared.Rent(Math.Max(InitialBodyBufferSize, data.Length));
+            // Direct path: the whole unary response usually comes in one DATA frame, so rent just that (with many calls
+            // in flight the pool's per-core stacks run dry and a rent allocates: 64 B then costs less than 1 KiB).
+            _body = ArrayPool<byte>.Shared.Rent(_request is null ? data.Length : Math.Max(InitialBodyBufferSize, data.Length));
             _bodyStart = _bodyEnd = 0;
         }
         else if (_body.Length - _bodyEnd < data.Length)
