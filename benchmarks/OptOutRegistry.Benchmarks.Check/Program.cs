@@ -8,6 +8,7 @@ using OptOutRegistry.Benchmarks.Check;
 //   batch  --server URL --queries FILE [--seconds S] [--concurrency C]     CheckBatch of 1,000 URLs
 //   stream --server URL --queries FILE [--seconds S]                       CheckStream, 1,000-URL requests, 8 in flight
 //   unary  --server URL --queries FILE [--seconds S] [--rate R]           one URL per call at R calls/s (open loop): p50/p99
+//   stages [--selectors N] [--rounds R]   server work per 1,000-URL batch in process, previous vs fast path, thread CPU
 //   encode --queries FILE --out DIR                                       gRPC-framed unary.bin and batch.bin for h2load -d
 //   bdn                                                                    BenchmarkDotNet in-process engine benchmark
 var options = Args.Parse(args);
@@ -25,6 +26,9 @@ switch (args.FirstOrDefault())
     case "unary":
         await Load.UnaryAsync(options["server"], options["queries"], Seconds(options), int.Parse(options.GetValueOrDefault("rate", "10000")));
         break;
+    case "stages":
+        Stages.Run(int.Parse(options.GetValueOrDefault("selectors", "1000000")), int.Parse(options.GetValueOrDefault("rounds", "20")));
+        break;
     case "encode":
         Load.Encode(options["queries"], options["out"]);
         break;
@@ -32,7 +36,7 @@ switch (args.FirstOrDefault())
         BenchmarkRunner.Run<CheckEngineBenchmarks>(args: args[1..]);
         break;
     default:
-        Console.Error.WriteLine("usage: seed|batch|stream|unary|encode|bdn [--server URL] [--queries FILE] [--selectors N] [--seconds S] [--rate R] [--concurrency C]");
+        Console.Error.WriteLine("usage: seed|batch|stream|unary|stages|encode|bdn [--server URL] [--queries FILE] [--selectors N] [--seconds S] [--rate R] [--concurrency C]");
         return 2;
 }
 
