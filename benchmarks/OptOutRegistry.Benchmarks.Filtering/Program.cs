@@ -33,6 +33,8 @@ public static class Program
                 return Probe(args[1]);
             case "load-probe":
                 return LoadProbe(args[1]);
+            case "load-ab":
+                return LoadAb(args[1], (int)Arg(args, 2, 3));
             case "text":
                 return Text((int)Arg(args, 1, 16));
             default:
@@ -175,6 +177,64 @@ public static class Program
         }
 
         return 0;
+    }
+
+    // Same process, alternating: the round-two load (the file read three times: signature check, a sequential
+    // parse/convert/build, digest) against SnapshotFilterChecker.Load (one pass, parallel decode overlapping the build).
+    private static int LoadAb(string directory, int rounds)
+    {
+        var path = Path.Combine(directory, "registry.snapshot");
+        for (var round = 0; round < rounds; round++)
+        {
+            for (var variant = 0; variant < 2; variant++)
+            {
+                GC.Collect();
+                var cpu0 = ProcessCpu();
+                var clock = Stopwatch.StartNew();
+                long selectors;
+                if (variant == 0)
+                {
+                    selectors = SequentialLoad(path);
+                }
+                else
+                {
+                    selectors = SnapshotFilterChecker.Load(path).Matcher.SelectorCount;
+                }
+
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"load-ab round={round} variant={(variant == 0 ? "three-pass-sequential" : "one-pass-parallel")} selectors={selectors} wall_s={clock.Elapsed.TotalSeconds:F2} cpu_s={ProcessCpu() - cpu0:F2}"));
+            }
+        }
+
+        return 0;
+    }
+
+    private static long SequentialLoad(string path)
+    {
+        for (var pass = 0; pass < 2; pass++)
+        {
+            using var verifier = OptOutRegistry.Snapshots.SnapshotReader.Open(File.OpenRead(path));
+            while (verifier.TryReadRecord(out _, out _))
+            {
+            }
+
+            if (pass == 0 && !verifier.VerifySignature())
+            {
+                throw new InvalidOperationException("signature");
+            }
+        }
+
+        var reservations = new List<OptOutRegistry.Core.Model.Reservation>();
+        using var reader = OptOutRegistry.Snapshots.SnapshotReader.Open(File.OpenRead(path));
+        long count = 0;
+        while (reader.TryReadRecord(out _, out var payload))
+        {
+            var r = OptOutRegistry.Snapshots.ProtoConvert.ToCore(OptOutRegistry.Api.V1.Reservation.Parser.ParseFrom(payload.Span));
+            count += r.Selectors.Count;
+            reservations.Add(r);
+        }
+
+        return OptOutRegistry.Core.Matching.MatcherIndex.Build(reservations, new OptOutRegistry.Core.Matching.MatcherOptions { ExpectedSelectors = count }).SelectorCount;
     }
 
     private static int Text(int mebibytes)

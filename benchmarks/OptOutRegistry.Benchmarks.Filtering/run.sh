@@ -2,6 +2,8 @@
 # Side by side in ONE run: DuckDB's exact-URL anti-join (2 threads) and optout filter on the same 1M JSON Lines records
 # and the same 1M registered URLs (as a URL list for DuckDB, as a signed snapshot for optout), then ISCC Text-Code.
 # Usage: benchmarks/OptOutRegistry.Benchmarks.Filtering/run.sh [DIR] [RECORDS] [SELECTORS]
+# BASE=/path/to/optout-filter-bench.dll (an older build of this project) adds that build's in-process run to the same
+# run, next to this one, for before/after ratios on the same machine state.
 # Needs node + npm (the DuckDB peer is installed into duckdb/node_modules at the version package.json pins).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -32,6 +34,11 @@ echo "== optout filter, in process (snapshot load timed apart), 2 workers and 1 
 ours=$(dotnet "$bench" run "$dir" records.jsonl 2)
 echo "$ours"
 dotnet "$bench" run "$dir" records.jsonl 1
+if [ -n "${BASE:-}" ]; then
+  echo "== BASE build ($BASE), same data, 2 workers, then this build again"
+  dotnet "$BASE" run "$dir" records.jsonl 2 | sed 's/^/base /'
+  dotnet "$bench" run "$dir" records.jsonl 2
+fi
 echo "== whole processes (start-up, snapshot load and JIT included)"
 /usr/bin/time -f "duckdb-process wall_s=%e cpu_s=%U+%S max_rss_kb=%M" node "$here/duckdb/antijoin.mjs" "$dir/records.jsonl" "$dir/blocked-urls.txt" "$dir/duckdb-kept.jsonl" 2 >/dev/null
 /usr/bin/time -f "optout-process wall_s=%e cpu_s=%U+%S max_rss_kb=%M" dotnet "$optout" filter --input "$dir/records.jsonl" --kept "$dir/cli-kept.jsonl" --removed "$dir/cli-removed.jsonl" --snapshot "$dir/registry.snapshot" 2>&1 | grep -v '^$'

@@ -46,10 +46,16 @@ public sealed record FilterOptions
     /// <summary>Batches parsed and checked at once; 0 for the checker's <see cref="IFilterChecker.Concurrency"/>.</summary>
     public int Workers { get; init; }
 
-    /// <summary>Most records per pipeline batch (the unit handed between stages and sent to a server in one request).</summary>
+    /// <summary>
+    /// Most records per pipeline batch for CSV, TSV and WARC (the unit handed between stages and sent to a server in one
+    /// request). JSON Lines and URL lists are read as blocks of <see cref="BatchBytes"/> and split by the workers.
+    /// </summary>
     public int BatchRecords { get; init; } = 4096;
 
-    /// <summary>Bytes per pipeline batch (a batch closes before exceeding it unless one record is larger).</summary>
+    /// <summary>
+    /// Bytes per pipeline batch: a batch closes before exceeding it unless one record is larger. For JSON Lines and URL
+    /// lists, the size of the blocks the reader cuts after their last LF.
+    /// </summary>
     public int BatchBytes { get; init; } = 1 << 20;
 }
 
@@ -63,10 +69,11 @@ public sealed class FilterException(string message) : Exception(message);
 /// kept + removed + rejected = records read is asserted at the end of every run.
 /// </summary>
 /// <remarks>
-/// Three stages joined by channels (docs/filtering.md "Pipeline"): one reader (input, gzip, splitting into records,
-/// gathered into batches), <see cref="FilterOptions.Workers"/> workers (parsing, fingerprinting, canonicalising and
-/// checking a whole batch at a time) and one writer (outputs in input order, counts). Batches come from a fixed pool,
-/// so memory is bounded by pool size × batch size whatever the input size.
+/// Three stages joined by channels (docs/filtering.md "Pipeline and memory"): one reader (for JSON Lines and URL lists
+/// only blocks of bytes cut after their last LF; for CSV, TSV and WARC records gathered into batches),
+/// <see cref="FilterOptions.Workers"/> workers (splitting blocks, parsing, fingerprinting, canonicalising and checking a
+/// whole batch at a time) and one writer (outputs in input order, counts). Batches come from a fixed pool, so memory is
+/// bounded by pool size × batch size whatever the input size.
 /// </remarks>
 public static class DatasetFilter
 {
