@@ -212,8 +212,7 @@ internal sealed class GrpcCall<TRequest, TResponse> : IGrpcCall, IAsyncStreamRea
     /// <summary>ValidateHeaders, the one-message rule and the status, over the fields the transport decoded.</summary>
     private TResponse CompleteDirect(Client.Http2.Http2ClientStream stream)
     {
-        var headers = stream.DirectHeaders!;
-        if (FindField(headers, GrpcProtocolConstants.StatusTrailer) is not null)
+        if (stream.DirectHeaders is { } headers)
         {
             // Trailers-only (PROTOCOL-HTTP2.md): the status is in the headers; a unary call needs a message, so OK is INTERNAL.
             _trailerList = headers;
@@ -227,7 +226,7 @@ internal sealed class GrpcCall<TRequest, TResponse> : IGrpcCall, IAsyncStreamRea
             var code = stream.DirectStatusCode;
             throw StatusException(new Status(GrpcProtocolHelpers.MapHttpStatus(code), $"Bad gRPC response. HTTP status code: {code}"));
         }
-        var contentType = FindField(headers, "content-type");
+        var contentType = stream.DirectContentType;
         if (!GrpcProtocolHelpers.IsGrpcContentType(contentType))
         {
             throw StatusException(new Status(StatusCode.Internal, contentType is null
@@ -827,9 +826,9 @@ internal sealed class GrpcCall<TRequest, TResponse> : IGrpcCall, IAsyncStreamRea
                 return Method<TRequest, TResponse>.ResponseParser.ParseFrom(payload);
             }
             string? encoding = null;
-            if (_direct is { DirectHeaders: { } fields })
+            if (_direct is { } direct)
             {
-                encoding = FindField(fields, GrpcProtocolConstants.MessageEncodingHeader);
+                encoding = direct.DirectEncoding;
             }
             else if (_response!.Headers.NonValidated.TryGetValues(GrpcProtocolConstants.MessageEncodingHeader, out var values))
             {

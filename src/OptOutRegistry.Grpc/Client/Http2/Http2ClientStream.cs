@@ -62,8 +62,17 @@ internal sealed class Http2ClientStream : IValueTaskSource<int>
     /// <summary>Direct path: the response's :status.</summary>
     public int DirectStatusCode { get; private set; }
 
-    /// <summary>Direct path: the response header fields (pseudo-headers included).</summary>
+    /// <summary>Direct path: the response header fields of a trailers-only response (else null).</summary>
     public List<KeyValuePair<string, string>>? DirectHeaders { get; private set; }
+
+    /// <summary>Direct path: the response content-type.</summary>
+    public string? DirectContentType { get; private set; }
+
+    /// <summary>Direct path: the response grpc-encoding.</summary>
+    public string? DirectEncoding { get; private set; }
+
+    /// <summary>The trailers of nearly every successful call, shared (never modified by readers).</summary>
+    private static readonly List<KeyValuePair<string, string>> s_okTrailers = [new("grpc-status", "0")];
 
     /// <summary>Direct path: the trailer fields, null when the stream ended without trailers.</summary>
     public List<KeyValuePair<string, string>>? DirectTrailers { get; private set; }
@@ -246,7 +255,28 @@ internal sealed class Http2ClientStream : IValueTaskSource<int>
             if (_request is null)
             {
                 DirectStatusCode = status;
-                DirectHeaders = new List<KeyValuePair<string, string>>(headers);
+                // The direct path exposes no response headers: it needs content-type, grpc-encoding and, only for a
+                // trailers-only response, the whole list (status and trailers); copying it per call cost ~190 B.
+                var trailersOnly = false;
+                foreach (var (name, value) in headers)
+                {
+                    switch (name)
+                    {
+                        case "content-type":
+                            DirectContentType = value;
+                            break;
+                        case "grpc-encoding":
+                            DirectEncoding = value;
+                            break;
+                        case "grpc-status":
+                            trailersOnly = true;
+                            break;
+                    }
+                }
+                if (trailersOnly)
+                {
+                    DirectHeaders = new List<KeyValuePair<string, string>>(headers);
+                }
                 _headersReceived = true;
                 if (endStream)
                 {
@@ -294,7 +324,9 @@ internal sealed class Http2ClientStream : IValueTaskSource<int>
                         return "Trailers contain a pseudo-header.";
                     }
                 }
-                DirectTrailers = new List<KeyValuePair<string, string>>(headers);
+                DirectTrailers = headers.Count == 1 && headers[0].Key == "grpc-status" && headers[0].Value == "0"
+                    ? s_okTrailers
+                    : new List<KeyValuePair<string, string>>(headers);
                 EndResponse();
                 return null;
             }
