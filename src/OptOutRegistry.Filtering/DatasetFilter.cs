@@ -752,6 +752,19 @@ internal sealed class RecordBatch
         {
             Members = new byte[_bytes];
         }
+
+        // A block of very short lines (say 1 MiB of empty lines) grows the per-record arrays to a million entries;
+        // the pool must not keep that for the rest of the run.
+        if (Start.Length > 16 * _capacity)
+        {
+            Start = new int[_capacity];
+            Length = new int[_capacity];
+            Line = new long[_capacity];
+            Reason = new string?[_capacity];
+            Verdicts = new Verdict[_capacity];
+            SubjectStart = new int[_capacity];
+            SubjectCount = new int[_capacity];
+        }
     }
 }
 

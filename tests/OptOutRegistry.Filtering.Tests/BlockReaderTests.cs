@@ -64,6 +64,18 @@ public sealed class BlockReaderTests(SnapshotFixture fixture) : IClassFixture<Sn
     }
 
     [Fact]
+    public void A_block_of_empty_lines_rejects_each_line_in_order()
+    {
+        // 300,000 empty lines then one good record: every line is a record (rejected), numbered in order.
+        var input = new string('\n', 300_000) + "{\"url\":\"https://blocked.example/x\"}\n";
+        var (kept, removed, report) = Run(input, 1 << 16, workers: 2, maxRecordBytes: 1000);
+        Assert.Equal((300_001L, 0L, 1L, 300_000L), (report.InputRecords, report.Kept, report.Removed, report.Rejected));
+        Assert.Equal(string.Empty, kept);
+        Assert.Equal("{\"url\":\"https://blocked.example/x\"}\n", removed);
+        Assert.Equal(Enumerable.Range(1, FilterReport.MaxRejectedListed).Select(i => (long)i), report.RejectedRecords.Select(r => r.Line));
+    }
+
+    [Fact]
     public void Empty_input_has_no_records()
     {
         var (kept, removed, report) = Run(string.Empty, 1 << 20, workers: 2, maxRecordBytes: 1000, name: "empty.jsonl");
