@@ -45,6 +45,9 @@ echo "== whole processes (start-up, snapshot load and JIT included)"
 echo "== text: ISCC Text-Code alone, and optout filter --text-field on 100k records of 2,000 bytes"
 dotnet "$bench" text 16
 dotnet "$bench" run "$dir/text" records-text.jsonl 2 text
+if [ -n "${BASE:-}" ]; then
+  dotnet "$BASE" run "$dir/text" records-text.jsonl 2 text | sed 's/^/base /'
+fi
 
 d=$(sed -n 's/.*records_per_s=\([0-9]*\).*/\1/p' <<<"$duck")
 o=$(sed -n 's/.*records_per_s=\([0-9]*\).*/\1/p' <<<"$ours")

@@ -64,6 +64,17 @@ public sealed class JsonLineScannerTests
     {
         var error = FieldPath.Extract(Encoding.UTF8.GetBytes(line), s_url, new FieldPath("meta.text"), out _, out _);
         Assert.StartsWith("malformed JSON", error, StringComparison.Ordinal);
+        Assert.StartsWith("malformed JSON", FieldPath.Extract(Encoding.UTF8.GetBytes(line), s_url, null, out _, out _), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Fuzz_input_with_a_truncated_surrogate_name_is_rejected()
+    {
+        // tools/OptOutRegistry.Fuzz target filter.field-path reported this input.
+        var input = Convert.FromBase64String("eyJcdWQ4MDAiOg==");
+        Assert.Equal("{\"\\ud800\":", Encoding.UTF8.GetString(input));
+        var error = FieldPath.Extract(input, new FieldPath("url"), new FieldPath("meta.text"), out _, out _);
+        Assert.StartsWith("malformed JSON", error, StringComparison.Ordinal);
     }
 
     [Fact]
