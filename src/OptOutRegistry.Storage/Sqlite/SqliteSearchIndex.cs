@@ -103,7 +103,9 @@ internal sealed class SqliteSearchIndex : IAsyncDisposable
         await _writer.OpenAsync(cancellationToken).ConfigureAwait(false);
         // synchronous=NORMAL: derived data. In WAL mode a power loss may drop the last index transactions but never
         // corrupts the file (sqlite.org/pragma.html#pragma_synchronous), and indexed_seq rolls back with them.
-        Execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 30000; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;");
+        // journal_size_limit: a 20,000-row FTS5 transaction (with its segment merges) grows the WAL to hundreds of MiB,
+        // and SQLite keeps the file at its largest size unless told to truncate it after a checkpoint.
+        Execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 30000; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY; PRAGMA journal_size_limit = 67108864;");
         return Convert.ToInt32(Scalar("PRAGMA user_version"), System.Globalization.CultureInfo.InvariantCulture);
     }
 
