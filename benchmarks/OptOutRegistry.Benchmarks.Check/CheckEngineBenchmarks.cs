@@ -22,6 +22,7 @@ public class CheckEngineBenchmarks
     private byte[] _responseBytes = null!;
     private Pb.CheckBatchResponse _response = null!;
     private byte[] _writeBuffer = null!;
+    private readonly System.Buffers.ArrayBufferWriter<byte> _fastOutput = new(64 * 1024);
 
     [GlobalSetup]
     public void Setup()
@@ -56,7 +57,7 @@ public class CheckEngineBenchmarks
         }
     }
 
-    [GlobalSetup(Targets = [nameof(ParseRequest), nameof(WriteResponse), nameof(ClientParseResponse)])]
+    [GlobalSetup(Targets = [nameof(ParseRequest), nameof(WriteResponse), nameof(ClientParseResponse), nameof(FastPath)])]
     public void SetupMessages()
     {
         Setup();
@@ -74,6 +75,17 @@ public class CheckEngineBenchmarks
     {
         _response.WriteTo(_writeBuffer.AsSpan());
         return _writeBuffer.Length;
+    }
+
+    [Benchmark(Description = "server: fast path, read + answer + write 1,000 URLs (CheckBatchFastPath)")]
+    public int FastPath()
+    {
+        using var answer = new CheckBatchAnswer();
+        CheckBatchWire.TryRead(new System.Buffers.ReadOnlySequence<byte>(_requestBytes), answer);
+        CheckBatchFastPath.Answer(_engine, answer);
+        _fastOutput.ResetWrittenCount();
+        answer.WriteTo(_fastOutput);
+        return _fastOutput.WrittenCount;
     }
 
     [Benchmark(Description = "client: parse the 1,000-result CheckBatchResponse")]
