@@ -16,20 +16,27 @@ namespace OptOutRegistry.Core.Matching;
 /// SHA-256 digests, standard identifiers and ISCC codes, with provenance on demand.
 /// <para><b>Check path (URLs).</b> The raw URL is canonicalised into a stack buffer
 /// (<see cref="UrlCanonicalizer.TryWriteMatchKey"/>). The host's label suffixes (<c>a.b.example.com</c>,
-/// <c>b.example.com</c>, <c>example.com</c>, <c>com</c>) are hashed in one backward pass and probed in the host
-/// table, one probe each, behind a cache-resident Bloom filter (<c>HostFilter</c>) that rejects most suffixes without
-/// touching the table; most hosts have no rules and the check ends there. No Public Suffix List lookup
-/// happens on this path (domain selectors were validated when registered). Only the host's own slot leads to
-/// its exact-URL probe (one or two hash probes) and its prefix/pattern list. Misses are overlapped: when the filter
-/// passes the full host, the URL slot is prefetched before the host slot is probed, and the host's first rule line
-/// before the URL slot is read, so a covered check waits for about two misses in a row (host slot ∥ URL slot, then
-/// reservation ∥ rules) rather than five to seven.</para>
-/// <para><b>Layout</b>: key hashes (64-bit, <c>KeyHasher</c>) in open-addressing tables of 16-byte slots at load
-/// ≤ 0.8; a URL/content slot's <c>uint</c> is a reservation index (30 bits) with flags (bit 31 host verified, bit 30
-/// any-query); a host slot (<c>HostTable</c>) holds the host's record itself: the heads of its linked lists of 32-byte
-/// prefix/pattern rules and 12-byte host/domain rules and a "has url selectors" bit. Reservations are 32-byte
-/// structs (validity interval in UTC ticks, packed statements, holder and policy indices, id in a byte arena). No
-/// key strings are stored for URL, host, SHA-256 or identifier selectors.</para>
+/// <c>b.example.com</c>, <c>example.com</c>, <c>com</c>) are hashed in one backward pass and screened by a Bloom filter
+/// (<c>HostFilter</c>, 10 bits per host, on one huge page at 10 M selectors) that rejects most suffixes without touching
+/// the host table; most hosts have no rules and the check ends there. No Public Suffix List lookup happens on this path
+/// (domain selectors were validated when registered). For a full host that passes, its host slot and its exact-URL
+/// bucket are prefetched at once. Then:
+/// an exact-URL hit whose reservation disallows the purpose decides the check (nothing outranks it: within a holder the
+/// exact URL is the most specific selector, across holders the most restrictive verdict wins), from validity and
+/// statements stored inline in the URL slot, without the reservation record; otherwise the host and domain rules of
+/// each suffix, the exact-URL hits and the host's prefix/pattern rules (screened by their literal heads, prefetched as
+/// soon as the host slot is read) are combined. So a covered check waits for about one cache miss, an uncovered check
+/// on a host with rules for two, where round two waited for two to four. <see cref="CheckUrls"/> runs the same stages over a
+/// batch as a software pipeline, so the misses of several URLs overlap.</para>
+/// <para><b>Layout</b>: key hashes (64-bit, <c>KeyHasher</c>) in open-addressing tables of 16-byte slots probed from
+/// cache-line buckets of four (a lookup reads one line unless its bucket is full); the URL table at load ≤ 0.6 (its
+/// lookups are mostly unsuccessful), the others ≤ 0.7–0.8. A URL/content slot holds a reservation index (30 bits)
+/// with flags (bit 31 host verified, bit 30 any-query) and 32 bits of inline verdict data for URLs; a host slot
+/// (<c>HostTable</c>) holds the host's record itself: the heads of its linked lists of 32-byte prefix/pattern rules and
+/// 12-byte host/domain rules and a "has url selectors" bit. Reservations are 32-byte structs (validity interval in UTC
+/// ticks, packed statements, holder and policy indices, id in a byte arena). No key strings are stored for URL,
+/// host, SHA-256 or identifier selectors. The big tables are pinned, line-aligned and advised for transparent huge
+/// pages (<c>LargePages</c>): under a hypervisor a TLB miss costs about as much as the cache miss.</para>
 /// <para><b>Hash collisions.</b> A 64-bit key hash is compared, not the key. Two different keys collide with
 /// probability 2⁻⁶⁴; a query that is not covered is reported covered when its hash equals one of the n indexed
 /// hashes: about n / 2⁶⁴ per check, 5 × 10⁻¹² at 100 million selectors, i.e. one false hit in 2 × 10¹¹ checks.
@@ -38,7 +45,8 @@ namespace OptOutRegistry.Core.Matching;
 /// <para><b>Concurrency.</b> One writer at a time (<see cref="Apply"/> takes a private lock), any number of
 /// readers that take no lock and allocate nothing: writers fully write an entry before publishing it with a
 /// release write, grow arrays by copy-and-publish, and change a reservation's end instant with one atomic 64-bit
-/// write. A write is visible to every check that starts after <see cref="Apply"/> returns (well inside the
+/// write after setting its bit in the ended set (<c>EndedSet</c>), which is what makes the inline verdict data of its
+/// URL slots fall back to the record. A write is visible to every check that starts after <see cref="Apply"/> returns (well inside the
 /// 100 ms budget); table growth, the only slow write, runs on the writer without blocking readers.</para>
 /// <para><b>History.</b> Nothing is removed: superseded and revoked reservations keep their entries with the
 /// instant of the change, so as-of checks before it still see them.</para>
@@ -88,7 +96,6 @@ public sealed class MatcherIndex
     private ByteArena _paths = new();
     private readonly long[] _selectorCounts = new long[SelectorKinds.Count];
     private readonly EndedSet _ended = new();
-    private RuleHeadTable _ruleHeads;
 
     /// <summary>An empty index.</summary>
     public MatcherIndex(MatcherOptions? options = null)
@@ -101,7 +108,6 @@ public sealed class MatcherIndex
         _urls = new KeyTable(expected * 7 / 10, maxLoadPercent: 60);
         _hosts = new HostTable(expected / 8);
         _hostFilter = new HostFilter(expected / 8);
-        _ruleHeads = new RuleHeadTable(expected / 16);
         _sha256 = new KeyTable(16);
         _identifiers = new KeyTable(16);
         _ids = new KeyTable(expected / 4);
@@ -389,7 +395,6 @@ public sealed class MatcherIndex
         {
             // The full host may have URL rules: prefetch the exact-URL slots as well.
             var k = key[..written];
-            _ruleHeads.Prefetch(p.Suffixes[count - 1].Hash);
             p.UrlHash = KeyHasher.Hash(k);
             _urls.Prefetch(p.UrlHash);
             if (parts.QueryStart >= 0)
@@ -431,13 +436,7 @@ public sealed class MatcherIndex
         var head = HostTable.PathHead(paths);
         if (head >= 0)
         {
-            // Rules are read at stage 3 only for a host whose rule heads do not fit its RuleHeadTable line.
-            var lines = _ruleHeads.Current;
-            var line = RuleHeadTable.Lines.Find(lines, p.Suffixes[p.SuffixCount - 1].Hash);
-            if (line < 0 || (lines.Meta(line) & RuleHeadTable.Overflow) != 0)
-            {
-                CacheHint.Prefetch(ref _pathRules.Items[head]);
-            }
+            CacheHint.Prefetch(ref _pathRules.Items[head]);
         }
 
         if ((paths & HostTable.HasUrls) != 0 && _urls.Find(p.UrlHash).Next(out var value))
@@ -535,7 +534,7 @@ public sealed class MatcherIndex
         {
             var suffix = p.Suffixes[s];
             var authority = suffix.Start == 0;
-            MatchHostSuffix(host, suffix.Start, suffix.Hash, key, authority, p.Parts, p.UrlHash, p.UrlHashWithoutQuery, purpose, t, ref sink, useRuleHeads: true);
+            MatchHostSuffix(host, suffix.Start, suffix.Hash, key, authority, p.Parts, p.UrlHash, p.UrlHashWithoutQuery, purpose, t, ref sink);
         }
 
         return sink.Complete();
@@ -667,7 +666,7 @@ public sealed class MatcherIndex
     {
         lock (_writeLock)
         {
-            long bytes = _ruleHeads.Bytes + _ended.Bytes + _hosts.Bytes + _urls.Bytes + _sha256.Bytes + _identifiers.Bytes + _ids.Bytes + _iscc.Bytes + _arena.Bytes + _paths.Bytes + _hostFilter.Bytes;
+            long bytes = _ended.Bytes + _hosts.Bytes + _urls.Bytes + _sha256.Bytes + _identifiers.Bytes + _ids.Bytes + _iscc.Bytes + _arena.Bytes + _paths.Bytes + _hostFilter.Bytes;
             bytes += (long)_reservations.Capacity * Unsafe.SizeOf<ReservationRecord>();
             bytes += (long)_pathRules.Capacity * Unsafe.SizeOf<PathRule>();
             bytes += (long)_hostRules.Capacity * Unsafe.SizeOf<HostRule>();
@@ -766,7 +765,7 @@ public sealed class MatcherIndex
     /// <paramref name="authority"/> (the full host of a URL without a port) the URL and path rules too.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void MatchHostSuffix<TSink>(ReadOnlySpan<char> host, int i, ulong hash, ReadOnlySpan<char> key, bool authority, MatchKeyParts parts,
-        ulong urlHash, ulong urlHashWithoutQuery, UsageCategory purpose, long t, ref TSink sink, bool useRuleHeads = false)
+        ulong urlHash, ulong urlHashWithoutQuery, UsageCategory purpose, long t, ref TSink sink)
         where TSink : struct, IMatchSink
     {
         var slots = _hosts.Slots;
@@ -786,7 +785,7 @@ public sealed class MatcherIndex
 
         if (authority)
         {
-            MatchAuthority(key, parts, paths, urlHash, urlHashWithoutQuery, purpose, t, ref sink, useRuleHeads ? hash : 0);
+            MatchAuthority(key, parts, paths, urlHash, urlHashWithoutQuery, purpose, t, ref sink);
         }
     }
 
@@ -813,34 +812,17 @@ public sealed class MatcherIndex
     /// <paramref name="urlHash"/> and <paramref name="urlHashWithoutQuery"/> are the key hashes when the caller
     /// already computed them (0: compute here).
     /// </summary>
-    /// <para>With <paramref name="authorityHash"/> (the staged check path, which prefetched the authority's
-    /// <see cref="RuleHeadTable"/> line with its slots) the rules are screened by their heads in that line and only a
-    /// rule whose head fits the path is read; 0: the rule list is walked.</para>
     [SkipLocalsInit]
     private void MatchAuthority<TSink>(ReadOnlySpan<char> key, MatchKeyParts parts, uint paths, ulong urlHash, ulong urlHashWithoutQuery,
-        UsageCategory purpose, long t, ref TSink sink, ulong authorityHash = 0)
+        UsageCategory purpose, long t, ref TSink sink)
         where TSink : struct, IMatchSink
     {
         var head = HostTable.PathHead(paths);
         var rules = _pathRules.Items;
-        RuleHeadTable.Lines? lines = null;
-        var line = -1;
-        var meta = 0u;
         if (head >= 0)
         {
-            if (authorityHash != 0)
-            {
-                lines = _ruleHeads.Current;
-                line = RuleHeadTable.Lines.Find(lines, authorityHash);
-                meta = line >= 0 ? lines.Meta(line) : RuleHeadTable.Overflow;
-            }
-
-            if (line < 0 || (meta & RuleHeadTable.Overflow) != 0)
-            {
-                // The host's rules are scanned after the URL probe; their line loads meanwhile.
-                CacheHint.Prefetch(ref rules[head]);
-                line = -1;
-            }
+            // The host's rules are scanned after the URL probe; their line loads meanwhile.
+            CacheHint.Prefetch(ref rules[head]);
         }
 
         if ((paths & HostTable.HasUrls) != 0)
@@ -878,22 +860,6 @@ public sealed class MatcherIndex
         var pathHead = PackHead(path, out var pathHeadLength);
         Span<char> patternBuffer = stackalloc char[256];
         Span<char> needle = stackalloc char[8];
-        if (line >= 0)
-        {
-            // Only rules whose head fits the path are read (each a likely cache miss); the line holds all of them.
-            var count = (int)(meta & 7);
-            for (var e = 0; e < count; e++)
-            {
-                var bits = (int)(meta >> (4 + (6 * e)));
-                if (HeadFits(lines!.Head(line, e), bits & 15, (byte)((bits >> 4) & 3), path, pathHead, pathHeadLength, needle))
-                {
-                    MatchPathRule(ref rules[lines.Index(line, e)], path, authority, purpose, t, ref sink, patternBuffer);
-                }
-            }
-
-            return;
-        }
-
         for (var n = head; n >= 0; n = rules[n].Next)
         {
             ref var rule = ref rules[n];
@@ -1278,7 +1244,6 @@ public sealed class MatcherIndex
                 };
                 var n = _pathRules.Add(rule);
                 _hosts.SetPathHead(h, n);
-                _ruleHeads.Add(KeyHasher.HostHash(selector.Authority!), n, rule.Head, rule.HeadLength, rule.IsPattern);
                 break;
             }
 
@@ -1362,13 +1327,6 @@ public sealed class MatcherIndex
         var pathRules = new AppendArray<PathRule>(_pathRules.Count);
         var hostRules = new AppendArray<HostRule>(_hostRules.Count);
         var chain = new List<int>();
-        var hostsWithRules = 0;
-        for (var h = 0; h < count; h++)
-        {
-            hostsWithRules += _hosts.IsOccupied(h) && _hosts.GetPathHead(h) >= 0 ? 1 : 0;
-        }
-
-        var ruleHeads = new RuleHeadTable(hostsWithRules);
         for (var h = 0; h < count; h++)
         {
             if (!_hosts.IsOccupied(h))
@@ -1395,12 +1353,6 @@ public sealed class MatcherIndex
             if (next >= 0)
             {
                 _hosts.SetPathHead(h, next);
-                var hash = _hosts.HashAt(h);
-                for (var n = next; n >= 0; n = pathRules[n].Next)
-                {
-                    ref var rule = ref pathRules[n];
-                    ruleHeads.Add(hash, n, rule.Head, rule.HeadLength, rule.IsPattern);
-                }
             }
 
             chain.Clear();
@@ -1425,7 +1377,6 @@ public sealed class MatcherIndex
 
         _paths = paths;
         _pathRules = pathRules;
-        _ruleHeads = ruleHeads;
         _hostRules = hostRules;
     }
 

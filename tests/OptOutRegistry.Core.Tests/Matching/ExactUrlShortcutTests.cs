@@ -133,12 +133,11 @@ public class ExactUrlShortcutTests
     }
 
     [Theory]
-    // Few hosts: many rules each, more than a host's rule-head line holds (the fast path walks the rule list).
+    // Few hosts with many rules each, and many hosts with a few each.
     [InlineData(5, 300, false)]
-    // More hosts: most have at most 4 prefix/pattern rules, screened from the rule-head line; some have more.
     [InlineData(30, 400, false)]
     [InlineData(60, 300, false)]
-    // The same, half of the reservations added after the build (rule heads written by Apply, not by the compaction).
+    // The same, half of the reservations added after the build (by Apply: rule lists not compacted).
     [InlineData(30, 400, true)]
     public void RandomRegistries_FastFormsAgreeWithTheProvenancePath(int hostCount, int reservationCount, bool halfAddedLater)
     {

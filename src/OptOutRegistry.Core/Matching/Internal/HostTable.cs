@@ -142,9 +142,6 @@ internal sealed class HostTable
     /// <summary>Writer: number of slots (occupied or not), for the post-build compaction's walk.</summary>
     public int Capacity => _slots.Capacity;
 
-    /// <summary>Writer: the hash stored in a slot.</summary>
-    public ulong HashAt(int slot) => _slots[slot].Hash;
-
     /// <summary>Writer: whether a slot is occupied.</summary>
     public bool IsOccupied(int slot) => _slots[slot].Hash != 0;
 
