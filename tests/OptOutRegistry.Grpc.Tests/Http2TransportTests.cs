@@ -444,4 +444,28 @@ public sealed class Http2TransportTests
         Assert.True(maxInFlightPerConnection <= 2, $"{maxInFlightPerConnection} streams in flight over 2 connections limited to 1 each");
         Assert.Empty(server.Errors);
     }
+
+    [Fact]
+    public async Task RefusedConnect_FailsTheCall_AndTheNextCallConnectsOnceTheServerIsUp()
+    {
+        var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        probe.Start();
+        var port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+        using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{port}");
+        for (var i = 0; i < 3; i++)
+        {
+            var ex = await Assert.ThrowsAsync<RpcException>(() => channel.UnaryAsync(Methods.UnaryEcho, new EchoRequest()).WaitAsync(s_limit));
+            Assert.Equal(StatusCode.Unavailable, ex.StatusCode);
+        }
+        // A failed connect must not stick: once something listens, calls go through.
+        await using var server = new FakeHttp2Server(async c =>
+        {
+            await c.HandshakeAsync();
+            var id = await c.ReadRequestAsync();
+            await c.WriteResponseAsync(id, new EchoResponse { Message = "up now" });
+            await c.DrainAsync();
+        }, port);
+        Assert.Equal("up now", (await channel.UnaryAsync(Methods.UnaryEcho, new EchoRequest()).WaitAsync(s_limit)).Message);
+    }
 }

@@ -18,14 +18,15 @@ public readonly record struct RawFrame(byte Type, byte Flags, int StreamId, byte
 /// </summary>
 public sealed class FakeHttp2Server : IAsyncDisposable
 {
-    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+    private readonly TcpListener _listener;
     private readonly Func<FakeHttp2Connection, Task> _script;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _acceptLoop;
     private readonly List<Task> _connections = new();
 
-    public FakeHttp2Server(Func<FakeHttp2Connection, Task> script)
+    public FakeHttp2Server(Func<FakeHttp2Connection, Task> script, int port = 0)
     {
+        _listener = new TcpListener(IPAddress.Loopback, port);
         _script = script;
         _listener.Start();
         Address = $"http://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}";

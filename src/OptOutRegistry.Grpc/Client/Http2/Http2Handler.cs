@@ -174,6 +174,10 @@ internal sealed class Http2Handler : HttpMessageHandler
 
     private async Task<Http2ClientConnection> ConnectAsync()
     {
+        // Always finish asynchronously: the caller stores this task in _connecting under the lock, and a connect that
+        // failed synchronously (connection refused on loopback) would otherwise clear _connecting before it is stored,
+        // leaving a faulted task there that failed every later call without trying again.
+        await Task.Yield();
         try
         {
             var connection = await Http2ClientConnection.ConnectAsync(this, _address, _connectTimeout, _certificateValidation, CancellationToken.None).ConfigureAwait(false);
