@@ -860,68 +860,57 @@ public sealed class MatcherIndex
         var pathHead = PackHead(path, out var pathHeadLength);
         Span<char> patternBuffer = stackalloc char[256];
         Span<char> needle = stackalloc char[8];
+        var arena = _paths;
         for (var n = head; n >= 0; n = rules[n].Next)
         {
             ref var rule = ref rules[n];
-            if (HeadFits(rule.Head, rule.HeadLength, rule.IsPattern, path, pathHead, pathHeadLength, needle))
+            if (rule.IsPattern == PathRule.PatternWithNeedle)
             {
-                MatchPathRule(ref rule, path, authority, purpose, t, ref sink, patternBuffer);
+                // A pattern with no useful literal prefix (/*.pdf$, /*/private/): its longest literal segment
+                // must occur somewhere in the path, checked without touching the path arena.
+                var length = rule.HeadLength;
+                for (var i = 0; i < length; i++)
+                {
+                    needle[i] = (char)(byte)(rule.Head >> (8 * i));
+                }
+
+                if (path.IndexOf(needle[..length], StringComparison.Ordinal) < 0)
+                {
+                    continue;
+                }
             }
-        }
-    }
-
-    /// <summary>
-    /// The cheap screen of a prefix/pattern rule: its literal head (up to 8 characters, as <see cref="PathRule.Head"/>)
-    /// must start the path — or, for a pattern with no useful literal prefix (<c>/*.pdf$</c>, <c>/*/private/</c>), its
-    /// longest literal segment must occur in it. Most rules of a host differ from the path here.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool HeadFits(ulong head, int headLength, byte kind, ReadOnlySpan<char> path, ulong pathHead, int pathHeadLength, Span<char> needle)
-    {
-        if (kind == PathRule.PatternWithNeedle)
-        {
-            for (var i = 0; i < headLength; i++)
+            else if (rule.HeadLength > pathHeadLength || ((rule.Head ^ pathHead) & HeadMask(rule.HeadLength)) != 0)
             {
-                needle[i] = (char)(byte)(head >> (8 * i));
-            }
-
-            return path.IndexOf(needle[..headLength], StringComparison.Ordinal) >= 0;
-        }
-
-        return headLength <= pathHeadLength && ((head ^ pathHead) & HeadMask(headLength)) == 0;
-    }
-
-    /// <summary>The full test of one prefix/pattern rule whose head fits the path.</summary>
-    private void MatchPathRule<TSink>(ref PathRule rule, ReadOnlySpan<char> path, ReadOnlySpan<char> authority, UsageCategory purpose, long t,
-        ref TSink sink, Span<char> patternBuffer)
-        where TSink : struct, IMatchSink
-    {
-        var arena = _paths;
-        bool matched;
-        if (rule.IsPattern == PathRule.Prefix)
-        {
-            if (rule.Length > path.Length)
-            {
-                return;
+                // Literal head first: most rules of a host differ from the path within 8 characters.
+                continue;
             }
 
-            // Longer than the head: the 32-bit hash of the whole prefix rejects almost every other path without
-            // touching the arena (a cache miss); only a hash hit is confirmed byte for byte.
-            matched = rule.Length == rule.HeadLength
-                || ((uint)KeyHasher.Hash(path[..rule.Length]) == rule.PrefixHash && Ascii.Equals(arena.Get(rule.Path), path[..rule.Length]));
-        }
-        else
-        {
-            var bytes = arena.Get(rule.Path);
-            var chars = bytes.Length <= patternBuffer.Length ? patternBuffer[..bytes.Length] : new char[bytes.Length];
-            Ascii.ToUtf16(bytes, chars, out _);
-            matched = PathPattern.IsMatch(path, chars);
-        }
+            bool matched;
+            if (rule.IsPattern == PathRule.Prefix)
+            {
+                if (rule.Length > path.Length)
+                {
+                    continue;
+                }
 
-        if (matched)
-        {
-            var site = new MatchSite(rule.IsPattern == PathRule.Prefix ? SelectorKind.Prefix : SelectorKind.Pattern, (rule.Value & VerifiedBit) != 0, authority, arena, rule.Path);
-            Consider(rule.Value, Specificity(RankPath, rule.Length), purpose, t, ref sink, in site);
+                // Longer than the head: the 32-bit hash of the whole prefix rejects almost every other path without
+                // touching the arena (a cache miss); only a hash hit is confirmed byte for byte.
+                matched = rule.Length == rule.HeadLength
+                    || ((uint)KeyHasher.Hash(path[..rule.Length]) == rule.PrefixHash && Ascii.Equals(arena.Get(rule.Path), path[..rule.Length]));
+            }
+            else
+            {
+                var bytes = arena.Get(rule.Path);
+                var chars = bytes.Length <= patternBuffer.Length ? patternBuffer[..bytes.Length] : new char[bytes.Length];
+                Ascii.ToUtf16(bytes, chars, out _);
+                matched = PathPattern.IsMatch(path, chars);
+            }
+
+            if (matched)
+            {
+                var site = new MatchSite(rule.IsPattern == PathRule.Prefix ? SelectorKind.Prefix : SelectorKind.Pattern, (rule.Value & VerifiedBit) != 0, authority, arena, rule.Path);
+                Consider(rule.Value, Specificity(RankPath, rule.Length), purpose, t, ref sink, in site);
+            }
         }
     }
 
