@@ -89,10 +89,19 @@ public sealed class ReplicaFollower(
                 while (await call.ResponseStream.MoveNext(stoppingToken))
                 {
                     var @event = call.ResponseStream.Current;
-                    if (Apply(@event))
+                    if (@event.Sequence <= mirror.AppliedSequence)
+                    {
+                        continue; // a duplicate after a reconnect
+                    }
+
+                    // Write ahead: the event is in the journal before its verdict is served, so a replica killed right
+                    // after answering from it still has it on disk when it restarts without its primary.
+                    if (@event.Sequence == mirror.AppliedSequence + 1)
                     {
                         journal.Append(@event);
                     }
+
+                    Apply(@event);
 
                     delay = 100;
                 }
