@@ -37,6 +37,7 @@ internal static class Scenario
             if (pg is null)
             {
                 (server, pg) = await BenchmarkPostgres.StartAsync();
+                _serverCpu = new PostgresServerCpu(server.DataDirectory);
             }
 
             registry = PostgresRegistryStore.Create(pg);
@@ -85,7 +86,7 @@ internal static class Scenario
 
                 sw.Stop();
                 var importCpu = CpuSinceLastReport();
-                Console.WriteLine($"bulk import (acknowledged): {count:N0} in {sw.Elapsed.TotalSeconds:F2} s wall = {count / sw.Elapsed.TotalSeconds:N0}/s; {importCpu:F2} s CPU (all threads, indexer included) = {count / importCpu:N0}/CPU-s");
+                Console.WriteLine($"bulk import (acknowledged): {count:N0} in {sw.Elapsed.TotalSeconds:F2} s wall = {count / sw.Elapsed.TotalSeconds:N0}/s; {importCpu:F2} s CPU (all threads, indexer included) = {count / importCpu:N0}/CPU-s{ServerNote(count)}");
                 if (store == "sqlite" && writerCpu > 0)
                 {
                     Console.WriteLine($"  writer thread inside AppendBatchAsync (full batches): {writerCpu:F2} s CPU = {writerCpu * 1e6 / (count - count % batchSize):F1} µs per reservation");
@@ -183,7 +184,7 @@ internal static class Scenario
 
                 var cpuPerQuery = CpuSinceLastReport() * 1000 / latencies.Count;
                 latencies.Sort();
-                Console.WriteLine($"search {label} (limit 20, {latencies.Count} queries over {count:N0} works): p50 {latencies[latencies.Count / 2]:F2} ms, p95 {latencies[(int)(latencies.Count * 0.95)]:F2} ms wall; {cpuPerQuery:F2} ms CPU per query");
+                Console.WriteLine($"search {label} (limit 20, {latencies.Count} queries over {count:N0} works): p50 {latencies[latencies.Count / 2]:F2} ms, p95 {latencies[(int)(latencies.Count * 0.95)]:F2} ms wall; {cpuPerQuery:F2} ms CPU per query{ServerNote(latencies.Count)}");
             }
 
             // 5. Proofs at the final size, verified as they are produced.
@@ -199,7 +200,7 @@ internal static class Scenario
             }
 
             sw.Stop();
-            Console.WriteLine($"inclusion proof at {head.TreeSize:N0} leaves: {sw.Elapsed.TotalMilliseconds * 1000 / proofs:F0} µs wall, {CpuSinceLastReport() * 1e6 / proofs:F0} µs CPU each");
+            Console.WriteLine($"inclusion proof at {head.TreeSize:N0} leaves: {sw.Elapsed.TotalMilliseconds * 1000 / proofs:F0} µs wall, {CpuSinceLastReport() * 1e6 / proofs:F0} µs CPU each{ServerNote(proofs)}");
             sw.Restart();
             for (var i = 0; i < proofs; i++)
             {
@@ -208,7 +209,7 @@ internal static class Scenario
             }
 
             sw.Stop();
-            Console.WriteLine($"consistency proof to {head.TreeSize:N0} leaves: {sw.Elapsed.TotalMilliseconds * 1000 / proofs:F0} µs wall, {CpuSinceLastReport() * 1e6 / proofs:F0} µs CPU each");
+            Console.WriteLine($"consistency proof to {head.TreeSize:N0} leaves: {sw.Elapsed.TotalMilliseconds * 1000 / proofs:F0} µs wall, {CpuSinceLastReport() * 1e6 / proofs:F0} µs CPU each{ServerNote(proofs)}");
             var leafIndex = head.TreeSize / 3;
             var events = await registry.ReadEventsAsync(leafIndex, 1);
             var proof = await registry.GetInclusionProofAsync(leafIndex, head.TreeSize);
@@ -244,14 +245,22 @@ internal static class Scenario
         var now = Process.GetCurrentProcess().TotalProcessorTime;
         var delta = (now - _cpuMark).TotalSeconds;
         _cpuMark = now;
+        _serverDelta = _serverCpu?.SinceLastReport() ?? double.NaN;
         return delta;
     }
 
     private static void Report(string what, long count, TimeSpan elapsed)
     {
         var cpu = CpuSinceLastReport();
-        Console.WriteLine($"{what}: {count:N0} in {elapsed.TotalSeconds:F2} s wall = {count / elapsed.TotalSeconds:N0}/s; {cpu:F2} s CPU = {count / cpu:N0}/CPU-s");
+        Console.WriteLine($"{what}: {count:N0} in {elapsed.TotalSeconds:F2} s wall = {count / elapsed.TotalSeconds:N0}/s; {cpu:F2} s CPU = {count / cpu:N0}/CPU-s{ServerNote(count)}");
     }
+
+    // The temporary PostgreSQL server's CPU over the same phase (all its processes), measured at the last CpuSinceLastReport.
+    private static PostgresServerCpu? _serverCpu;
+    private static double _serverDelta = double.NaN;
+
+    private static string ServerNote(long count) =>
+        double.IsNaN(_serverDelta) ? string.Empty : $"; server {_serverDelta:F2} s CPU = {_serverDelta * 1e6 / count:F1} µs each";
 
     private static string? Option(string[] args, string name)
     {
