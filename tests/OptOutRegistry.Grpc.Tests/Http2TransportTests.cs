@@ -468,4 +468,92 @@ public sealed class Http2TransportTests
         }, port);
         Assert.Equal("up now", (await channel.UnaryAsync(Methods.UnaryEcho, new EchoRequest()).WaitAsync(s_limit)).Message);
     }
+
+    [Fact]
+    public async Task IdleConnection_IsClosedWithGoAwayNoError_AndTheNextCallOpensANewOne()
+    {
+        var connections = 0;
+        var goAways = new System.Collections.Concurrent.ConcurrentQueue<(int LastStreamId, uint Code, TimeSpan AfterResponse)>();
+        await using var server = new FakeHttp2Server(async c =>
+        {
+            Interlocked.Increment(ref connections);
+            await c.HandshakeAsync();
+            var id = await c.ReadRequestAsync();
+            await c.WriteResponseAsync(id, new EchoResponse { Message = "ok" });
+            var answered = Stopwatch.StartNew();
+            var goAway = await c.ReadUntilAsync(FakeHttp2Connection.GoAway);
+            goAways.Enqueue(((int)(BinaryPrimitives.ReadUInt32BigEndian(goAway.Payload) & 0x7FFFFFFF),
+                BinaryPrimitives.ReadUInt32BigEndian(goAway.Payload.AsSpan(4)), answered.Elapsed));
+            await c.DrainAsync();
+        });
+        using var channel = GrpcChannel.ForAddress(server.Address, new GrpcChannelOptions { IdleConnectionTimeout = TimeSpan.FromMilliseconds(300) });
+        Assert.Equal("ok", (await channel.UnaryAsync(Methods.UnaryEcho, new EchoRequest()).WaitAsync(s_limit)).Message);
+        var watch = Stopwatch.StartNew();
+        while (goAways.IsEmpty || channel.Http2Transport!.ConnectionCount != 0)
+        {
+            Assert.True(watch.Elapsed < s_limit, "the idle connection was not closed");
+            await Task.Delay(20);
+        }
+        Assert.True(goAways.TryPeek(out var first));
+        Assert.Equal(0, first.LastStreamId);
+        Assert.Equal(0u, first.Code); // NO_ERROR
+        Assert.True(first.AfterResponse >= TimeSpan.FromMilliseconds(250), $"closed {first.AfterResponse} after the call: before the idle timeout");
+
+        Assert.Equal("ok", (await channel.UnaryAsync(Methods.UnaryEcho, new EchoRequest()).WaitAsync(s_limit)).Message);
+        Assert.Equal(2, connections);
+        Assert.Empty(server.Errors);
+    }
+
+    [Fact]
+    public async Task ConnectionWithACallInFlight_IsNotClosedAsIdle_AndWithInfiniteTimeoutIdleOnesStay()
+    {
+        var goAway = 0;
+        await using var server = new FakeHttp2Server(async c =>
+        {
+            await c.HandshakeAsync();
+            while (true)
+            {
+                var frame = await c.ReadFrameAsync();
+                if (frame.Type == FakeHttp2Connection.GoAway)
+                {
+                    Interlocked.Increment(ref goAway);
+                    await c.DrainAsync();
+                    return;
+                }
+                if (frame.Type == FakeHttp2Connection.Data && frame.EndStream)
+                {
+                    // A call outliving the idle timeout several times over.
+                    await Task.Delay(800);
+                    await c.WriteResponseAsync(frame.StreamId, new EchoResponse { Message = "slow" });
+                }
+            }
+        });
+        using (var channel = GrpcChannel.ForAddress(server.Address, new GrpcChannelOptions { IdleConnectionTimeout = TimeSpan.FromMilliseconds(150) }))
+        {
+            Assert.Equal("slow", (await channel.UnaryAsync(Methods.UnaryEcho, new EchoRequest()).WaitAsync(s_limit)).Message);
+            Assert.Equal(0, Volatile.Read(ref goAway));
+        }
+        using (var channel = GrpcChannel.ForAddress(server.Address, new GrpcChannelOptions
+        {
+            IdleConnectionTimeout = Timeout.InfiniteTimeSpan,
+            KeepAlivePingDelay = Timeout.InfiniteTimeSpan,
+        }))
+        {
+            Assert.Null(channel.Http2Transport!.TimerPeriod);
+            Assert.Equal("slow", (await channel.UnaryAsync(Methods.UnaryEcho, new EchoRequest()).WaitAsync(s_limit)).Message);
+            await Task.Delay(500);
+            Assert.Equal(1, channel.Http2Transport.ConnectionCount);
+        }
+        Assert.Empty(server.Errors);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(-5)]
+    public void IdleConnectionTimeout_NotPositive_IsRejectedNamingTheOption(int milliseconds)
+    {
+        var ex = Assert.Throws<ArgumentException>(() => GrpcChannel.ForAddress("http://127.0.0.1:1",
+            new GrpcChannelOptions { IdleConnectionTimeout = TimeSpan.FromMilliseconds(milliseconds) }));
+        Assert.Contains("IdleConnectionTimeout", ex.Message);
+    }
 }

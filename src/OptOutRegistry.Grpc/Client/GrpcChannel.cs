@@ -34,6 +34,10 @@ public sealed class GrpcChannel : IDisposable
         }
         RequestGzip = options.CompressionEncoding is not null;
         Transport = options.HttpHandler is null ? options.Transport : GrpcTransport.HttpClient;
+        if (options.IdleConnectionTimeout <= TimeSpan.Zero && options.IdleConnectionTimeout != Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentException($"IdleConnectionTimeout must be positive or Timeout.InfiniteTimeSpan, not {options.IdleConnectionTimeout}.", nameof(options));
+        }
         if (options.HttpHandler is null && options.Transport == GrpcTransport.Http2)
         {
             if (options.ConnectTimeout <= TimeSpan.Zero)
@@ -46,7 +50,7 @@ public sealed class GrpcChannel : IDisposable
             }
             Http2Transport = new Client.Http2.Http2Handler(address, options.MaxConnections, options.ConnectTimeout,
                 options.ServerCertificateValidation, requestGzip: options.CompressionEncoding is not null,
-                options.KeepAlivePingDelay, options.KeepAlivePingTimeout);
+                options.KeepAlivePingDelay, options.KeepAlivePingTimeout, options.IdleConnectionTimeout);
             _invoker = new HttpMessageInvoker(Http2Transport, disposeHandler: true);
             _disposeInvoker = true;
         }
@@ -62,7 +66,7 @@ public sealed class GrpcChannel : IDisposable
                 // gRPC has no redirects (doc/http-grpc-status-mapping.md maps 3xx to UNKNOWN): never re-send a call
                 // elsewhere. Also takes RedirectHandler, one async frame per call, out of the handler chain.
                 AllowAutoRedirect = false,
-                PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
+                PooledConnectionIdleTimeout = options.IdleConnectionTimeout,
                 KeepAlivePingDelay = TimeSpan.FromSeconds(60),
                 KeepAlivePingTimeout = TimeSpan.FromSeconds(30),
                 KeepAlivePingPolicy = HttpKeepAlivePingPolicy.WithActiveRequests,

@@ -52,6 +52,14 @@ public sealed class GrpcChannelOptions
     /// </summary>
     public TimeSpan KeepAlivePingTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// A connection that has carried no call for this long is closed (GOAWAY, then the socket); the next call opens a
+    /// new one. Both transports (for <see cref="GrpcTransport.HttpClient"/> it is the handler's
+    /// <see cref="SocketsHttpHandler.PooledConnectionIdleTimeout"/>); ignored with <see cref="HttpHandler"/>.
+    /// <see cref="Timeout.InfiniteTimeSpan"/> keeps connections open. Default 5 minutes.
+    /// </summary>
+    public TimeSpan IdleConnectionTimeout { get; set; } = TimeSpan.FromMinutes(5);
+
     /// <summary>When true the channel disposes <see cref="HttpHandler"/> with itself. Default false.</summary>
     public bool DisposeHttpHandler { get; set; }
 

@@ -65,8 +65,10 @@ internal sealed class Http2ClientConnection : IThreadPoolWorkItem
     private int _connectionUnacked;
     private bool _settingsSeen;
 
-    // Keepalive (PROTOCOL-HTTP2.md "Connection-level events": a failed client ping closes calls as UNAVAILABLE).
-    private Timer? _keepAliveTimer;
+    // Keepalive (PROTOCOL-HTTP2.md "Connection-level events": a failed client ping closes calls as UNAVAILABLE) and
+    // the idle close share one timer.
+    private Timer? _timer;
+    private long _idleSince = Environment.TickCount64;
     private long _lastReceived = Environment.TickCount64;
     private long _pingSentAt;
     private long _pingCount;
@@ -78,13 +80,53 @@ internal sealed class Http2ClientConnection : IThreadPoolWorkItem
     }
 
     /// <summary>
+    /// <see cref="_activeStreams"/> while an idle connection is being closed: <see cref="TryReserveStream"/> refuses
+    /// a negative count, so no call can take a slot between the idle check and the close.
+    /// </summary>
+    private const int ClosedForIdle = int.MinValue;
+
+    private void OnTimer()
+    {
+        var now = Environment.TickCount64;
+        var idleTimeout = _owner.IdleConnectionTimeout;
+        if (idleTimeout != Timeout.InfiniteTimeSpan && Volatile.Read(ref _activeStreams) == 0
+            && now - Volatile.Read(ref _idleSince) >= (long)idleTimeout.TotalMilliseconds)
+        {
+            CloseIdle(idleTimeout);
+            return;
+        }
+        OnKeepAliveTick(now);
+    }
+
+    /// <summary>
+    /// Closes a connection that has carried no call for <see cref="Http2Handler.IdleConnectionTimeout"/>, as
+    /// HttpClient's pooled-connection idle timeout does: it holds a socket (and the server's per-connection state) for
+    /// nothing, and a server or middlebox that silently dropped it would fail the next call. The pool opens a new
+    /// connection when one is needed again.
+    /// </summary>
+    private void CloseIdle(TimeSpan idleTimeout)
+    {
+        if (Interlocked.CompareExchange(ref _activeStreams, ClosedForIdle, 0) != 0)
+        {
+            // A call took a slot since the check: not idle after all.
+            return;
+        }
+        // RFC 7540 6.8: an endpoint should send GOAWAY (NO_ERROR, last stream 0: we accept no pushes) before closing.
+        SendGoAwayAndAbort(Http2ErrorCode.NoError,
+            new IOException($"The connection was closed after {idleTimeout.TotalSeconds:0.###} s without calls."));
+    }
+
+    /// <summary>
     /// While calls are in flight and nothing has arrived for <see cref="Http2Handler.KeepAlivePingDelay"/>, sends a
     /// PING; if nothing arrives within <see cref="Http2Handler.KeepAlivePingTimeout"/> after it, the connection is
     /// taken for dead and its calls fail with UNAVAILABLE instead of waiting for their deadlines (or forever).
     /// </summary>
-    private void OnKeepAliveTimer()
+    private void OnKeepAliveTick(long now)
     {
-        var now = Environment.TickCount64;
+        if (_owner.KeepAlivePingDelay == Timeout.InfiniteTimeSpan)
+        {
+            return;
+        }
         var lastReceived = Volatile.Read(ref _lastReceived);
         var pingSentAt = Volatile.Read(ref _pingSentAt);
         if (pingSentAt != 0)
@@ -229,11 +271,9 @@ internal sealed class Http2ClientConnection : IThreadPoolWorkItem
             BinaryPrimitives.WriteUInt32BigEndian(span.Slice(9), ConnectionReceiveWindow - Http2Protocol.DefaultInitialWindowSize);
             ScheduleFlushLocked();
         }
-        var period = TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerMillisecond * 10,
-            Math.Min(_owner.KeepAlivePingDelay.Ticks, _owner.KeepAlivePingTimeout.Ticks) / 4));
-        if (_owner.KeepAlivePingDelay != Timeout.InfiniteTimeSpan)
+        if (_owner.TimerPeriod is { } period)
         {
-            _keepAliveTimer = new Timer(static s => ((Http2ClientConnection)s!).OnKeepAliveTimer(), this, period, period);
+            _timer = new Timer(static s => ((Http2ClientConnection)s!).OnTimer(), this, period, period);
         }
         _ = ReadLoopAsync();
     }
@@ -253,7 +293,7 @@ internal sealed class Http2ClientConnection : IThreadPoolWorkItem
         while (true)
         {
             var active = Volatile.Read(ref _activeStreams);
-            if (Volatile.Read(ref _failure) is not null || Volatile.Read(ref _goingAway) || active >= Volatile.Read(ref _peerMaxConcurrentStreams))
+            if (active < 0 || Volatile.Read(ref _failure) is not null || Volatile.Read(ref _goingAway) || active >= Volatile.Read(ref _peerMaxConcurrentStreams))
             {
                 return false;
             }
@@ -293,25 +333,15 @@ internal sealed class Http2ClientConnection : IThreadPoolWorkItem
                 return Task.FromException<HttpResponseMessage>(new HttpRequestException(
                     $"The HTTP request headers length exceeded the server limit of {_peerMaxHeaderListSize} bytes."));
             }
-            var id = _nextStreamId;
-            _nextStreamId += 2;
-            if (_nextStreamId > int.MaxValue - 2)
-            {
-                // RFC 7540 5.1.1: stream ids cannot be reused; a new connection takes over.
-                _goingAway = true;
-            }
-            stream.Initialize(id, _peerInitialWindow, StreamReceiveWindow);
-            _streams.Add(id, stream);
-            AppendHeaderBlockLocked(id, block, endStream: content is null);
+            OpenStreamLocked(stream, block, endStream: content is null);
             if (content is null)
             {
                 stream.RequestEnded = true;
                 sentBody = true;
             }
-            else if (payload is not null && payload.Length <= _connectionSendWindow && payload.Length <= stream.SendWindow && payload.Length <= _peerMaxFrameSize)
+            else if (payload is not null)
             {
-                AppendDataLocked(stream, payload, endStream: true);
-                sentBody = true;
+                sentBody = TryAppendWholePayloadLocked(stream, payload);
             }
             flushInline = ClaimFlushLocked();
         }
@@ -360,20 +390,8 @@ internal sealed class Http2ClientConnection : IThreadPoolWorkItem
             }
             else
             {
-                var id = _nextStreamId;
-                _nextStreamId += 2;
-                if (_nextStreamId > int.MaxValue - 2)
-                {
-                    _goingAway = true;
-                }
-                stream.Initialize(id, _peerInitialWindow, StreamReceiveWindow);
-                _streams.Add(id, stream);
-                AppendHeaderBlockLocked(id, block, endStream: false);
-                if (payload.Length <= _connectionSendWindow && payload.Length <= stream.SendWindow && payload.Length <= _peerMaxFrameSize)
-                {
-                    AppendDataLocked(stream, payload, endStream: true);
-                    sent = true;
-                }
+                OpenStreamLocked(stream, block, endStream: false);
+                sent = TryAppendWholePayloadLocked(stream, payload);
                 flushInline = ClaimFlushLocked();
             }
         }
@@ -393,6 +411,35 @@ internal sealed class Http2ClientConnection : IThreadPoolWorkItem
     }
 
     // ---- writing frames (callers hold _lock) ----
+
+    /// <summary>Gives <paramref name="stream"/> the next stream id and appends its request HEADERS (+CONTINUATION).</summary>
+    private void OpenStreamLocked(Http2ClientStream stream, ReadOnlySpan<byte> block, bool endStream)
+    {
+        var id = _nextStreamId;
+        _nextStreamId += 2;
+        if (_nextStreamId > int.MaxValue - 2)
+        {
+            // RFC 7540 5.1.1: stream ids cannot be reused; a new connection takes over.
+            _goingAway = true;
+        }
+        stream.Initialize(id, _peerInitialWindow, StreamReceiveWindow);
+        _streams.Add(id, stream);
+        AppendHeaderBlockLocked(id, block, endStream);
+    }
+
+    /// <summary>
+    /// Appends a whole framed message as one DATA frame with END_STREAM when both send windows and the peer's frame
+    /// size have room (the usual unary request); false leaves it to the stream's own send task.
+    /// </summary>
+    private bool TryAppendWholePayloadLocked(Http2ClientStream stream, byte[] payload)
+    {
+        if (payload.Length > _connectionSendWindow || payload.Length > stream.SendWindow || payload.Length > _peerMaxFrameSize)
+        {
+            return false;
+        }
+        AppendDataLocked(stream, payload, endStream: true);
+        return true;
+    }
 
     private Span<byte> Reserve(int count)
     {
@@ -526,40 +573,47 @@ internal sealed class Http2ClientConnection : IThreadPoolWorkItem
     }
 
     /// <summary>One write on the caller's thread; whatever queued meanwhile is left to the flush loop on the pool.</summary>
-    private async Task FlushInlineAsync()
+    private Task FlushInlineAsync() => FlushAsync(inline: true);
+
+    void IThreadPoolWorkItem.Execute() => _ = FlushAsync(inline: false);
+
+    /// <summary>
+    /// The only code that writes to the socket; runs while <see cref="_flushScheduled"/> is held. On the pool it drains
+    /// the buffer until it is empty; <paramref name="inline"/> (a sender's thread) it writes once and hands whatever
+    /// queued meanwhile to the pool, so the sender is not kept writing other calls' frames.
+    /// </summary>
+    private async Task FlushAsync(bool inline)
     {
         try
         {
-            byte[] buffer;
+            byte[]? buffer;
             int count;
             lock (_lock)
             {
-                if (_outCount == 0 || _failure is not null)
-                {
-                    _flushScheduled = false;
-                    return;
-                }
-                buffer = _out;
-                count = _outCount;
-                _out = _spare ?? new byte[InitialWriteBufferSize];
-                _spare = null;
-                _outCount = 0;
+                buffer = TakeBufferLocked(out count);
             }
-            await _transport.WriteAsync(buffer.AsMemory(0, count)).ConfigureAwait(false);
-            lock (_lock)
+            var handOff = false;
+            while (buffer is not null)
             {
-                WakeDrainWaiterLocked();
-                if (buffer.Length <= MaxKeptWriteBufferSize)
+                await _transport.WriteAsync(buffer.AsMemory(0, count)).ConfigureAwait(false);
+                lock (_lock)
                 {
-                    _spare ??= buffer;
-                }
-                if (_outCount == 0 || _failure is not null)
-                {
-                    _flushScheduled = false;
-                    return;
+                    ReturnBufferLocked(buffer);
+                    if (inline && _outCount != 0 && _failure is null)
+                    {
+                        buffer = null;
+                        handOff = true;
+                    }
+                    else
+                    {
+                        buffer = TakeBufferLocked(out count);
+                    }
                 }
             }
-            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+            if (handOff)
+            {
+                ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+            }
         }
         catch (Exception ex)
         {
@@ -567,47 +621,32 @@ internal sealed class Http2ClientConnection : IThreadPoolWorkItem
         }
     }
 
-    void IThreadPoolWorkItem.Execute() => _ = FlushLoopAsync();
-
-    /// <summary>Drains the write buffer until it is empty; the only code that writes to the socket.</summary>
-    private async Task FlushLoopAsync()
+    /// <summary>
+    /// Swaps the filled write buffer for the spare one and returns it with its length; null (ending the flush, so
+    /// the next append schedules one) when there is nothing to write or the connection has failed.
+    /// </summary>
+    private byte[]? TakeBufferLocked(out int count)
     {
-        try
+        count = _outCount;
+        if (count == 0 || _failure is not null)
         {
-            while (true)
-            {
-                byte[] buffer;
-                int count;
-                lock (_lock)
-                {
-                    if (_outCount == 0 || _failure is not null)
-                    {
-                        _flushScheduled = false;
-                        return;
-                    }
-                    buffer = _out;
-                    count = _outCount;
-                    _out = _spare ?? new byte[InitialWriteBufferSize];
-                    _spare = null;
-                    _outCount = 0;
-                }
-                await _transport.WriteAsync(buffer.AsMemory(0, count)).ConfigureAwait(false);
-                lock (_lock)
-                {
-                    WakeDrainWaiterLocked();
-                }
-                if (buffer.Length <= MaxKeptWriteBufferSize)
-                {
-                    lock (_lock)
-                    {
-                        _spare ??= buffer;
-                    }
-                }
-            }
+            _flushScheduled = false;
+            return null;
         }
-        catch (Exception ex)
+        var buffer = _out;
+        _out = _spare ?? new byte[InitialWriteBufferSize];
+        _spare = null;
+        _outCount = 0;
+        return buffer;
+    }
+
+    /// <summary>After a write: wakes a streaming writer waiting for the backlog and keeps the buffer as the spare.</summary>
+    private void ReturnBufferLocked(byte[] buffer)
+    {
+        WakeDrainWaiterLocked();
+        if (buffer.Length <= MaxKeptWriteBufferSize)
         {
-            Abort(new IOException($"Error writing to the server: {ex.Message}", ex));
+            _spare ??= buffer;
         }
     }
 
@@ -725,11 +764,19 @@ internal sealed class Http2ClientConnection : IThreadPoolWorkItem
         }
         stream.Closed = true;
         _streams.Remove(stream.Id);
-        if (Interlocked.Decrement(ref _activeStreams) == 0 && _goingAway)
+        if (Interlocked.Decrement(ref _activeStreams) == 0)
         {
-            // A GOAWAY'd connection with nothing left in flight: close it (RFC 7540 6.8).
-            _failure ??= new IOException("The server sent GOAWAY and the connection has no streams left.");
-            ThreadPool.UnsafeQueueUserWorkItem(static c => c.Abort(new IOException("closed after GOAWAY")), this, preferLocal: false);
+            if (_goingAway)
+            {
+                // A GOAWAY'd connection with nothing left in flight: close it (RFC 7540 6.8).
+                _failure ??= new IOException("The server sent GOAWAY and the connection has no streams left.");
+                ThreadPool.UnsafeQueueUserWorkItem(static c => c.Abort(new IOException("closed after GOAWAY")), this, preferLocal: false);
+            }
+            else
+            {
+                // The idle time (Http2Handler.IdleConnectionTimeout) counts from here.
+                Volatile.Write(ref _idleSince, Environment.TickCount64);
+            }
         }
         _owner.OnStreamSlotFreed();
     }
@@ -792,12 +839,12 @@ internal sealed class Http2ClientConnection : IThreadPoolWorkItem
         catch (Http2ConnectionException ex)
         {
             SignalStreams();
-            SendGoAwayAndAbort(ex.Code, ex.Message);
+            SendGoAwayAndAbort(ex.Code, ConnectionError(ex.Code, ex.Message));
         }
         catch (HpackDecodingException ex)
         {
             SignalStreams();
-            SendGoAwayAndAbort(Http2ErrorCode.CompressionError, $"Invalid HPACK from the server: {ex.Message}");
+            SendGoAwayAndAbort(Http2ErrorCode.CompressionError, ConnectionError(Http2ErrorCode.CompressionError, $"Invalid HPACK from the server: {ex.Message}"));
         }
         catch (Exception ex)
         {
@@ -806,9 +853,11 @@ internal sealed class Http2ClientConnection : IThreadPoolWorkItem
         }
     }
 
-    private void SendGoAwayAndAbort(Http2ErrorCode code, string message)
+    private static HttpProtocolException ConnectionError(Http2ErrorCode code, string message)
+        => new((long)code, $"HTTP/2 connection error ({code}): {message}", null);
+
+    private void SendGoAwayAndAbort(Http2ErrorCode code, Exception error)
     {
-        var error = new HttpProtocolException((long)code, $"HTTP/2 connection error ({code}): {message}", null);
         bool canWrite;
         lock (_lock)
         {
@@ -1331,7 +1380,7 @@ internal sealed class Http2ClientConnection : IThreadPoolWorkItem
             }
             Volatile.Write(ref _activeStreams, 0);
         }
-        _keepAliveTimer?.Dispose();
+        _timer?.Dispose();
         _settingsReceived.TrySetException(error);
         _settingsReceived.Task.Exception?.Handle(static _ => true);
         foreach (var stream in streams)

@@ -30,10 +30,12 @@ internal sealed class Http2Handler : HttpMessageHandler
     private const int MaxCachedPaths = 4096;
 
     public Http2Handler(Uri address, int maxConnections, TimeSpan connectTimeout, RemoteCertificateValidationCallback? certificateValidation,
-        bool requestGzip = false, TimeSpan? keepAlivePingDelay = null, TimeSpan? keepAlivePingTimeout = null)
+        bool requestGzip = false, TimeSpan? keepAlivePingDelay = null, TimeSpan? keepAlivePingTimeout = null, TimeSpan? idleConnectionTimeout = null)
     {
         KeepAlivePingDelay = keepAlivePingDelay ?? TimeSpan.FromSeconds(60);
         KeepAlivePingTimeout = keepAlivePingTimeout ?? TimeSpan.FromSeconds(30);
+        IdleConnectionTimeout = idleConnectionTimeout ?? TimeSpan.FromMinutes(5);
+        TimerPeriod = ComputeTimerPeriod(KeepAlivePingDelay, KeepAlivePingTimeout, IdleConnectionTimeout);
         CallDefinition = RequestHeaderEncoder.EncodeCallDefinition(requestGzip);
         _address = address;
         _https = address.Scheme == Uri.UriSchemeHttps;
@@ -87,6 +89,29 @@ internal sealed class Http2Handler : HttpMessageHandler
 
     /// <summary>How long a keepalive PING may go unanswered before the connection is closed.</summary>
     internal TimeSpan KeepAlivePingTimeout { get; }
+
+    /// <summary>A connection without calls for this long is closed (Timeout.InfiniteTimeSpan: never).</summary>
+    internal TimeSpan IdleConnectionTimeout { get; }
+
+    /// <summary>
+    /// How often each connection checks its keepalive and idle state: a quarter of the shortest of the finite
+    /// timeouts (so a timeout is acted on at most 25% late), at least 10 ms; null when nothing needs a timer.
+    /// </summary>
+    internal TimeSpan? TimerPeriod { get; }
+
+    private static TimeSpan? ComputeTimerPeriod(TimeSpan keepAlivePingDelay, TimeSpan keepAlivePingTimeout, TimeSpan idleConnectionTimeout)
+    {
+        var shortest = long.MaxValue;
+        if (keepAlivePingDelay != Timeout.InfiniteTimeSpan)
+        {
+            shortest = Math.Min(keepAlivePingDelay.Ticks, keepAlivePingTimeout.Ticks);
+        }
+        if (idleConnectionTimeout != Timeout.InfiniteTimeSpan)
+        {
+            shortest = Math.Min(shortest, idleConnectionTimeout.Ticks);
+        }
+        return shortest == long.MaxValue ? null : TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerMillisecond * 10, shortest / 4));
+    }
 
     /// <summary>Open connections (tests).</summary>
     internal int ConnectionCount
