@@ -83,6 +83,16 @@ public interface IRegistryStore : IAsyncDisposable
     IAsyncEnumerable<ReservationRecord> ReadAllReservationsAsync(CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// The current payload of every reservation (all states) in registration order, read in one consistent snapshot
+    /// together with the log sequence the rows are current as of: the matcher rebuild's compact input (only the
+    /// payload column, no event log), after which the caller tails the log from the returned sequence + 1.
+    /// </summary>
+    /// <param name="onPayload">Called on the reading thread once per reservation, in order; the array is the caller's.</param>
+    /// <param name="cancellationToken">Stops the read.</param>
+    /// <returns>The sequence of the newest event the rows reflect (−1 for an empty log).</returns>
+    Task<long> ReadReservationPayloadsAsync(Action<byte[]> onPayload, CancellationToken cancellationToken = default);
+
+    /// <summary>
     /// Full-text search over title, creators, identifiers and holder display name: ranked (title weighs most),
     /// case- and accent-insensitive (see <see cref="SearchText"/>), all query words must match, the last as a prefix.
     /// </summary>

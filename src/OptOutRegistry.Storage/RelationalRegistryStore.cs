@@ -441,6 +441,44 @@ public abstract class RelationalRegistryStore : IRegistryStore
     }
 
     /// <inheritdoc/>
+    public async Task<long> ReadReservationPayloadsAsync(Action<byte[]> onPayload, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(onPayload);
+        await using var connection = await OpenReadConnectionAsync(cancellationToken).ConfigureAwait(false);
+        return await ReadReservationPayloadsCoreAsync(connection, onPayload, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// <see cref="ReadReservationPayloadsAsync"/> on an open read connection. The default runs both reads in one
+    /// REPEATABLE READ transaction (PostgreSQL: one snapshot for the log head and the rows); SQLite overrides it.
+    /// </summary>
+    private protected virtual async Task<long> ReadReservationPayloadsCoreAsync(
+        DbConnection connection, Action<byte[]> onPayload, CancellationToken cancellationToken)
+    {
+        await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken)
+            .ConfigureAwait(false);
+        long size;
+        await using (var command = CreateCommand(connection, transaction, "SELECT size FROM log_head WHERE id = 1"))
+        {
+            size = Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        await using (var command = CreateCommand(connection, transaction, "SELECT payload FROM reservations ORDER BY created_seq"))
+        {
+            await using var reader = await command.ExecuteReaderAsync(System.Data.CommandBehavior.SequentialAccess, cancellationToken).ConfigureAwait(false);
+            // ReadAsync does not look at the token while it serves rows the driver has buffered already.
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                onPayload(reader.GetFieldValue<byte[]>(0));
+            }
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return size - 1;
+    }
+
+    /// <inheritdoc/>
     public async Task<IReadOnlyList<SearchHit>> SearchWorksAsync(string query, int limit, bool activeOnly = true, CancellationToken cancellationToken = default)
     {
         if (limit is < 1 or > 1000)

@@ -254,6 +254,75 @@ public sealed class SqliteRegistryStore : RelationalRegistryStore
         }
     }
 
+    /// <summary>
+    /// The rebuild read through SQLitePCL: one deferred read transaction (a WAL snapshot: the log head and the rows
+    /// are of the same commit, sqlite.org/isolation.html), the payload column only, in rowid (= created_seq) order, so
+    /// SQLite walks the table b-tree leaf by leaf without touching an index. Microsoft.Data.Sqlite's reader costs more
+    /// per row than SQLite's own step here (a reader object per command, type checks and a copy per column read).
+    /// </summary>
+    private protected override Task<long> ReadReservationPayloadsCoreAsync(
+        DbConnection connection, Action<byte[]> onPayload, CancellationToken cancellationToken)
+    {
+        var db = ((SqliteConnection)connection).Handle ?? throw new InvalidOperationException("The read connection is not open.");
+        Check(db, SQLitePCL.raw.sqlite3_exec(db, "BEGIN DEFERRED"));
+        var committed = false;
+        try
+        {
+            long size;
+            using (var head = Prepare(db, "SELECT size FROM log_head WHERE id = 1"))
+            {
+                if (SQLitePCL.raw.sqlite3_step(head) != SQLitePCL.raw.SQLITE_ROW)
+                {
+                    throw new InvalidOperationException("The log head row is missing: run MigrateAsync first.");
+                }
+
+                size = SQLitePCL.raw.sqlite3_column_int64(head, 0);
+            }
+
+            using (var rows = Prepare(db, "SELECT payload FROM reservations ORDER BY created_seq"))
+            {
+                var count = 0;
+                int rc;
+                while ((rc = SQLitePCL.raw.sqlite3_step(rows)) == SQLitePCL.raw.SQLITE_ROW)
+                {
+                    onPayload(SQLitePCL.raw.sqlite3_column_blob(rows, 0).ToArray());
+                    if ((++count & 4095) == 0)
+                    {
+                        cancellationToken.ThrowIfCancellationRequested();
+                    }
+                }
+
+                Check(db, rc == SQLitePCL.raw.SQLITE_DONE ? SQLitePCL.raw.SQLITE_OK : rc);
+            }
+
+            Check(db, SQLitePCL.raw.sqlite3_exec(db, "COMMIT"));
+            committed = true;
+            return Task.FromResult(size - 1);
+        }
+        finally
+        {
+            if (!committed)
+            {
+                // The connection goes back to the pool: never with an open transaction.
+                SQLitePCL.raw.sqlite3_exec(db, "ROLLBACK");
+            }
+        }
+    }
+
+    private static SQLitePCL.sqlite3_stmt Prepare(SQLitePCL.sqlite3 db, string sql)
+    {
+        Check(db, SQLitePCL.raw.sqlite3_prepare_v2(db, sql, out var statement));
+        return statement;
+    }
+
+    private static void Check(SQLitePCL.sqlite3 db, int rc)
+    {
+        if (rc != SQLitePCL.raw.SQLITE_OK)
+        {
+            SqliteException.ThrowExceptionForRC(rc, db);
+        }
+    }
+
     private static async Task<Dictionary<long, (string Id, string HolderId, string? Title, ReservationState State)>> ReadHitRowsAsync(
         DbConnection connection, List<(long Seq, double Score)> candidates, CancellationToken cancellationToken)
     {

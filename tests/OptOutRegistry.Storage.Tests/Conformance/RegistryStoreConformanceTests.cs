@@ -9,7 +9,7 @@ namespace OptOutRegistry.Storage.Tests.Conformance;
 /// The one conformance suite (issue 4, item 4): every test here runs unchanged against SQLite and PostgreSQL and
 /// must give the same results. Each test gets a fresh, migrated store.
 /// </summary>
-public abstract class RegistryStoreConformanceTests : IAsyncLifetime
+public abstract partial class RegistryStoreConformanceTests : IAsyncLifetime
 {
     private IRegistryStore? _store;
 
