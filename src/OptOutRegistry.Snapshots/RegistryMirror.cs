@@ -32,6 +32,9 @@ public sealed class RegistryMirror
     /// <summary>The current matcher. Replaced as a whole only when a snapshot is loaded.</summary>
     public MatcherIndex Matcher => Volatile.Read(ref _matcher);
 
+    /// <summary>The options every matcher of this mirror is built with (also one built elsewhere for <see cref="Load"/>).</summary>
+    public MatcherOptions Options => _options;
+
     /// <summary>The last event sequence applied; -1 before any.</summary>
     public long AppliedSequence => Interlocked.Read(ref _appliedSequence);
 
@@ -74,15 +77,27 @@ public sealed class RegistryMirror
             throw new SnapshotFormatException("snapshot: digest mismatch: the file was altered or damaged");
         }
 
+        Load(matcher, reader.Header.AsOfSequence, decoder.HolderNames);
+    }
+
+    /// <summary>
+    /// Replaces the whole state with a matcher built elsewhere from the registry as of <paramref name="asOfSequence"/>
+    /// (a snapshot's content, or the server's compact rebuild from its store's reservation rows), then continues from
+    /// <c>asOfSequence + 1</c>.
+    /// </summary>
+    public void Load(MatcherIndex matcher, long asOfSequence, IEnumerable<KeyValuePair<string, string>> holderNames)
+    {
+        ArgumentNullException.ThrowIfNull(matcher);
+        ArgumentNullException.ThrowIfNull(holderNames);
         lock (_writeLock)
         {
-            foreach (var (holder, name) in decoder.HolderNames)
+            foreach (var (holder, name) in holderNames)
             {
                 _holderNames[holder] = name;
             }
 
             Volatile.Write(ref _matcher, matcher);
-            Interlocked.Exchange(ref _appliedSequence, reader.Header.AsOfSequence);
+            Interlocked.Exchange(ref _appliedSequence, asOfSequence);
         }
 
         Signal();
