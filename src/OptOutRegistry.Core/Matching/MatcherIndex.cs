@@ -25,15 +25,18 @@ namespace OptOutRegistry.Core.Matching;
 /// exact URL is the most specific selector, across holders the most restrictive verdict wins), from validity and
 /// statements stored inline in the URL slot, without the reservation record; otherwise the host and domain rules of
 /// each suffix, the exact-URL hits and the host's prefix/pattern rules (screened by their literal heads, prefetched as
-/// soon as the host slot is read) are combined. So a covered check waits for about one cache miss, an uncovered check
-/// on a host with rules for two, where round two waited for two to four. <see cref="CheckUrls"/> runs the same stages over a
+/// soon as the host slot is read) are combined. The host slot also holds a screen of its prefix/pattern rules
+/// (<c>PathScreen</c>: one necessary condition per rule — a literal prefix or a whole segment the path must have — in a
+/// 96-bit Bloom filter), so a path that no rule of the host can match is decided without reading the rules. So a covered
+/// check waits for about one cache miss, and so does an uncovered check on a host with rules (round three: two; round two:
+/// two to four). <see cref="CheckUrls"/> runs the same stages over a
 /// batch as a software pipeline, so the misses of several URLs overlap.</para>
-/// <para><b>Layout</b>: key hashes (64-bit, <c>KeyHasher</c>) in open-addressing tables of 16-byte slots probed from
+/// <para><b>Layout</b>: key hashes (64-bit, <c>KeyHasher</c>) in open-addressing tables of 16-byte slots (host slots: 32) probed from
 /// cache-line buckets of four (a lookup reads one line unless its bucket is full); the URL table at load ≤ 0.6 (its
 /// lookups are mostly unsuccessful), the others ≤ 0.7–0.8. A URL/content slot holds a reservation index (30 bits)
 /// with flags (bit 31 host verified, bit 30 any-query) and 32 bits of inline verdict data for URLs; a host slot
-/// (<c>HostTable</c>) holds the host's record itself: the heads of its linked lists of 32-byte prefix/pattern rules and
-/// 12-byte host/domain rules and a "has url selectors" bit. Reservations are 32-byte structs (validity interval in UTC
+/// (<c>HostTable</c>, 32 bytes) holds the host's record itself: the heads of its linked lists of 32-byte prefix/pattern
+/// rules and 12-byte host/domain rules, a "has url selectors" bit and the path screen. Reservations are 32-byte structs (validity interval in UTC
 /// ticks, packed statements, holder and policy indices, id in a byte arena). No key strings are stored for URL,
 /// host, SHA-256 or identifier selectors. The big tables are pinned, line-aligned and advised for transparent huge
 /// pages (<c>LargePages</c>): under a hypervisor a TLB miss costs about as much as the cache miss.</para>
@@ -234,7 +237,7 @@ public sealed class MatcherIndex
         var t = Ticks(asOf);
         var p = default(PendingUrl);
         PrepareKey(buffer, written, parts, ref p);
-        verdict = Advance(ref p, purpose, t) ? Verdict.Disallowed
+        verdict = Advance(buffer, ref p, purpose, t) ? Verdict.Disallowed
             : p.State == PendingUrl.Done ? Verdict.Unknown
             : MatchPrepared(buffer, ref p, purpose, t);
         if (rented is not null)
@@ -295,7 +298,7 @@ public sealed class MatcherIndex
             }
 
             var mid = i - MidDistance;
-            if ((uint)mid < (uint)n && Advance(ref pending[mid % PipelineDepth], purpose, t))
+            if ((uint)mid < (uint)n && Advance(ring.Slice((mid % PipelineDepth) * StackKeyLength, StackKeyLength), ref pending[mid % PipelineDepth], purpose, t))
             {
                 verdicts[mid] = Verdict.Disallowed;
             }
@@ -391,6 +394,7 @@ public sealed class MatcherIndex
         p.SuffixCount = (byte)count;
         p.UrlHash = 0;
         p.UrlHashWithoutQuery = 0;
+        p.PathScreen = PendingUrl.ScreenUnknown;
         if (count > 0 && p.Suffixes[count - 1].Start == 0)
         {
             // The full host may have URL rules: prefetch the exact-URL slots as well.
@@ -409,10 +413,13 @@ public sealed class MatcherIndex
 
     /// <summary>
     /// Stage 2 of <see cref="CheckUrls"/>: the host and URL slots are (probably) in cache now. True when an exact-URL
-    /// match disallows: that decides the check (see <see cref="DisallowedByExactUrl"/>). Otherwise prefetches the full
-    /// host's first rule line and the reservation record of its first URL hit for stage 3.
+    /// match disallows: that decides the check (see <see cref="DisallowedByExactUrl"/>). Otherwise screens the path
+    /// against the host's rules (<see cref="PathScreen"/>, in the host slot) and prefetches the full host's first rule
+    /// line only when the screen passes, and the reservation record of its first URL hit, for stage 3. When nothing
+    /// can apply — no URL entry, the screen rejects the path, no host rules and no other suffix with rules — the check
+    /// ends here (Unknown) without waiting for the rules: the uncovered URL on a registered host.
     /// </summary>
-    private bool Advance(ref PendingUrl p, UsageCategory purpose, long t)
+    private bool Advance(ReadOnlySpan<char> buffer, ref PendingUrl p, UsageCategory purpose, long t)
     {
         if (p.State != PendingUrl.Pending || p.UrlHash == 0)
         {
@@ -432,16 +439,33 @@ public sealed class MatcherIndex
             return false;
         }
 
-        var paths = Volatile.Read(ref slots[found].Paths);
+        ref var slot = ref slots[found];
+        var paths = Volatile.Read(ref slot.Paths);
         var head = HostTable.PathHead(paths);
-        if (head >= 0)
+        var rules = head >= 0 && slot.MayMatchPath(buffer[p.Parts.PathStart..p.Written]);
+        p.PathScreen = rules ? PendingUrl.ScreenPassed : PendingUrl.ScreenRejected;
+        if (rules)
         {
             CacheHint.Prefetch(ref _pathRules.Items[head]);
         }
 
-        if ((paths & HostTable.HasUrls) != 0 && _urls.Find(p.UrlHash).Next(out var value))
+        var urls = false;
+        if ((paths & HostTable.HasUrls) != 0)
         {
-            CacheHint.Prefetch(ref _reservations.Items[(int)(value & ReservationMask)]);
+            if (_urls.Find(p.UrlHash).Next(out var value))
+            {
+                CacheHint.Prefetch(ref _reservations.Items[(int)(value & ReservationMask)]);
+                urls = true;
+            }
+            else
+            {
+                urls = p.UrlHashWithoutQuery != 0 && _urls.Find(p.UrlHashWithoutQuery).Next(out _);
+            }
+        }
+
+        if (!rules && !urls && p.SuffixCount == 1 && HostTable.HostHead(Volatile.Read(ref slot.Hosts)) < 0)
+        {
+            p.State = PendingUrl.Done;
         }
 
         return false;
@@ -534,7 +558,7 @@ public sealed class MatcherIndex
         {
             var suffix = p.Suffixes[s];
             var authority = suffix.Start == 0;
-            MatchHostSuffix(host, suffix.Start, suffix.Hash, key, authority, p.Parts, p.UrlHash, p.UrlHashWithoutQuery, purpose, t, ref sink);
+            MatchHostSuffix(host, suffix.Start, suffix.Hash, key, authority, p.Parts, p.UrlHash, p.UrlHashWithoutQuery, purpose, t, ref sink, p.PathScreen);
         }
 
         return sink.Complete();
@@ -711,7 +735,7 @@ public sealed class MatcherIndex
             var slot = HostTable.Find(slots, KeyHasher.HostHash(key[..parts.PortEnd]));
             if (slot >= 0)
             {
-                MatchAuthority(key, parts, Volatile.Read(ref slots[slot].Paths), 0, 0, purpose, t, ref sink);
+                MatchAuthority(key, parts, ref slots[slot], 0, 0, purpose, t, ref sink, PendingUrl.ScreenUnknown);
             }
 
             MatchHostSuffixes(key[..hostLength], default, withAuthority: false, purpose, t, ref sink);
@@ -757,7 +781,7 @@ public sealed class MatcherIndex
                 }
             }
 
-            MatchHostSuffix(host, i, hash, key, authority, parts, urlHash, urlHashWithoutQuery, purpose, t, ref sink);
+            MatchHostSuffix(host, i, hash, key, authority, parts, urlHash, urlHashWithoutQuery, purpose, t, ref sink, PendingUrl.ScreenUnknown);
         }
     }
 
@@ -765,7 +789,7 @@ public sealed class MatcherIndex
     /// <paramref name="authority"/> (the full host of a URL without a port) the URL and path rules too.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void MatchHostSuffix<TSink>(ReadOnlySpan<char> host, int i, ulong hash, ReadOnlySpan<char> key, bool authority, MatchKeyParts parts,
-        ulong urlHash, ulong urlHashWithoutQuery, UsageCategory purpose, long t, ref TSink sink)
+        ulong urlHash, ulong urlHashWithoutQuery, UsageCategory purpose, long t, ref TSink sink, byte pathScreen)
         where TSink : struct, IMatchSink
     {
         var slots = _hosts.Slots;
@@ -777,7 +801,6 @@ public sealed class MatcherIndex
 
         ref var slot = ref slots[found];
         var hostRules = HostTable.HostHead(Volatile.Read(ref slot.Hosts));
-        var paths = Volatile.Read(ref slot.Paths);
         if (hostRules >= 0)
         {
             MatchHostRules(hostRules, host[i..], exact: i == 0, purpose, t, ref sink);
@@ -785,7 +808,7 @@ public sealed class MatcherIndex
 
         if (authority)
         {
-            MatchAuthority(key, parts, paths, urlHash, urlHashWithoutQuery, purpose, t, ref sink);
+            MatchAuthority(key, parts, ref slot, urlHash, urlHashWithoutQuery, purpose, t, ref sink, pathScreen);
         }
     }
 
@@ -808,16 +831,25 @@ public sealed class MatcherIndex
     }
 
     /// <summary>
-    /// Exact-URL and prefix/pattern rules of one authority. <paramref name="paths"/> is its host slot's path word;
+    /// Exact-URL and prefix/pattern rules of one authority, whose host slot is <paramref name="slot"/>;
     /// <paramref name="urlHash"/> and <paramref name="urlHashWithoutQuery"/> are the key hashes when the caller
-    /// already computed them (0: compute here).
+    /// already computed them (0: compute here), <paramref name="pathScreen"/> the result of the slot's
+    /// <see cref="PathScreen"/> for this path when the caller already has it. The rules are walked only when the
+    /// screen passes.
     /// </summary>
     [SkipLocalsInit]
-    private void MatchAuthority<TSink>(ReadOnlySpan<char> key, MatchKeyParts parts, uint paths, ulong urlHash, ulong urlHashWithoutQuery,
-        UsageCategory purpose, long t, ref TSink sink)
+    private void MatchAuthority<TSink>(ReadOnlySpan<char> key, MatchKeyParts parts, ref HostTable.Slot slot, ulong urlHash, ulong urlHashWithoutQuery,
+        UsageCategory purpose, long t, ref TSink sink, byte pathScreen)
         where TSink : struct, IMatchSink
     {
+        var paths = Volatile.Read(ref slot.Paths);
         var head = HostTable.PathHead(paths);
+        if (head >= 0 && (pathScreen == PendingUrl.ScreenRejected
+            || (pathScreen == PendingUrl.ScreenUnknown && !slot.MayMatchPath(key[parts.PathStart..]))))
+        {
+            head = -1;
+        }
+
         var rules = _pathRules.Items;
         if (head >= 0)
         {
@@ -1232,6 +1264,8 @@ public sealed class MatcherIndex
                     Next = _hosts.GetPathHead(h),
                 };
                 var n = _pathRules.Add(rule);
+                var screen = PathScreen.Describe(path, selector.Kind == SelectorKind.Pattern, out var screenKey);
+                _hosts.AddScreen(h, screen, screenKey);
                 _hosts.SetPathHead(h, n);
                 break;
             }
@@ -1397,6 +1431,9 @@ internal struct PendingUrl
     public const byte Pending = 1;
     public const byte Plain = 2;
     public const int MaxSuffixes = 4;
+    public const byte ScreenUnknown = 0;
+    public const byte ScreenPassed = 1;
+    public const byte ScreenRejected = 2;
 
     public int Written;
     public MatchKeyParts Parts;
@@ -1405,6 +1442,9 @@ internal struct PendingUrl
     public SuffixList Suffixes;
     public byte SuffixCount;
     public byte State;
+
+    /// <summary>The full host's <see cref="PathScreen"/> for this path, once stage 2 has read it.</summary>
+    public byte PathScreen;
 
     [InlineArray(MaxSuffixes)]
     internal struct SuffixList

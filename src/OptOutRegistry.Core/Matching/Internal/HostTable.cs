@@ -4,12 +4,14 @@ namespace OptOutRegistry.Core.Matching.Internal;
 
 /// <summary>
 /// The hosts and authorities (<c>host[:port]</c>) that have rules, each with its record <b>inside</b> its hash slot:
-/// 16-byte slots of (64-bit host hash, path-rule list head, host-rule list head). A check that finds its host has
-/// the heads of both rule lists and the "has url selectors" bit in the same cache line as the hash, one miss fewer
-/// than a slot pointing at a separate record array (issue 3: the covered check was 5–7 misses).
+/// 32-byte slots of (64-bit host hash, path-rule list head, host-rule list head, the screen of its path rules). A check
+/// that finds its host has the heads of both rule lists, the "has url selectors" bit and the <see cref="PathScreen"/> in
+/// the same cache line as the hash, one miss fewer than a slot pointing at a separate record array (issue 3: the covered
+/// check was 5–7 misses), and one fewer again for a path that no rule of the host can match (the screen rejects it
+/// without reading the rules).
 /// <para>Heads are stored +1 so that 0 means "no list" and a fresh slot needs no initialisation; bit 31 of
 /// <see cref="Slot.Paths"/> says the host has url selectors (path-rule indices stay below 2³¹).</para>
-/// <para>Open addressing with linear probing from cache-line-aligned 4-slot buckets at load ≤ 0.7 and Lemire's range
+/// <para>Open addressing with linear probing from cache-line-aligned 2-slot buckets at load ≤ 0.6 and Lemire's range
 /// reduction, like <see cref="KeyTable"/> (one slot per hash: a host is added once); storage from <see cref="LargePages"/>
 /// (pinned, line-aligned, huge pages where available). One writer, lock-free readers: a new slot's heads are written before
 /// its hash (release write); a head is updated with one 32-bit release write after the rule it points to is
@@ -22,7 +24,7 @@ internal sealed class HostTable
     public const uint HasUrls = 1u << 31;
 
     private const uint HeadMask = HasUrls - 1;
-    private const int MaxLoadPercent = 70;
+    private const int MaxLoadPercent = 60;
     private Block _slots;
     private int _count;
 
@@ -97,7 +99,7 @@ internal sealed class HostTable
         }
 
         added = true;
-        var index = Insert(slots, hash, 0, 0);
+        var index = Insert(slots, new Slot { Hash = hash });
         Volatile.Write(ref _count, _count + 1);
         return index;
     }
@@ -120,6 +122,19 @@ internal sealed class HostTable
     {
         ref var s = ref _slots[slot];
         Volatile.Write(ref s.Paths, (s.Paths & HasUrls) | (uint)(head + 1));
+    }
+
+    /// <summary>
+    /// Writer: adds a path rule's screen contribution (<see cref="PathScreen.Describe"/>) to a slot. Call before the
+    /// rule is published with <see cref="SetPathHead"/>, so that a reader that sees the rule sees its screen bits.
+    /// </summary>
+    public void AddScreen(int slot, uint screen, ulong key)
+    {
+        PathScreen.Bits(key, out var low, out var high);
+        ref var s = ref _slots[slot];
+        Volatile.Write(ref s.BloomLow, s.BloomLow | low);
+        Volatile.Write(ref s.BloomHigh, s.BloomHigh | high);
+        Volatile.Write(ref s.Screen, s.Screen | screen);
     }
 
     /// <summary>Writer: publishes a new host-rule head (the rule must already be written).</summary>
@@ -145,9 +160,9 @@ internal sealed class HostTable
     /// <summary>Writer: whether a slot is occupied.</summary>
     public bool IsOccupied(int slot) => _slots[slot].Hash != 0;
 
-    private static int Insert(Block slots, ulong hash, uint paths, uint hosts)
+    private static int Insert(Block slots, in Slot from)
     {
-        var i = slots.Home(hash);
+        var i = slots.Home(from.Hash);
         while (slots[i].Hash != 0)
         {
             if (++i == slots.Capacity)
@@ -156,9 +171,13 @@ internal sealed class HostTable
             }
         }
 
-        slots[i].Paths = paths;
-        slots[i].Hosts = hosts;
-        Volatile.Write(ref slots[i].Hash, hash);
+        ref var to = ref slots[i];
+        to.Paths = from.Paths;
+        to.Hosts = from.Hosts;
+        to.Screen = from.Screen;
+        to.BloomLow = from.BloomLow;
+        to.BloomHigh = from.BloomHigh;
+        Volatile.Write(ref to.Hash, from.Hash);
         return i;
     }
 
@@ -170,7 +189,7 @@ internal sealed class HostTable
             ref var s = ref old[i];
             if (s.Hash != 0)
             {
-                Insert(grown, s.Hash, s.Paths, s.Hosts);
+                Insert(grown, in s);
             }
         }
 
@@ -178,10 +197,10 @@ internal sealed class HostTable
         return grown;
     }
 
-    /// <summary>The slots: 16 bytes each, in cache-line buckets of 4 (as <see cref="KeyTable.Slots"/>).</summary>
+    /// <summary>The slots: 32 bytes each, in cache-line buckets of 2.</summary>
     internal sealed class Block
     {
-        private const int BucketSlots = KeyTable.Slots.BucketSlots;
+        private const int BucketSlots = LargePages.CacheLine / 32;
         private readonly ulong[] _words;
         private readonly int _start;
         private readonly ulong _buckets;
@@ -190,7 +209,7 @@ internal sealed class HostTable
         {
             Capacity = capacity;
             _buckets = (ulong)(capacity / BucketSlots);
-            _words = LargePages.AllocateWords(capacity * 2L, out _start);
+            _words = LargePages.AllocateWords(capacity * 4L, out _start);
         }
 
         public int Capacity { get; }
@@ -201,7 +220,7 @@ internal sealed class HostTable
         public ref Slot this[int i]
         {
             [MethodImpl(MethodImplOptions.AggressiveInlining)]
-            get => ref Unsafe.As<ulong, Slot>(ref _words[_start + (i << 1)]);
+            get => ref Unsafe.As<ulong, Slot>(ref _words[_start + (i << 2)]);
         }
 
         /// <summary>The first slot of the home bucket of <paramref name="hash"/>.</summary>
@@ -209,11 +228,25 @@ internal sealed class HostTable
         public int Home(ulong hash) => (int)(((hash >> 32) * _buckets) >> 32) * BucketSlots;
     }
 
-    /// <summary>One host: its hash and the heads of its rule lists (+1; 0 = none), 16 bytes.</summary>
+    /// <summary>One host: its hash, the heads of its rule lists (+1; 0 = none) and its <see cref="PathScreen"/>, 32 bytes.</summary>
     internal struct Slot
     {
         public ulong Hash;
         public uint Paths;
         public uint Hosts;
+
+        /// <summary><see cref="PathScreen"/>: cut-class mask (low 16 bits) and flags.</summary>
+        public uint Screen;
+
+        /// <summary><see cref="PathScreen"/>: Bloom bits 0–31.</summary>
+        public uint BloomLow;
+
+        /// <summary><see cref="PathScreen"/>: Bloom bits 32–95.</summary>
+        public ulong BloomHigh;
+
+        /// <summary>Reader: false when no path rule of this host can match <paramref name="path"/> (see <see cref="PathScreen"/>).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public bool MayMatchPath(ReadOnlySpan<char> path) =>
+            PathScreen.MayMatch(Volatile.Read(ref Screen), Volatile.Read(ref BloomLow), Volatile.Read(ref BloomHigh), path);
     }
 }
