@@ -1,4 +1,3 @@
-using System.Threading.Channels;
 using OptOutRegistry.Grpc;
 using Pb = OptOutRegistry.Api.V1;
 
@@ -13,8 +12,13 @@ public sealed record CheckClientOptions
     /// <summary>Most single checks merged into one <c>CheckBatch</c> call (at most 10,000, the server's limit).</summary>
     public int MaxBatchSize { get; init; } = 1000;
 
-    /// <summary>How long a single check waits for others to share its batch. Small: a lone check is barely delayed.</summary>
-    public TimeSpan MaxBatchDelay { get; init; } = TimeSpan.FromMilliseconds(1);
+    /// <summary>
+    /// Extra time queued single checks wait for others before their batch is sent, under load only: a check that finds a
+    /// free batch slot (fewer than <see cref="MaxConcurrentBatches"/> calls in flight) is always sent at once, alone.
+    /// Zero by default: checks that arrive while every slot is busy already travel together in the next batch, so no
+    /// timer is needed to form batches.
+    /// </summary>
+    public TimeSpan MaxBatchDelay { get; init; } = TimeSpan.Zero;
 
     /// <summary>Batches in flight at once.</summary>
     public int MaxConcurrentBatches { get; init; } = 4;
@@ -25,8 +29,10 @@ public sealed record CheckClientOptions
 
 /// <summary>
 /// Typed client of the <c>optout.v1.Check</c> service. Single checks (<see cref="CheckAsync"/>, <see cref="CheckUrlAsync"/>)
-/// are batched automatically: concurrent callers' subjects travel together in one <c>CheckBatch</c> call of up to
-/// <see cref="CheckClientOptions.MaxBatchSize"/> subjects, each caller getting its own result.
+/// are batched automatically and adaptively: a check that finds one of the <see cref="CheckClientOptions.MaxConcurrentBatches"/>
+/// batch slots free goes out at once in its own call (no linger, so a lone check costs one unary call); checks that arrive
+/// while every slot is busy queue and leave together, up to <see cref="CheckClientOptions.MaxBatchSize"/> per
+/// <c>CheckBatch</c> call, as soon as a slot frees. Each caller gets its own result.
 /// </summary>
 public sealed class CheckClient : IUrlChecker, IAsyncDisposable
 {
@@ -42,10 +48,15 @@ public sealed class CheckClient : IUrlChecker, IAsyncDisposable
     private readonly GrpcChannel _channel;
     private readonly bool _ownsChannel;
     private readonly CheckClientOptions _options;
-    private readonly Channel<Pending> _pending = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly SemaphoreSlim _inFlight;
-    private readonly CancellationTokenSource _stop = new();
-    private readonly Task _batcher;
+    private readonly Metadata? _headers;
+    private readonly int _maxConcurrentBatches;
+
+    // Guards _queue, _inFlight, _disposed and _drained. Held only to count slots and move checks in or out of the queue.
+    private readonly Lock _lock = new();
+    private readonly Queue<Pending> _queue = new();
+    private int _inFlight;
+    private bool _disposed;
+    private TaskCompletionSource? _drained;
 
     /// <summary>A client over an existing channel (not disposed with the client).</summary>
     public CheckClient(GrpcChannel channel, CheckClientOptions? options = null)
@@ -64,8 +75,14 @@ public sealed class CheckClient : IUrlChecker, IAsyncDisposable
             throw new ArgumentOutOfRangeException(nameof(options), "MaxBatchSize must be 1..10000");
         }
 
-        _inFlight = new SemaphoreSlim(Math.Max(1, _options.MaxConcurrentBatches));
-        _batcher = Task.Run(BatchLoopAsync);
+        if (_options.MaxBatchDelay < TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), "MaxBatchDelay must not be negative");
+        }
+
+        _maxConcurrentBatches = Math.Max(1, _options.MaxConcurrentBatches);
+        // Built once: the transport only reads call headers.
+        _headers = _options.ApiKey is { Length: > 0 } key ? new Metadata { { "authorization", "Bearer " + key } } : null;
     }
 
     /// <summary>A client for the registry at <paramref name="address"/> (e.g. <c>http://localhost:50051</c>).</summary>
@@ -88,31 +105,61 @@ public sealed class CheckClient : IUrlChecker, IAsyncDisposable
     public ValueTask<Pb.CheckResult> CheckUrlAsync(string url, Pb.UsageCategory purpose, CancellationToken cancellationToken = default) =>
         new(CheckAsync(new Pb.Subject { Url = url }, purpose, cancellationToken));
 
-    /// <summary>Checks one subject now (batched with concurrent checks of the same purpose).</summary>
+    /// <summary>
+    /// Checks one subject: sent at once in its own call when a batch slot is free, otherwise with the other checks queued
+    /// meanwhile (of the same purpose) as soon as one is. Cancelling stops the wait; a check sent alone is cancelled too.
+    /// </summary>
     public Task<Pb.CheckResult> CheckAsync(Pb.Subject subject, Pb.UsageCategory purpose, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(subject);
-        var pending = new Pending(subject, purpose, new TaskCompletionSource<Pb.CheckResult>(TaskCreationOptions.RunContinuationsAsynchronously));
-        if (!_pending.Writer.TryWrite(pending))
+        var pending = new Pending(subject, purpose, cancellationToken);
+        bool sendNow;
+        lock (_lock)
         {
-            throw new ObjectDisposedException(nameof(CheckClient));
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            sendNow = _inFlight < _maxConcurrentBatches;
+            if (sendNow)
+            {
+                _inFlight++;
+            }
+            else
+            {
+                _queue.Enqueue(pending);
+            }
         }
 
-        return cancellationToken.CanBeCanceled ? pending.Result.Task.WaitAsync(cancellationToken) : pending.Result.Task;
+        if (sendNow)
+        {
+            // The direct path: this caller's thread serialises and hands the call to the connection, as a plain unary
+            // call would; the slot then keeps draining the queue until it is empty.
+            _ = RunSlotAsync(pending);
+        }
+
+        return cancellationToken.CanBeCanceled ? pending.Task.WaitAsync(cancellationToken) : pending.Task;
     }
 
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
-        _pending.Writer.TryComplete();
+        Task drained;
+        lock (_lock)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            // A slot gives itself up only when the queue is empty, so once none is in flight every queued check is answered.
+            drained = _inFlight == 0 ? Task.CompletedTask : (_drained = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+        }
+
         try
         {
-            await _batcher.ConfigureAwait(false);
+            await drained.ConfigureAwait(false);
         }
         finally
         {
-            _stop.Cancel();
-            _stop.Dispose();
             if (_ownsChannel)
             {
                 _channel.Dispose();
@@ -120,103 +167,142 @@ public sealed class CheckClient : IUrlChecker, IAsyncDisposable
         }
     }
 
-    private CallOptions Call(CancellationToken cancellationToken)
-    {
-        Metadata? headers = null;
-        if (_options.ApiKey is { Length: > 0 } key)
-        {
-            headers = new Metadata { { "authorization", "Bearer " + key } };
-        }
+    private CallOptions Call(CancellationToken cancellationToken) => new(_headers, null, cancellationToken);
 
-        return new CallOptions(headers, null, cancellationToken);
+    /// <summary>One batch slot: sends <paramref name="first"/>, then whatever queued meanwhile, until the queue is empty.</summary>
+    private async Task RunSlotAsync(Pending first)
+    {
+        await SendAsync(first).ConfigureAwait(false);
+        while (true)
+        {
+            if (_options.MaxBatchDelay > TimeSpan.Zero && QueuedBelowBatchSize())
+            {
+                // Only reached under load (checks queued while every slot was busy): let more join the batch.
+                await Task.Delay(_options.MaxBatchDelay).ConfigureAwait(false);
+            }
+
+            Pending[] batch;
+            lock (_lock)
+            {
+                var count = Math.Min(_queue.Count, _options.MaxBatchSize);
+                if (count == 0)
+                {
+                    _inFlight--;
+                    if (_inFlight == 0)
+                    {
+                        _drained?.TrySetResult();
+                    }
+
+                    return;
+                }
+
+                batch = new Pending[count];
+                for (var i = 0; i < count; i++)
+                {
+                    batch[i] = _queue.Dequeue();
+                }
+            }
+
+            await SendAsync(batch).ConfigureAwait(false);
+        }
     }
 
-    private async Task BatchLoopAsync()
+    private bool QueuedBelowBatchSize()
     {
-        var reader = _pending.Reader;
-        var batch = new List<Pending>(_options.MaxBatchSize);
-        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        lock (_lock)
         {
-            if (!reader.TryRead(out var first))
+            return _queue.Count is > 0 && _queue.Count < _options.MaxBatchSize;
+        }
+    }
+
+    /// <summary>A check sent alone: the caller's cancellation cancels the call itself.</summary>
+    private async Task SendAsync(Pending single)
+    {
+        var request = new Pb.CheckBatchRequest { Purpose = single.Purpose, IncludeMatches = _options.IncludeMatches };
+        request.Subjects.Add(single.Subject);
+        try
+        {
+            var response = await CheckBatchAsync(request, single.CancellationToken).ConfigureAwait(false);
+            if (response.Results.Count != 1)
+            {
+                single.TrySetException(WrongCount(response.Results.Count, 1));
+                return;
+            }
+
+            single.TrySetResult(response.Results[0]);
+        }
+        catch (Exception ex)
+        {
+            single.TrySetException(ex);
+        }
+    }
+
+    /// <summary>Checks that queued while every slot was busy: one call per purpose present (usually one), answers in order.</summary>
+    private async Task SendAsync(Pending[] batch)
+    {
+        var group = new List<Pending>(batch.Length);
+        var taken = new bool[batch.Length];
+        for (var start = 0; start < batch.Length; start++)
+        {
+            if (taken[start])
             {
                 continue;
             }
 
-            batch.Add(first);
-            // Gather what else arrives within MaxBatchDelay, up to MaxBatchSize.
-            using (var window = new CancellationTokenSource(_options.MaxBatchDelay))
+            var purpose = batch[start].Purpose;
+            group.Clear();
+            var request = new Pb.CheckBatchRequest { Purpose = purpose, IncludeMatches = _options.IncludeMatches };
+            for (var i = start; i < batch.Length; i++)
             {
-                while (batch.Count < _options.MaxBatchSize)
+                if (!taken[i] && batch[i].Purpose == purpose)
                 {
-                    if (reader.TryRead(out var next))
-                    {
-                        batch.Add(next);
-                        continue;
-                    }
-
-                    try
-                    {
-                        if (!await reader.WaitToReadAsync(window.Token).ConfigureAwait(false))
-                        {
-                            break;
-                        }
-                    }
-                    catch (OperationCanceledException)
-                    {
-                        break;
-                    }
+                    taken[i] = true;
+                    group.Add(batch[i]);
+                    request.Subjects.Add(batch[i].Subject);
                 }
             }
-
-            await _inFlight.WaitAsync().ConfigureAwait(false);
-            var toSend = batch.ToArray();
-            batch.Clear();
-            _ = SendAsync(toSend);
-        }
-
-        // Let the batches in flight finish before the channel goes away.
-        for (var i = 0; i < Math.Max(1, _options.MaxConcurrentBatches); i++)
-        {
-            await _inFlight.WaitAsync().ConfigureAwait(false);
-        }
-    }
-
-    private async Task SendAsync(Pending[] batch)
-    {
-        try
-        {
-            // One call per purpose present in the batch (usually one).
-            foreach (var group in batch.GroupBy(p => p.Purpose))
-            {
-                var items = group.ToArray();
-                var request = new Pb.CheckBatchRequest { Purpose = group.Key, IncludeMatches = _options.IncludeMatches };
-                foreach (var item in items)
-                {
-                    request.Subjects.Add(item.Subject);
-                }
 
                 try
+            {
+                // Not cancelled by any one caller: the call carries other callers' checks too.
+                var response = await CheckBatchAsync(request, CancellationToken.None).ConfigureAwait(false);
+                if (response.Results.Count != group.Count)
                 {
-                    var response = await CheckBatchAsync(request, _stop.Token).ConfigureAwait(false);
-                    for (var i = 0; i < items.Length; i++)
+                    var error = WrongCount(response.Results.Count, group.Count);
+                    foreach (var item in group)
                     {
-                        items[i].Result.TrySetResult(response.Results[i]);
+                        item.TrySetException(error);
                     }
+
+                    continue;
                 }
-                catch (Exception ex)
+
+                for (var i = 0; i < group.Count; i++)
                 {
-                    foreach (var item in items)
-                    {
-                        item.Result.TrySetException(ex);
-                    }
+                    group[i].TrySetResult(response.Results[i]);
+                }
+            }
+            catch (Exception ex)
+            {
+                foreach (var item in group)
+                {
+                    item.TrySetException(ex);
                 }
             }
         }
-        finally
-        {
-            _inFlight.Release();
-        }
     }
 
-    private sealed record Pending(Pb.Subject Subject, Pb.UsageCategory Purpose, TaskCompletionSource<Pb.CheckResult> Result);
+    private static RpcException WrongCount(int answered, int asked) =>
+        new(new Status(StatusCode.Internal, $"results: the server answered {answered} results for {asked} subjects"));
+
+    /// <summary>One single check waiting for its answer (the task completion source itself, to save an object per check).</summary>
+    private sealed class Pending(Pb.Subject subject, Pb.UsageCategory purpose, CancellationToken cancellationToken)
+        : TaskCompletionSource<Pb.CheckResult>(TaskCreationOptions.RunContinuationsAsynchronously)
+    {
+        public Pb.Subject Subject { get; } = subject;
+
+        public Pb.UsageCategory Purpose { get; } = purpose;
+
+        public CancellationToken CancellationToken { get; } = cancellationToken;
+    }
 }
