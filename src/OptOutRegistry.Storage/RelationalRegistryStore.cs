@@ -63,6 +63,26 @@ public abstract class RelationalRegistryStore : IRegistryStore
     /// </summary>
     private protected virtual int InsertChunkRows => RowBuffer.DefaultChunkRows;
 
+    /// <summary>
+    /// Writes each table's buffered append-only rows in one operation at the end of a batch (PostgreSQL: binary COPY),
+    /// or null to send them as multi-row INSERTs of <see cref="InsertChunkRows"/>.
+    /// </summary>
+    private protected virtual IBulkRowWriter? CreateBulkRowWriter(DbConnection connection, DbTransaction transaction) => null;
+
+    /// <summary>A dialect's bulk writer of buffered rows, inside the append transaction.</summary>
+    internal interface IBulkRowWriter
+    {
+        /// <summary>Smaller buffers go out as multi-row INSERTs (a bulk operation has a fixed cost).</summary>
+        int MinimumRows { get; }
+
+        /// <summary>
+        /// Writes the rows (row-major, <paramref name="width"/> values each) into <paramref name="table"/>; returns the rows
+        /// inserted. For <c>reservations</c> the values are those of <see cref="ReservationParameters"/> with search text,
+        /// <paramref name="columns"/> the insert's column list, and an id that exists already is skipped, not an error.
+        /// </summary>
+        Task<int> WriteAsync(string table, string columns, int width, List<object?> values, CancellationToken ct);
+    }
+
     /// <summary>A dialect's direct execution of write statements (parameters @p0..@pN given by position).</summary>
     internal interface IFastStatements : IDisposable
     {
@@ -824,6 +844,7 @@ public abstract class RelationalRegistryStore : IRegistryStore
         private readonly Dictionary<string, DbCommand> _commands = new(ReferenceEqualityComparer.Instance);
         private readonly HashSet<string> _knownHolders = new(StringComparer.Ordinal);
         private readonly IFastStatements? _fast = store.CreateFastStatements(connection);
+        private readonly IBulkRowWriter? _bulk = store.CreateBulkRowWriter(connection, transaction);
         private readonly RowBuffer _events = new("events", "seq, time_us, actor, type, payload, leaf_hash", 6, store.InsertChunkRows);
         private readonly RowBuffer _history = new("reservation_states", "reservation_id, seq, state, at_us", 4, store.InsertChunkRows);
         private readonly RowBuffer _nodes = new("merkle_nodes", "node_id, hash", 2, store.InsertChunkRows);
@@ -901,6 +922,24 @@ public abstract class RelationalRegistryStore : IRegistryStore
                 return;
             }
 
+            if (_bulk is not null && (!full || _reservations.Rows >= _bulk.MinimumRows))
+            {
+                // Bulk rows wait for the batch's end (or an amendment's read) and go out in one operation.
+                var pending = _reservations.Rows;
+                if (full && await _bulk.WriteAsync(_reservations.Table, _reservations.Columns, _reservations.Width, _reservations.Values, ct)
+                        .ConfigureAwait(false) != pending)
+                {
+                    throw new StoreException(StoreErrorKind.Conflict, "changes", "a reservation id of this batch was registered concurrently");
+                }
+
+                if (full)
+                {
+                    _reservations.Clear();
+                }
+
+                return;
+            }
+
             while (_reservations.Rows >= _reservations.ChunkRows || (full && _reservations.Rows > 0))
             {
                 var rows = Math.Min(_reservations.Rows, _reservations.ChunkRows);
@@ -916,6 +955,17 @@ public abstract class RelationalRegistryStore : IRegistryStore
 
         private async Task FlushAsync(RowBuffer buffer, bool full, CancellationToken ct)
         {
+            if (_bulk is not null && (!full || buffer.Rows >= _bulk.MinimumRows))
+            {
+                if (full)
+                {
+                    await _bulk.WriteAsync(buffer.Table, buffer.Columns, buffer.Width, buffer.Values, ct).ConfigureAwait(false);
+                    buffer.Clear();
+                }
+
+                return;
+            }
+
             while (buffer.Rows >= buffer.ChunkRows || (full && buffer.Rows > 0))
             {
                 var (sql, values) = buffer.TakeChunk();
@@ -1202,6 +1252,17 @@ public abstract class RelationalRegistryStore : IRegistryStore
         private readonly List<object?> _values = new(chunkRows * width);
 
         public int ChunkRows => chunkRows;
+
+        public string Table => table;
+
+        public string Columns => columns;
+
+        public int Width => width;
+
+        /// <summary>The buffered values, row-major (for <see cref="IBulkRowWriter"/>).</summary>
+        public List<object?> Values => _values;
+
+        public void Clear() => _values.Clear();
 
         public int Rows => _values.Count / width;
 

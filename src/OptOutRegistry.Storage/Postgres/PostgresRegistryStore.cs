@@ -109,6 +109,10 @@ public sealed class PostgresRegistryStore : RelationalRegistryStore
     private protected override (string Columns, Func<int, string> Tuple)? BufferedReservationInsert =>
         (PostgresSchema.ReservationInsertColumns, PostgresSchema.ReservationRowTuple);
 
+    // A bulk batch's rows go out by binary COPY (PostgresBulkRowWriter); small appends keep the multi-row INSERTs.
+    private protected override IBulkRowWriter? CreateBulkRowWriter(DbConnection connection, DbTransaction transaction) =>
+        new PostgresBulkRowWriter((NpgsqlConnection)connection);
+
     private protected override async Task BeforeCommitAsync(DbConnection connection, DbTransaction transaction, long newSize, CancellationToken cancellationToken)
     {
         // NOTIFY is delivered at commit, and only if the transaction commits.
