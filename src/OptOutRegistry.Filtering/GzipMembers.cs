@@ -13,7 +13,7 @@ namespace OptOutRegistry.Filtering;
 /// do not line up (one member for the whole file, an oversized record), tracking switches off for the rest of the input
 /// and memory stays bounded.
 /// </summary>
-internal sealed class GzipMemberTracker(Stream inner, int maxRecordBytes) : Stream
+internal sealed class GzipMemberTracker(Stream inner, int maxRecordBytes) : ReadOnlyForwardStream
 {
     private byte[] _buffer = new byte[128 * 1024];
     private long _bufferOffset; // absolute input offset of _buffer[0]
@@ -133,18 +133,6 @@ internal sealed class GzipMemberTracker(Stream inner, int maxRecordBytes) : Stre
         return false;
     }
 
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => false;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
     public override int Read(Span<byte> buffer)
     {
         if (_served == _length)
@@ -202,14 +190,4 @@ internal sealed class GzipMemberTracker(Stream inner, int maxRecordBytes) : Stre
         _length += n;
         return true;
     }
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }
