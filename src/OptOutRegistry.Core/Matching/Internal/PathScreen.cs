@@ -1,5 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace OptOutRegistry.Core.Matching.Internal;
 
@@ -40,6 +42,9 @@ internal static class PathScreen
     private const uint CutMask = 0xFFFF;
     private const ulong PrefixSalt = 0x9FB21C651E98DF25UL;
     private const ulong SegmentSalt = 0xD6E8FEB86659FD93UL;
+
+    /// <summary>Characters a key hashes: the longest cut; a longer segment keys by its first 40 characters and that cap.</summary>
+    private const int MaxKeyChars = 40;
 
     /// <summary>Paths with more slash-enclosed runs than this are walked rather than screened.</summary>
     private const int MaxSegments = 24;
@@ -122,7 +127,11 @@ internal static class PathScreen
             return true;
         }
 
+        // The prefix keys of all cuts in one pass: the sum over whole 4-character words is carried from cut to cut,
+        // so each cut adds only its own words and a partial one (the same value as PrefixKey(path[..cut])).
         var cuts = screen & CutMask;
+        ulong sum = 0;
+        var words = 0;
         while (cuts != 0)
         {
             int cut = Cuts[BitOperations.TrailingZeroCount(cuts)];
@@ -132,7 +141,13 @@ internal static class PathScreen
                 break;
             }
 
-            if (Contains(low, high, PrefixKey(path[..cut])))
+            for (; (words + 1) * 4 <= cut; words++)
+            {
+                sum += Word(path, words) * Multipliers[words];
+            }
+
+            var partial = cut > words * 4 ? Word(path[..cut], words) * Multipliers[words] : 0;
+            if (Contains(low, high, Finish(sum + partial, cut, PrefixSalt)))
             {
                 return true;
             }
@@ -143,29 +158,49 @@ internal static class PathScreen
         return (screen & SegmentKeys) != 0 && MayMatchSegment(low, high, path);
     }
 
+    /// <summary>Whether some run between two consecutive slashes of <paramref name="path"/> is a segment key.</summary>
     private static bool MayMatchSegment(uint low, ulong high, ReadOnlySpan<char> path)
     {
-        var start = path.IndexOf('/');
+        // The slashes of 8 characters at a time as a bit mask (one compare), instead of one search call per segment.
+        ref var start = ref Unsafe.As<char, ushort>(ref MemoryMarshal.GetReference(path));
+        var slash = Vector128.Create((ushort)'/');
+        var previous = -1;
         var runs = 0;
-        while (start >= 0)
+        for (var offset = 0; offset < path.Length; offset += Vector128<ushort>.Count)
         {
-            var length = path[(start + 1)..].IndexOf('/');
-            if (length < 0)
+            uint mask;
+            if (offset + Vector128<ushort>.Count <= path.Length)
             {
-                return false;
+                mask = Vector128.Equals(Vector128.LoadUnsafe(ref start, (nuint)offset), slash).ExtractMostSignificantBits();
+            }
+            else
+            {
+                mask = 0;
+                for (var i = path.Length - 1; i >= offset; i--)
+                {
+                    mask = (mask << 1) | (path[i] == '/' ? 1u : 0u);
+                }
             }
 
-            if (++runs > MaxSegments)
+            while (mask != 0)
             {
-                return true;
-            }
+                var at = offset + BitOperations.TrailingZeroCount(mask);
+                mask &= mask - 1;
+                if (previous >= 0 && at > previous + 1)
+                {
+                    if (++runs > MaxSegments)
+                    {
+                        return true;
+                    }
 
-            if (length > 0 && Contains(low, high, SegmentKey(path.Slice(start + 1, length))))
-            {
-                return true;
-            }
+                    if (Contains(low, high, SegmentKey(path[(previous + 1)..at])))
+                    {
+                        return true;
+                    }
+                }
 
-            start += length + 1;
+                previous = at;
+            }
         }
 
         return false;
@@ -174,6 +209,7 @@ internal static class PathScreen
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool Contains(uint low, ulong high, ulong key)
     {
+        // Early exit: for a key not in a sparse filter the first bit is usually clear already.
         for (var k = 0; k < 3; k++)
         {
             var position = Position(key, k);
@@ -191,11 +227,69 @@ internal static class PathScreen
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int Position(ulong key, int k) => (int)((((key >> (21 * k)) & 0x1FFFFF) * 96) >> 21);
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static ulong PrefixKey(ReadOnlySpan<char> prefix) => KeyHasher.Hash(prefix) ^ PrefixSalt;
+    private static ulong PrefixKey(ReadOnlySpan<char> prefix) => Key(prefix, PrefixSalt);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static ulong SegmentKey(ReadOnlySpan<char> segment) => KeyHasher.Hash(segment) ^ SegmentSalt;
+    private static ulong SegmentKey(ReadOnlySpan<char> segment) => Key(segment, SegmentSalt);
+
+    /// <summary>
+    /// The screen's own key hash (nothing outside the host slot stores it): a sum of the text's 4-character words times
+    /// fixed odd multipliers, then mixed. Cheaper than <see cref="KeyHasher.Hash"/> for the few short texts a check
+    /// hashes here, and a prefix's sum extends to a longer prefix, which <see cref="MayMatch"/> uses.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong Key(ReadOnlySpan<char> text, ulong salt)
+    {
+        var n = Math.Min(text.Length, MaxKeyChars);
+        text = text[..n];
+        ulong sum = 0;
+        for (var i = 0; i * 4 < n; i++)
+        {
+            sum += Word(text, i) * Multipliers[i];
+        }
+
+        return Finish(sum, n, salt);
+    }
+
+    /// <summary>Characters 4i to 4i + 3 of <paramref name="text"/> as one little-endian word, zero past its end.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong Word(ReadOnlySpan<char> text, int i)
+    {
+        var start = i * 4;
+        if (start + 4 <= text.Length)
+        {
+            return Unsafe.ReadUnaligned<ulong>(ref Unsafe.As<char, byte>(ref Unsafe.Add(ref MemoryMarshal.GetReference(text), start)));
+        }
+
+        ulong word = 0;
+        for (var j = text.Length - 1; j >= start; j--)
+        {
+            word = (word << 16) | text[j];
+        }
+
+        return word;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong Finish(ulong sum, int length, ulong salt)
+    {
+        // Two rounds of multiply-xorshift: every output bit depends on every input bit (the Bloom positions take
+        // 21-bit slices of the result).
+        var x = sum ^ salt ^ ((ulong)length * 0x9E3779B97F4A7C15UL);
+        x ^= x >> 32;
+        x *= 0xD6E8FEB86659FD93UL;
+        x ^= x >> 32;
+        x *= 0xD6E8FEB86659FD93UL;
+        x ^= x >> 32;
+        return x == 0 ? 1 : x;
+    }
+
+    /// <summary>One odd multiplier per 4-character word of a key (<see cref="MaxKeyChars"/> / 4).</summary>
+    private static ReadOnlySpan<ulong> Multipliers =>
+    [
+        0x9E3779B185EBCA87UL, 0xC2B2AE3D27D4EB4FUL, 0x165667B19E3779F9UL, 0x85EBCA77C2B2AE63UL, 0x27D4EB2F165667C5UL,
+        0xFF51AFD7ED558CCDUL, 0xC4CEB9FE1A85EC53UL, 0x94D049BB133111EBUL, 0xBF58476D1CE4E5B9UL, 0xD1B54A32D192ED03UL,
+    ];
 
     /// <summary>The largest cut class not longer than <paramref name="length"/> (≥ 1).</summary>
     private static int CutIndex(int length)

@@ -26,6 +26,9 @@ internal static class FastMatchKey
 
     private static readonly SearchValues<char> s_queryPlain = BuildSearchValues("\"#<>'%");
 
+    /// <summary>Characters plain in both path and query (and not '?' or '#'): one scan finds where a typical URL's path ends.</summary>
+    private static readonly SearchValues<char> s_plain = BuildSearchValues("\"#<>?^`{}\\%'");
+
     /// <summary>RFC 3986 unreserved characters, decoded from <c>%XX</c> by the match key rule.</summary>
     private static readonly bool[] s_unreserved = BuildUnreserved();
 
@@ -129,21 +132,53 @@ internal static class FastMatchKey
         }
 
         // Path and query: the fragment is ignored; plain runs are validated and copied in bulk (vectorised),
-        // anything with '%' or a character to check goes character by character.
+        // anything with '%' or a character to check goes character by character. The common case — a plain path
+        // ending the URL or followed by '?' or '#' — takes one scan to split and validate.
         var rest = url[i..];
-        var hash = rest.IndexOf('#');
-        if (hash >= 0)
+        var stop = rest.IndexOfAnyExcept(s_plain);
+        ReadOnlySpan<char> path;
+        var question = -1;
+        var plainPath = true;
+        if (stop < 0)
         {
-            rest = rest[..hash];
+            path = rest;
+        }
+        else if (rest[stop] is '#' or '?')
+        {
+            if (rest[stop] == '?')
+            {
+                question = stop;
+                var hash = rest[(stop + 1)..].IndexOf('#');
+                if (hash >= 0)
+                {
+                    rest = rest[..(stop + 1 + hash)];
+                }
+            }
+            else
+            {
+                rest = rest[..stop];
+            }
+
+            path = rest[..stop];
+        }
+        else
+        {
+            var hash = rest.IndexOf('#');
+            if (hash >= 0)
+            {
+                rest = rest[..hash];
+            }
+
+            question = rest.IndexOf('?');
+            path = question < 0 ? rest : rest[..question];
+            plainPath = path.IndexOfAnyExcept(s_pathPlain) < 0;
         }
 
-        var question = rest.IndexOf('?');
-        var path = question < 0 ? rest : rest[..question];
         if (path.IsEmpty)
         {
             destination[w++] = '/';
         }
-        else if (path.IndexOfAnyExcept(s_pathPlain) < 0 && !HasDotSegment(path))
+        else if (plainPath && !HasDotSegment(path))
         {
             if (!path.TryCopyTo(destination[w..]))
             {
