@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Security.Cryptography;
 using OptOutRegistry.Client.Checking;
 using OptOutRegistry.Core.Matching;
 using OptOutRegistry.Core.Model;
@@ -142,40 +141,14 @@ public sealed class SnapshotFilterChecker : IFilterChecker
         State = new RegistryState("snapshot", location, checker.AppliedSequence, checker.Header.CreatedAt, checker.KeyFingerprint, digestHex, null);
     }
 
-    private SnapshotFilterChecker(RegistryMirror mirror, RegistryState state)
-    {
-        _mirror = mirror;
-        State = state;
-    }
-
     /// <summary>Loads and verifies a snapshot file (digest and signature; see docs/snapshot-format.md).</summary>
     /// <exception cref="SnapshotFormatException">Malformed, altered or badly signed.</exception>
     public static SnapshotFilterChecker Load(string path, string? publicKeyPem = null)
     {
-        ArgumentNullException.ThrowIfNull(path);
-        byte[] spki = [];
-        if (publicKeyPem is not null)
-        {
-            using var key = ECDsa.Create();
-            key.ImportFromPem(publicKeyPem);
-            spki = key.ExportSubjectPublicKeyInfo();
-        }
-
-        // One pass over the file: the matcher is built while the digest is computed, then the digest and signature are
-        // checked before the checker is returned (an unverified matcher is dropped). Reading the file once for the
-        // signature, once to load and once more for the digest was a third of the load time.
-        var mirror = new RegistryMirror();
-        using var reader = SnapshotReader.Open(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20));
-        mirror.LoadSnapshot(reader);
-        if (!reader.VerifySignature(spki))
-        {
-            throw new SnapshotFormatException($"snapshot: {path}: the signature does not verify{(publicKeyPem is null ? string.Empty : " with the given public key")}");
-        }
-
-        var footer = reader.Footer!;
-        var state = new RegistryState("snapshot", Path.GetFileName(path), mirror.AppliedSequence, reader.Header.CreatedAt, footer.KeyFingerprint,
-            Convert.ToHexStringLower(footer.Digest), null);
-        return new SnapshotFilterChecker(mirror, state);
+        // OfflineChecker.Load reads the file once: the matcher is built while the digest is computed, and the
+        // signature is checked before anything is returned.
+        var checker = OfflineChecker.Load(path, publicKeyPem);
+        return new SnapshotFilterChecker(checker, Path.GetFileName(path), checker.SnapshotDigest);
     }
 
     /// <summary>The matcher checks run on (current snapshot state).</summary>

@@ -13,11 +13,12 @@ namespace OptOutRegistry.Client.Checking;
 /// </summary>
 public sealed class OfflineChecker : IUrlChecker
 {
-    private OfflineChecker(RegistryMirror mirror, SnapshotHeader header, string keyFingerprint)
+    private OfflineChecker(RegistryMirror mirror, SnapshotHeader header, SnapshotFooter footer)
     {
         Mirror = mirror;
         Header = header;
-        KeyFingerprint = keyFingerprint;
+        KeyFingerprint = footer.KeyFingerprint;
+        SnapshotDigest = Convert.ToHexStringLower(footer.Digest);
     }
 
     /// <summary>The matcher and its applied sequence.</summary>
@@ -28,6 +29,9 @@ public sealed class OfflineChecker : IUrlChecker
 
     /// <summary>Fingerprint of the key that signed the snapshot.</summary>
     public string KeyFingerprint { get; }
+
+    /// <summary>The snapshot file's SHA-256 digest as its footer records it (verified), lower-case hex.</summary>
+    public string SnapshotDigest { get; }
 
     /// <summary>The last event sequence the checker reflects.</summary>
     public long AppliedSequence => Mirror.AppliedSequence;
@@ -41,33 +45,33 @@ public sealed class OfflineChecker : IUrlChecker
     public static OfflineChecker Load(string path, string? publicKeyPem = null)
     {
         ArgumentNullException.ThrowIfNull(path);
-        byte[] spki = [];
-        if (publicKeyPem is not null)
-        {
-            using var key = ECDsa.Create();
-            key.ImportFromPem(publicKeyPem);
-            spki = key.ExportSubjectPublicKeyInfo();
-        }
+        var spki = PublicKeySpki(publicKeyPem);
 
-        string fingerprint;
-        using (var verifier = SnapshotReader.Open(File.OpenRead(path)))
-        {
-            while (verifier.TryReadRecord(out _, out _))
-            {
-            }
-
-            if (!verifier.VerifySignature(spki))
-            {
-                throw new SnapshotFormatException($"snapshot: {path}: the signature does not verify{(publicKeyPem is null ? string.Empty : " with the given public key")}");
-            }
-
-            fingerprint = verifier.Footer!.KeyFingerprint;
-        }
-
+        // One pass over the file: the mirror decodes the records while the reader hashes them, and the signature is
+        // checked over that digest afterwards. Nothing escapes before it verifies: the mirror is this call's own and is
+        // dropped with the exception (a bad file costs a decode instead of a second read of a good one).
         var mirror = new RegistryMirror();
-        using var reader = SnapshotReader.Open(File.OpenRead(path));
+        using var reader = SnapshotReader.Open(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20));
         mirror.LoadSnapshot(reader);
-        return new OfflineChecker(mirror, reader.Header, fingerprint);
+        if (!reader.VerifySignature(spki))
+        {
+            throw new SnapshotFormatException($"snapshot: {path}: the signature does not verify{(publicKeyPem is null ? string.Empty : " with the given public key")}");
+        }
+
+        return new OfflineChecker(mirror, reader.Header, reader.Footer!);
+    }
+
+    /// <summary>The DER SubjectPublicKeyInfo of a PEM public key; empty (use the key embedded in the file) for null.</summary>
+    private static byte[] PublicKeySpki(string? publicKeyPem)
+    {
+        if (publicKeyPem is null)
+        {
+            return [];
+        }
+
+        using var key = ECDsa.Create();
+        key.ImportFromPem(publicKeyPem);
+        return key.ExportSubjectPublicKeyInfo();
     }
 
     /// <summary>Checks a URL: the verdict only, allocation-free.</summary>
@@ -125,15 +129,7 @@ public sealed class OfflineChecker : IUrlChecker
             events.Add(Pb.Event.Parser.ParseFrom(payload.Span));
         }
 
-        byte[] spki = [];
-        if (publicKeyPem is not null)
-        {
-            using var key = ECDsa.Create();
-            key.ImportFromPem(publicKeyPem);
-            spki = key.ExportSubjectPublicKeyInfo();
-        }
-
-        if (!reader.VerifySignature(spki))
+        if (!reader.VerifySignature(PublicKeySpki(publicKeyPem)))
         {
             throw new SnapshotFormatException($"snapshot: {path}: the signature does not verify");
         }
