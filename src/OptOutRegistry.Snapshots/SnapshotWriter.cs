@@ -79,6 +79,13 @@ public sealed class SnapshotWriter : IDisposable
     public void Finish(ECDsa signingKey)
     {
         ArgumentNullException.ThrowIfNull(signingKey);
+        Finish(new EcdsaSnapshotSigner(signingKey));
+    }
+
+    /// <summary>Writes the end marker and the footer signed by <paramref name="signer"/>. The stream is flushed, not closed.</summary>
+    public void Finish(ISnapshotSigner signer)
+    {
+        ArgumentNullException.ThrowIfNull(signer);
         ObjectDisposedException.ThrowIf(_finished, this);
         Span<byte> small = stackalloc byte[SnapshotFormat.RecordPrefixLength + 8];
         small[0] = (byte)SnapshotRecordType.End;
@@ -87,8 +94,8 @@ public sealed class SnapshotWriter : IDisposable
         Write(small);
 
         var digest = _hash.GetHashAndReset();
-        var spki = signingKey.ExportSubjectPublicKeyInfo();
-        var signature = signingKey.SignData(SignedMessage(digest), HashAlgorithmName.SHA256, DSASignatureFormat.Rfc3279DerSequence);
+        var spki = signer.PublicKeySpki;
+        var signature = signer.SignSnapshotDigest(digest);
 
         var footer = new byte[32 + 1 + 2 + spki.Length + 2 + signature.Length + SnapshotFormat.EndMagic.Length];
         var f = footer.AsSpan();

@@ -122,6 +122,27 @@ public sealed class TreeHeadSigner : IDisposable
         return new SignedTreeHead(treeSize, rootHash.ToArray(), DateTimeOffset.FromUnixTimeMilliseconds(ms), signature, KeyFingerprint);
     }
 
+    /// <summary>
+    /// Signs <paramref name="prefix"/> ‖ <paramref name="digest"/> with the log key (ECDSA P-256, SHA-256, DER): the
+    /// other artefacts the registry signs with the one key it publishes (snapshot files, docs/snapshot-format.md).
+    /// <paramref name="prefix"/> is that artefact's own domain-separation string, so its signature can never be
+    /// taken for a tree head's; a prefix overlapping <see cref="SignedTreeHead.Prefix"/> is refused.
+    /// </summary>
+    /// <exception cref="ArgumentException">An empty prefix, or one that a tree head's encoding could start with.</exception>
+    public byte[] SignDigest(ReadOnlySpan<byte> prefix, ReadOnlySpan<byte> digest)
+    {
+        var treeHead = SignedTreeHead.Prefix;
+        if (prefix.IsEmpty || prefix.StartsWith(treeHead) || treeHead.StartsWith(prefix))
+        {
+            throw new ArgumentException("The prefix must be a domain-separation string of its own, not the tree head's.", nameof(prefix));
+        }
+
+        var message = new byte[prefix.Length + digest.Length];
+        prefix.CopyTo(message);
+        digest.CopyTo(message.AsSpan(prefix.Length));
+        return _key.SignData(message, HashAlgorithmName.SHA256, DSASignatureFormat.Rfc3279DerSequence);
+    }
+
     /// <summary>Verifies a signed head against a public key given as SPKI PEM. Needs no store and no private key.</summary>
     public static bool Verify(SignedTreeHead head, string publicKeyPem)
     {

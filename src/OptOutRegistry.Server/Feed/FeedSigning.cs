@@ -1,17 +1,15 @@
-using System.Security.Cryptography;
+using OptOutRegistry.Snapshots;
 using OptOutRegistry.Transparency;
 
 namespace OptOutRegistry.Server.Feed;
 
 /// <summary>
-/// The registry's signing key as the feed uses it: tree heads through Storage's <see cref="TreeHeadSigner"/>, and
-/// snapshot files with the same ECDSA P-256 key (under their own signature prefix, docs/snapshot-format.md), so one
-/// published public key verifies both.
+/// The registry's signing key as the feed uses it: tree heads and snapshot files (under their own signature prefix,
+/// docs/snapshot-format.md) are both signed by the log's <see cref="TreeHeadSigner"/>, so one published public key
+/// verifies both and the private key is read from its file once.
 /// </summary>
-public sealed class FeedSigning : IDisposable
+public sealed class FeedSigning : ISnapshotSigner
 {
-    private readonly ECDsa _snapshotKey;
-
     /// <summary>
     /// Uses the one signer of the log (<c>{data-dir}/transparency-signing-key.pem</c> or <c>--signing-key FILE</c>), so that
     /// snapshots, feed tree heads and receipts are signed by the key the server publishes.
@@ -20,20 +18,14 @@ public sealed class FeedSigning : IDisposable
     {
         ArgumentNullException.ThrowIfNull(treeHeads);
         TreeHeads = treeHeads;
-        _snapshotKey = ECDsa.Create();
-        _snapshotKey.ImportFromPem(File.ReadAllText(treeHeads.KeyFilePath));
     }
 
-    /// <summary>The tree-head signer.</summary>
+    /// <summary>The tree-head signer (owned by the container: it is also the receipts' signer).</summary>
     public TreeHeadSigner TreeHeads { get; }
 
-    /// <summary>The key that signs snapshot files.</summary>
-    public ECDsa SnapshotKey => _snapshotKey;
+    /// <inheritdoc />
+    public ReadOnlySpan<byte> PublicKeySpki => TreeHeads.PublicKeySpki;
 
     /// <inheritdoc />
-    public void Dispose()
-    {
-        // TreeHeads belongs to the container (it is also the receipts' signer).
-        _snapshotKey.Dispose();
-    }
+    public byte[] SignSnapshotDigest(ReadOnlySpan<byte> digest) => TreeHeads.SignDigest(SnapshotFormat.SignaturePrefix, digest);
 }

@@ -89,7 +89,7 @@ public sealed class SnapshotProvider(IRegistryStore store, FeedSigning signing, 
             writer.WriteReservation(reservation);
         }
 
-        writer.Finish(signing.SnapshotKey);
+        writer.Finish(signing);
     }
 
     private async Task<Stream> BuildDeltaAsync(long since, long asOf, CancellationToken cancellationToken)
@@ -113,7 +113,7 @@ public sealed class SnapshotProvider(IRegistryStore store, FeedSigning signing, 
                 from = events[^1].Sequence + 1;
             }
 
-            writer.Finish(signing.SnapshotKey);
+            writer.Finish(signing);
         }
 
         output.Position = 0;
