@@ -426,7 +426,7 @@ public sealed class MatcherIndex
             return false;
         }
 
-        if (DisallowedByExactUrl(p.UrlHash, purpose, t))
+        if (DisallowedByExactUrl(p.UrlHash, purpose, t, out var first))
         {
             p.State = PendingUrl.Done;
             return true;
@@ -449,18 +449,14 @@ public sealed class MatcherIndex
             CacheHint.Prefetch(ref _pathRules.Items[head]);
         }
 
-        var urls = false;
-        if ((paths & HostTable.HasUrls) != 0)
+        var urls = first >= 0;
+        if (urls)
         {
-            if (_urls.Find(p.UrlHash).Next(out var value))
-            {
-                CacheHint.Prefetch(ref _reservations.Items[(int)(value & ReservationMask)]);
-                urls = true;
-            }
-            else
-            {
-                urls = p.UrlHashWithoutQuery != 0 && _urls.Find(p.UrlHashWithoutQuery).Next(out _);
-            }
+            CacheHint.Prefetch(ref _reservations.Items[first]);
+        }
+        else if ((paths & HostTable.HasUrls) != 0 && p.UrlHashWithoutQuery != 0)
+        {
+            urls = _urls.Find(p.UrlHashWithoutQuery).Next(out _);
         }
 
         if (!rules && !urls && p.SuffixCount == 1 && HostTable.HostHead(Volatile.Read(ref slot.Hosts)) < 0)
@@ -478,11 +474,19 @@ public sealed class MatcherIndex
     /// most restrictive), and across holders the most restrictive wins. The slot's inline data (<see cref="InlineData"/>)
     /// answers without reading the reservation record in the common case.
     /// </summary>
-    private bool DisallowedByExactUrl(ulong urlHash, UsageCategory purpose, long t)
+    private bool DisallowedByExactUrl(ulong urlHash, UsageCategory purpose, long t, out int first)
     {
+        // first: the reservation of the first entry under the hash (any kind), -1 when there is none — the caller's
+        // "does this URL have url selectors at all", without a second probe.
+        first = -1;
         var cursor = _urls.Find(urlHash);
         while (cursor.Next(out var value, out var extra))
         {
+            if (first < 0)
+            {
+                first = (int)(value & ReservationMask);
+            }
+
             if ((value & AnyQueryBit) != 0)
             {
                 continue;
