@@ -88,19 +88,37 @@ internal static class Load
         Console.WriteLine($"stream\turls={urls}\tseconds={elapsed:F2}\turls_per_s={urls / elapsed:F0}\tclient_cpu_us_per_1000={cpuUs * 1000 / urls:F0}");
     }
 
-    public static async Task UnaryAsync(string server, string queriesPath, double seconds, int rate)
+    /// <summary>
+    /// One URL per call at <paramref name="rate"/> calls/s, open loop. <paramref name="sdk"/> false: a raw one-subject
+    /// <c>CheckBatch</c> call per check (what h2load sends); true: the SDK's single check, <c>CheckClient.CheckUrlAsync</c>
+    /// with its default options (provenance on, adaptive batching). <paramref name="watchPid"/>: the server process to
+    /// watch over EventPipe during the timed part (GC pauses, allocations, server-side request times).
+    /// </summary>
+    public static async Task UnaryAsync(string server, string queriesPath, double seconds, int rate, bool sdk, int? watchPid)
     {
         var lines = File.ReadAllLines(queriesPath);
         await using var client = CheckClient.Create(server);
-        var requests = new Pb.CheckBatchRequest[Math.Min(lines.Length, 100_000)];
+        var urls = lines.AsSpan(0, Math.Min(lines.Length, 100_000)).ToArray();
+        var requests = new Pb.CheckBatchRequest[urls.Length];
         for (var i = 0; i < requests.Length; i++)
         {
-            requests[i] = new Pb.CheckBatchRequest { Purpose = Pb.UsageCategory.TrainAi, Subjects = { new Pb.Subject { Url = lines[i] } } };
+            requests[i] = new Pb.CheckBatchRequest { Purpose = Pb.UsageCategory.TrainAi, Subjects = { new Pb.Subject { Url = urls[i] } } };
         }
 
+        Func<int, Task> call = sdk
+            ? i => client.CheckUrlAsync(urls[i % urls.Length], Pb.UsageCategory.TrainAi).AsTask()
+            : i => client.CheckBatchAsync(requests[i % requests.Length]);
         for (var i = 0; i < 2000; i++)
         {
-            await client.CheckBatchAsync(requests[i]);
+            await call(i);
+        }
+
+        using var watch = watchPid is { } pid ? ServerWatch.TryAttach(pid) : null;
+        if (watch is not null)
+        {
+            // Let the session start delivering before the timed part.
+            await Task.Delay(1000);
+            watch.Start();
         }
 
         // Open loop: call i is due at start + i/rate, whether or not earlier calls have finished; latency counts from the
@@ -114,6 +132,11 @@ internal static class Load
         var clock = new Stopwatch();
         var tick = Stopwatch.Frequency / (double)rate;
         var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+        var gcPause = GC.GetTotalPauseDuration();
+        var gen0 = GC.CollectionCount(0);
+        var gen1 = GC.CollectionCount(1);
+        var gen2 = GC.CollectionCount(2);
+        var allocated = GC.GetTotalAllocatedBytes(precise: false);
         var schedule = new Thread(() =>
         {
             clock.Start();
@@ -128,9 +151,9 @@ internal static class Load
 
                 // The call itself starts on a pool thread: its synchronous part (serialising, handing the frame to the
                 // connection) must not delay the schedule of the calls after it.
-                var call = new PendingCall(client, requests[i % requests.Length], clock, due, latencies, i);
-                tasks[i] = call.Completion.Task;
-                ThreadPool.UnsafeQueueUserWorkItem(static c => c.Start(), call, preferLocal: false);
+                var pending = new PendingCall(call, clock, due, latencies, i);
+                tasks[i] = pending.Completion.Task;
+                ThreadPool.UnsafeQueueUserWorkItem(static c => c.Start(), pending, preferLocal: false);
             }
         })
         { IsBackground = true, Name = "unary schedule", Priority = ThreadPriority.AboveNormal };
@@ -139,12 +162,14 @@ internal static class Load
         await Task.WhenAll(tasks);
         var elapsed = clock.Elapsed.TotalSeconds;
         var cpuUs = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMicroseconds;
+        var clientGc = string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"client_gc_gen0/1/2={GC.CollectionCount(0) - gen0}/{GC.CollectionCount(1) - gen1}/{GC.CollectionCount(2) - gen2}\tclient_gc_pause_ms={(GC.GetTotalPauseDuration() - gcPause).TotalMilliseconds:F1}\tclient_bytes_per_call={(GC.GetTotalAllocatedBytes(precise: false) - allocated) / (double)total:F0}");
         Array.Sort(latencies);
-        Console.WriteLine($"unary\trate={rate}\tcalls={total}\tachieved_per_s={total / elapsed:F0}\tp50_ms={latencies[total / 2]:F3}\tp90_ms={latencies[(int)(total * 0.9)]:F3}\tp99_ms={latencies[(int)(total * 0.99)]:F3}\tp999_ms={latencies[(int)(total * 0.999)]:F3}\tmax_ms={latencies[total - 1]:F3}\tclient_cpu_us_per_call={cpuUs / total:F1}");
-
+        Console.WriteLine($"{(sdk ? "single" : "unary")}\trate={rate}\tcalls={total}\tachieved_per_s={total / elapsed:F0}\tp50_ms={latencies[total / 2]:F3}\tp90_ms={latencies[(int)(total * 0.9)]:F3}\tp99_ms={latencies[(int)(total * 0.99)]:F3}\tp999_ms={latencies[(int)(total * 0.999)]:F3}\tmax_ms={latencies[total - 1]:F3}\tclient_cpu_us_per_call={cpuUs / total:F1}\t{clientGc}");
+        watch?.Report(total);
     }
 
-    private sealed class PendingCall(CheckClient client, Pb.CheckBatchRequest request, Stopwatch clock, long due, double[] latencies, int index)
+    private sealed class PendingCall(Func<int, Task> call, Stopwatch clock, long due, double[] latencies, int index)
     {
         public TaskCompletionSource Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -152,7 +177,7 @@ internal static class Load
         {
             try
             {
-                await client.CheckBatchAsync(request).ConfigureAwait(false);
+                await call(index).ConfigureAwait(false);
                 latencies[index] = (clock.ElapsedTicks - due) * 1000.0 / Stopwatch.Frequency;
                 Completion.SetResult();
             }

@@ -7,7 +7,13 @@ using OptOutRegistry.Benchmarks.Check;
 //                                                      N query URLs, half of them covered, shuffled
 //   batch  --server URL --queries FILE [--seconds S] [--concurrency C]     CheckBatch of 1,000 URLs
 //   stream --server URL --queries FILE [--seconds S]                       CheckStream, 1,000-URL requests, 8 in flight
-//   unary  --server URL --queries FILE [--seconds S] [--rate R]           one URL per call at R calls/s (open loop): p50/p99
+//   unary  --server URL --queries FILE [--seconds S] [--rate R] [--watch PID]   one URL per raw CheckBatch call at R calls/s
+//                                                      (open loop): p50/p99, client CPU and GC; --watch: the server's GC
+//                                                      pauses, bytes allocated per call and server-side request times
+//   single --server URL --queries FILE [--seconds S] [--rate R] [--watch PID]   the same through the SDK's single check
+//                                                      (CheckClient.CheckUrlAsync: provenance on, adaptive batching)
+//   watch  --pid PID --seconds S                       the --watch figures of a server for S seconds while another client
+//                                                      (h2load) loads it
 //   stages [--selectors N] [--rounds R]   server work per 1,000-URL batch in process, previous vs fast path, thread CPU
 //   encode --queries FILE --out DIR                                       gRPC-framed unary.bin and batch.bin for h2load -d
 //   bdn                                                                    BenchmarkDotNet in-process engine benchmark
@@ -23,8 +29,24 @@ switch (args.FirstOrDefault())
     case "stream":
         await Load.StreamAsync(options["server"], options["queries"], Seconds(options));
         break;
-    case "unary":
-        await Load.UnaryAsync(options["server"], options["queries"], Seconds(options), int.Parse(options.GetValueOrDefault("rate", "10000")));
+    case "unary" or "single":
+        await Load.UnaryAsync(options["server"], options["queries"], Seconds(options), int.Parse(options.GetValueOrDefault("rate", "10000")),
+            sdk: args[0] == "single", watchPid: options.TryGetValue("watch", out var watchPid) ? int.Parse(watchPid) : null);
+        break;
+    case "watch":
+        using (var watch = ServerWatch.TryAttach(int.Parse(options["pid"])))
+        {
+            if (watch is null)
+            {
+                return 1;
+            }
+
+            await Task.Delay(1000);
+            watch.Start();
+            await Task.Delay(TimeSpan.FromSeconds(Seconds(options)));
+            watch.Report(0);
+        }
+
         break;
     case "stages":
         Stages.Run(int.Parse(options.GetValueOrDefault("selectors", "1000000")), int.Parse(options.GetValueOrDefault("rounds", "20")));
@@ -36,7 +58,7 @@ switch (args.FirstOrDefault())
         BenchmarkRunner.Run<CheckEngineBenchmarks>(args: args[1..]);
         break;
     default:
-        Console.Error.WriteLine("usage: seed|batch|stream|unary|stages|encode|bdn [--server URL] [--queries FILE] [--selectors N] [--seconds S] [--rate R] [--concurrency C]");
+        Console.Error.WriteLine("usage: seed|batch|stream|unary|single|watch|stages|encode|bdn [--server URL] [--queries FILE] [--selectors N] [--seconds S] [--rate R] [--concurrency C]");
         return 2;
 }
 

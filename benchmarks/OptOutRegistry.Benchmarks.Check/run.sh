@@ -8,6 +8,10 @@
 #                      its own unary generator is run too.
 # Needs: dotnet 10 SDK, redis-server and redis-cli (Debian package redis-server), h2load (nghttp2-client), python3.
 # Every mode prints the server's CPU time (utime+stime from /proc) next to its rate; clients print their own CPU.
+# The unary modes also print what the server did meanwhile, read over EventPipe (server_gc: collections, pause total/max,
+# bytes allocated per call; server_requests: Kestrel's own request time, headers parsed to response complete).
+#   GC_VARIANT=0       skip the last part, which restarts this tree's server with DATAS off
+#                      (DOTNET_GCDynamicAdaptationMode=0) and repeats the unary and batch modes against it
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -71,29 +75,16 @@ h2() { # port body-file extra-args...
 }
 
 echo "== OptOutRegistry over loopback (client and server on this machine; each mode prints its server's CPU)"
-for mode in batch h2batch stream unary h2unary; do
-  for t in "${targets[@]}"; do
-    IFS=: read -r label port pid <<<"$t"
-    url="http://127.0.0.1:$port"
-    echo "-- $mode ($label server)"
-    case "$mode" in
-      batch)  with_server_cpu "$label" "$pid" $bench batch --server "$url" --queries "$work/queries.txt" --seconds "$seconds" --concurrency 4 ;;
-      stream) with_server_cpu "$label" "$pid" $bench stream --server "$url" --queries "$work/queries.txt" --seconds "$seconds" ;;
-      unary)
-        with_server_cpu "$label" "$pid" $bench unary --server "$url" --queries "$work/queries.txt" --seconds "$seconds" --rate 10000
-        if [[ -n "$base" ]]; then
-          echo "   (the previous unary generator, same server)"
-          with_server_cpu "$label" "$pid" dotnet "$base/benchmarks/OptOutRegistry.Benchmarks.Check/bin/Release/net10.0/OptOutRegistry.Benchmarks.Check.dll" \
-            unary --server "$url" --queries "$work/queries.txt" --seconds "$seconds" --rate 10000
-        fi ;;
-      h2batch)
-        # h2load as the client (C, one thread): the same 1,000-URL request, 4 in flight on one connection. URLs/s = req/s x 1000.
-        with_server_cpu "$label" "$pid" h2 "$port" "$work/batch.bin" -c 1 -m 4 -D "$seconds" --warm-up-time=1 ;;
-      h2unary)
-        # h2load's own rate mode, 10,000 requests/s on one connection; latencies from its per-request log.
-        rm -f "$work/h2.log"
-        with_server_cpu "$label" "$pid" h2 "$port" "$work/unary.bin" -c 1 -m 256 --rps 10000 -D "$seconds" --log-file "$work/h2.log"
-        python3 - "$work/h2.log" <<'PY'
+watch_for() { # pid seconds: the server's GC and request figures while another client runs
+  $bench watch --pid "$1" --seconds "$2" &
+  watch_pid=$!
+  sleep 1.5
+}
+
+h2unary() { # port
+  rm -f "$work/h2.log"
+  h2 "$1" "$work/unary.bin" -c 1 -m 256 --rps 10000 -D "$seconds" --log-file "$work/h2.log"
+  python3 - "$work/h2.log" <<'PY'
 import sys
 rows = [line.split('\t') for line in open(sys.argv[1])]
 lat = sorted(int(r[2]) / 1000 for r in rows)
@@ -103,10 +94,69 @@ q = lambda p: lat[min(n - 1, int(n * p))]
 span = (max(int(r[0]) for r in rows) - min(int(r[0]) for r in rows)) / 1e6
 print(f"  h2load-unary\tcalls={n}\thttp200={ok}\tachieved_per_s={n / span:.0f}\tp50_ms={q(0.5):.3f}\tp90_ms={q(0.9):.3f}\tp99_ms={q(0.99):.3f}\tp999_ms={q(0.999):.3f}\tmax_ms={lat[-1]:.3f}")
 PY
-        ;;
+}
+
+for mode in batch h2batch stream unary single h2unary; do
+  for t in "${targets[@]}"; do
+    IFS=: read -r label port pid <<<"$t"
+    url="http://127.0.0.1:$port"
+    echo "-- $mode ($label server)"
+    case "$mode" in
+      batch)  with_server_cpu "$label" "$pid" $bench batch --server "$url" --queries "$work/queries.txt" --seconds "$seconds" --concurrency 4 ;;
+      stream) with_server_cpu "$label" "$pid" $bench stream --server "$url" --queries "$work/queries.txt" --seconds "$seconds" ;;
+      unary)
+        # One URL per raw CheckBatch call, open loop; --watch: the server's GC pauses and request times meanwhile.
+        with_server_cpu "$label" "$pid" $bench unary --server "$url" --queries "$work/queries.txt" --seconds "$seconds" --rate 10000 --watch "$pid"
+        if [[ -n "$base" ]]; then
+          echo "   (the previous unary generator, same server)"
+          with_server_cpu "$label" "$pid" dotnet "$base/benchmarks/OptOutRegistry.Benchmarks.Check/bin/Release/net10.0/OptOutRegistry.Benchmarks.Check.dll" \
+            unary --server "$url" --queries "$work/queries.txt" --seconds "$seconds" --rate 10000
+        fi ;;
+      single)
+        # The SDK's single check (CheckClient.CheckUrlAsync, default options: provenance on, adaptive batching).
+        with_server_cpu "$label" "$pid" $bench single --server "$url" --queries "$work/queries.txt" --seconds "$seconds" --rate 10000 --watch "$pid" ;;
+      h2batch)
+        # h2load as the client (C, one thread): the same 1,000-URL request, 4 in flight on one connection. URLs/s = req/s x 1000.
+        with_server_cpu "$label" "$pid" h2 "$port" "$work/batch.bin" -c 1 -m 4 -D "$seconds" --warm-up-time=1 ;;
+      h2unary)
+        # h2load's own rate mode, 10,000 requests/s on one connection; latencies from its per-request log.
+        watch_for "$pid" $((seconds + 1))
+        with_server_cpu "$label" "$pid" h2unary "$port"
+        wait "$watch_pid" ;;
     esac
   done
 done
+
+echo "  server_rss_kb=$(awk '/VmRSS/ {print $2}' "/proc/$server_pid/status") (new server, default GC settings)"
+if [[ "${GC_VARIANT:-1}" != 0 ]]; then
+  # The same server and data, restarted with DATAS (.NET's dynamic adaptation of Server GC, on by default) off: its
+  # gen0 budget is then Server GC's classic large one, so a 10,000 calls/s unary run triggers ~0-1 gen0 collections
+  # instead of ~40 (RESULTS.md, round four). The batch mode shows it costs no throughput; the log shows the memory.
+  kill "$server_pid"; wait "$server_pid" 2>/dev/null || true
+  DOTNET_GCDynamicAdaptationMode=0 start_server "$server" "$grpc_port" "$work/data"
+  server_pid=$!
+  wait_port "$grpc_port"
+  url="http://127.0.0.1:$grpc_port"
+  # The matcher loads from the store after the port opens: wait until half the queries are covered again.
+  for _ in $(seq 120); do
+    share=$($bench batch --server "$url" --queries "$work/queries.txt" --seconds 0.5 --concurrency 1 | sed -n 's/.*disallowed_share=\([0-9.]*\).*/\1/p')
+    python3 -c "import sys; sys.exit(0 if float(sys.argv[1] or 0) >= 0.49 else 1)" "${share:-0}" && break
+    sleep 1
+  done
+  $bench unary --server "$url" --queries "$work/queries.txt" --seconds 3 --rate 10000 >/dev/null # warm-up (JIT)
+  echo "== the new server again, restarted with DOTNET_GCDynamicAdaptationMode=0 (DATAS off)"
+  echo "-- h2batch (DATAS off)"
+  with_server_cpu "datas-off" "$server_pid" h2 "$grpc_port" "$work/batch.bin" -c 1 -m 4 -D "$seconds" --warm-up-time=1
+  echo "-- unary (DATAS off)"
+  with_server_cpu "datas-off" "$server_pid" $bench unary --server "$url" --queries "$work/queries.txt" --seconds "$seconds" --rate 10000 --watch "$server_pid"
+  echo "-- single (DATAS off)"
+  with_server_cpu "datas-off" "$server_pid" $bench single --server "$url" --queries "$work/queries.txt" --seconds "$seconds" --rate 10000 --watch "$server_pid"
+  echo "-- h2unary (DATAS off)"
+  watch_for "$server_pid" $((seconds + 1))
+  with_server_cpu "datas-off" "$server_pid" h2unary "$grpc_port"
+  wait "$watch_pid"
+  echo "  server_rss_kb=$(awk '/VmRSS/ {print $2}' "/proc/$server_pid/status") (DATAS off)"
+fi
 
 start=$(date +%s.%N)
 dotnet "$cli" check --server "http://127.0.0.1:$grpc_port" --purpose train-ai - <"$work/queries.txt" >"$work/cli.out"
