@@ -1,26 +1,21 @@
-using System.Collections.Concurrent;
-using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using System.Text.RegularExpressions;
+using OptOutRegistry.Testing;
 
 namespace OptOutRegistry.Integration.Tests.Replication;
 
-/// <summary>A registry server as a separate process (<c>dotnet optout.dll serve</c>), with its log lines captured.</summary>
+/// <summary>
+/// A registry server as a separate process (<c>dotnet optout.dll serve</c>), with its log lines captured; the process
+/// handling is the shared <see cref="ChildServerProcess"/> (tests/Shared), this adds the replication log's readings.
+/// </summary>
 internal sealed partial class ServerProcess : IDisposable
 {
-    private readonly Process _process;
-    private readonly ConcurrentQueue<string> _lines = new();
+    private readonly ChildServerProcess _process;
 
-    private ServerProcess(Process process, string grpcAddress, string dataDirectory)
+    private ServerProcess(ChildServerProcess process, string grpcAddress, string dataDirectory)
     {
         _process = process;
         GrpcAddress = grpcAddress;
         DataDirectory = dataDirectory;
-        process.OutputDataReceived += (_, e) => Add(e.Data);
-        process.ErrorDataReceived += (_, e) => Add(e.Data);
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
     }
 
     public string GrpcAddress { get; }
@@ -29,88 +24,47 @@ internal sealed partial class ServerProcess : IDisposable
 
     public int Id => _process.Id;
 
-    public string Log => string.Join('\n', _lines);
+    public string Log => _process.Log;
 
     /// <summary>Starts <c>optout serve</c> on a free loopback port; <paramref name="follow"/> makes it a replica.</summary>
     public static ServerProcess Start(string dataDirectory, string? follow = null, params string[] extraArguments)
     {
-        var port = FreePort();
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "optout.dll"));
-        foreach (var arg in new[]
-                 {
-                     "serve", "--urls", $"http://127.0.0.1:{port}", "--http-urls", "none", "--data-dir", dataDirectory,
-                     "--Logging:LogLevel:Default=Warning", "--Logging:LogLevel:OptOutRegistry.Server.Replication=Debug",
-                     "--Logging:Console:FormatterName=simple", "--Logging:Console:FormatterOptions:SingleLine=true",
-                 })
-        {
-            start.ArgumentList.Add(arg);
-        }
-
+        var address = ChildServerProcess.LoopbackAddress(ChildServerProcess.FreePort());
+        List<string> arguments =
+        [
+            "serve", "--urls", address, "--http-urls", "none", "--data-dir", dataDirectory,
+            "--Logging:LogLevel:Default=Warning", "--Logging:LogLevel:OptOutRegistry.Server.Replication=Debug",
+            "--Logging:Console:FormatterName=simple", "--Logging:Console:FormatterOptions:SingleLine=true",
+        ];
         if (follow is not null)
         {
-            start.ArgumentList.Add("--follow");
-            start.ArgumentList.Add(follow);
+            arguments.Add("--follow");
+            arguments.Add(follow);
         }
 
-        foreach (var arg in extraArguments)
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        return new ServerProcess(Process.Start(start)!, $"http://127.0.0.1:{port}", dataDirectory);
+        arguments.AddRange(extraArguments);
+        // Every line is kept: the tests read the whole sequence of applied events.
+        return new ServerProcess(ChildServerProcess.Start("optout.dll", arguments), address, dataDirectory);
     }
 
     /// <summary>The sequences this process logged as applied, in order.</summary>
     public List<long> AppliedSequences() =>
-        _lines.Select(l => AppliedRegex().Match(l)).Where(m => m.Success).Select(m => long.Parse(m.Groups[1].Value)).ToList();
+        _process.Lines.Select(l => AppliedRegex().Match(l)).Where(m => m.Success).Select(m => long.Parse(m.Groups[1].Value)).ToList();
 
     /// <summary>The as_of_sequence of the snapshot this process loaded, or null.</summary>
     public long? SnapshotSequence() =>
-        _lines.Select(l => SnapshotRegex().Match(l)).Where(m => m.Success).Select(m => (long?)long.Parse(m.Groups[1].Value)).FirstOrDefault();
+        _process.Lines.Select(l => SnapshotRegex().Match(l)).Where(m => m.Success).Select(m => (long?)long.Parse(m.Groups[1].Value)).FirstOrDefault();
+
+    /// <summary>True when this process resumed from the snapshot and journal in its data directory instead of downloading.</summary>
+    public bool ResumedLocally() => _process.Lines.Any(l => l.Contains("resumed from local state", StringComparison.Ordinal));
 
     /// <summary>SIGKILL: no shutdown, no flushing.</summary>
-    public void Kill()
-    {
-        _process.Kill(entireProcessTree: true);
-        _process.WaitForExit();
-    }
+    public void Kill() => _process.Kill();
 
-    public void Dispose()
-    {
-        if (!_process.HasExited)
-        {
-            Kill();
-        }
-
-        _process.Dispose();
-    }
-
-    private void Add(string? line)
-    {
-        if (line is not null)
-        {
-            _lines.Enqueue(line);
-        }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    public void Dispose() => _process.Dispose();
 
     [GeneratedRegex(@"applied event sequence=(\d+)")]
     private static partial Regex AppliedRegex();
-
-    /// <summary>True when this process resumed from the snapshot and journal in its data directory instead of downloading.</summary>
-    public bool ResumedLocally() => _lines.Any(l => l.Contains("resumed from local state", StringComparison.Ordinal));
 
     [GeneratedRegex(@"loaded snapshot as_of_sequence=(\d+)")]
     private static partial Regex SnapshotRegex();

@@ -1,10 +1,5 @@
-using System.Collections.Concurrent;
-using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
-using OptOutRegistry.Client.Checking;
-using OptOutRegistry.Grpc;
+using OptOutRegistry.Testing;
 
 namespace OptOutRegistry.Reliability.Hosting;
 
@@ -23,22 +18,19 @@ public sealed record ServerSettings(string DataDirectory, string? PostgresConnec
 
 /// <summary>
 /// The real registry server as a child process (<c>dotnet optout-server.dll</c>, the same entry point operators run),
-/// on a fixed loopback port so restarts keep the address. <see cref="Kill"/> is SIGKILL: no shutdown hooks, no flush.
+/// on a fixed loopback port so restarts keep the address. The process handling is the shared
+/// <see cref="ChildServerProcess"/> (tests/Shared); this adds the harness's settings and memory readings.
+/// <see cref="Kill"/> is SIGKILL: no shutdown hooks, no flush.
 /// </summary>
 public sealed class ServerProcess : IDisposable
 {
     private const int MaxLogLines = 2000;
-    private readonly Process _process;
-    private readonly ConcurrentQueue<string> _lines = new();
+    private readonly ChildServerProcess _process;
 
-    private ServerProcess(Process process, string address)
+    private ServerProcess(ChildServerProcess process, string address)
     {
         _process = process;
         Address = address;
-        process.OutputDataReceived += (_, e) => Add(e.Data);
-        process.ErrorDataReceived += (_, e) => Add(e.Data);
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
     }
 
     /// <summary>The gRPC (h2c) address, e.g. <c>http://127.0.0.1:40123</c>.</summary>
@@ -51,15 +43,10 @@ public sealed class ServerProcess : IDisposable
     public bool HasExited => _process.HasExited;
 
     /// <summary>The last lines the server wrote to stdout/stderr (warnings and errors: the log level is Warning).</summary>
-    public string RecentLog => string.Join('\n', _lines);
+    public string RecentLog => _process.Log;
 
     /// <summary>A free loopback TCP port (the OS picks it; the listener is closed again at once).</summary>
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    public static int FreePort() => ChildServerProcess.FreePort();
 
     /// <summary>
     /// Starts the server on <paramref name="port"/> and waits until it answers <c>Feed.GetTreeHead</c> (which needs the
@@ -69,21 +56,8 @@ public sealed class ServerProcess : IDisposable
     public static async Task<ServerProcess> StartAsync(ServerSettings settings, int port, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(settings);
-        var serverDll = Path.Combine(AppContext.BaseDirectory, "optout-server.dll");
-        if (!File.Exists(serverDll))
-        {
-            throw new InvalidOperationException($"optout-server.dll is not beside {AppContext.BaseDirectory}: build the tool project (it references the server)");
-        }
-
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add(serverDll);
-        var address = "http://127.0.0.1:" + port.ToString(CultureInfo.InvariantCulture);
-        string[] arguments =
+        var address = ChildServerProcess.LoopbackAddress(port);
+        List<string> arguments =
         [
             "--urls", address, "--http-urls", "none", "--data-dir", settings.DataDirectory,
             // The harness measures the server, not the limiter: limits are off unless a run sets them on purpose.
@@ -92,30 +66,16 @@ public sealed class ServerProcess : IDisposable
             "--Logging:LogLevel:Default", "Warning",
             "--Logging:Console:FormatterName", "simple", "--Logging:Console:FormatterOptions:SingleLine", "true",
         ];
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
         if (settings.PostgresConnectionString is { } connectionString)
         {
-            start.ArgumentList.Add("--store");
-            start.ArgumentList.Add("postgres");
-            start.ArgumentList.Add("--postgres");
-            start.ArgumentList.Add(connectionString);
+            arguments.AddRange(["--store", "postgres", "--postgres", connectionString]);
         }
 
-        foreach (var argument in settings.ExtraArguments ?? [])
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        // The admin key comes from the data directory's file, never from the harness's own environment.
-        start.Environment.Remove("OPTOUT_ADMIN_KEY");
-        var server = new ServerProcess(Process.Start(start) ?? throw new InvalidOperationException("could not start dotnet"), address);
+        arguments.AddRange(settings.ExtraArguments ?? []);
+        var server = new ServerProcess(ChildServerProcess.Start("optout-server.dll", arguments, MaxLogLines), address);
         try
         {
-            await server.WaitReadyAsync(timeout, cancellationToken).ConfigureAwait(false);
+            await server._process.WaitReadyAsync(address, timeout, cancellationToken).ConfigureAwait(false);
         }
         catch
         {
@@ -127,15 +87,7 @@ public sealed class ServerProcess : IDisposable
     }
 
     /// <summary>SIGKILL (Process.Kill sends SIGKILL on Unix): the server gets no chance to finish anything.</summary>
-    public void Kill()
-    {
-        if (!_process.HasExited)
-        {
-            _process.Kill(entireProcessTree: true);
-        }
-
-        _process.WaitForExit();
-    }
+    public void Kill() => _process.Kill();
 
     /// <summary>The resident set size from <c>/proc/PID/status</c> (VmRSS), in bytes; null once the process is gone.</summary>
     public long? ReadRssBytes() => ReadMemory()?.Rss;
@@ -186,53 +138,5 @@ public sealed class ServerProcess : IDisposable
     }
 
     /// <inheritdoc />
-    public void Dispose()
-    {
-        Kill();
-        _process.Dispose();
-    }
-
-    private async Task WaitReadyAsync(TimeSpan timeout, CancellationToken cancellationToken)
-    {
-        var clock = Stopwatch.StartNew();
-        using var feed = FeedClient.Create(Address);
-        Exception? last = null;
-        while (clock.Elapsed < timeout)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            if (_process.HasExited)
-            {
-                throw new InvalidOperationException($"the server exited with code {_process.ExitCode} while starting:\n{RecentLog}");
-            }
-
-            try
-            {
-                using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                attempt.CancelAfter(TimeSpan.FromSeconds(5));
-                await feed.GetTreeHeadAsync(attempt.Token).ConfigureAwait(false);
-                return;
-            }
-            catch (Exception ex) when (ex is RpcException or HttpRequestException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
-            {
-                last = ex;
-            }
-
-            await Task.Delay(50, cancellationToken).ConfigureAwait(false);
-        }
-
-        throw new InvalidOperationException($"the server did not answer within {timeout} ({last?.Message}):\n{RecentLog}");
-    }
-
-    private void Add(string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
-
-        _lines.Enqueue(line);
-        while (_lines.Count > MaxLogLines && _lines.TryDequeue(out _))
-        {
-        }
-    }
+    public void Dispose() => _process.Dispose();
 }
