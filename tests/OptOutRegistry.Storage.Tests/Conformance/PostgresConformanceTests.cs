@@ -1,4 +1,5 @@
 using System.Text;
+using Npgsql;
 using OptOutRegistry.Storage.Postgres;
 using OptOutRegistry.Storage.Tests.Infrastructure;
 
@@ -22,7 +23,29 @@ public sealed class PostgresConformanceTests(PostgresServerFixture server) : Reg
     protected override Task MigrateToAsync(IRegistryStore store, int version) =>
         ((PostgresRegistryStore)store).MigrateToAsync(version, CancellationToken.None);
 
-    protected override int LatestSchemaVersion => 2;
+    protected override int LatestSchemaVersion => 3;
+
+    [Fact]
+    public async Task Migrate_FromVersion2_BoundsTheSearchIndexPendingListTo256kB()
+    {
+        var location = await server.CreateDatabaseAsync();
+        await using var store = PostgresRegistryStore.Create(location);
+        await store.MigrateToAsync(2, CancellationToken.None);
+        Assert.Null(await SearchIndexOptionsAsync(location));
+
+        await store.MigrateAsync();
+
+        Assert.Equal(3, await store.GetSchemaVersionAsync());
+        Assert.Equal("gin_pending_list_limit=256", await SearchIndexOptionsAsync(location));
+    }
+
+    private static async Task<string?> SearchIndexOptionsAsync(string connectionString)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT array_to_string(reloptions, ',') FROM pg_class WHERE relname = 'reservations_search'", connection);
+        return await command.ExecuteScalarAsync() as string;
+    }
 
     [Fact]
     public async Task TwoServerProcesses_SharingOneDatabase_AppendGaplessAndSeeEachOthersEventsPromptly()
