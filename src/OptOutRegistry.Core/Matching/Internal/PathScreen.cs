@@ -76,7 +76,7 @@ internal static class PathScreen
         if (!isPattern || literal.Length >= 2)
         {
             var cut = CutIndex(literal.Length);
-            key = PrefixKey(literal[..Cuts[cut]]);
+            key = Key(literal, 0, Cuts[cut], PrefixSalt);
             return 1u << cut;
         }
 
@@ -88,7 +88,7 @@ internal static class PathScreen
         }
 
         var length = path[(segment + 1)..].IndexOf('/');
-        key = SegmentKey(path.Slice(segment + 1, length));
+        key = Key(path, segment + 1, length, SegmentSalt);
         return SegmentKeys;
     }
 
@@ -143,10 +143,10 @@ internal static class PathScreen
 
             for (; (words + 1) * 4 <= cut; words++)
             {
-                sum += Word(path, words) * Multipliers[words];
+                sum += Chars(path, words * 4, 4) * Multipliers[words];
             }
 
-            var partial = cut > words * 4 ? Word(path[..cut], words) * Multipliers[words] : 0;
+            var partial = cut > words * 4 ? Chars(path, words * 4, cut - (words * 4)) * Multipliers[words] : 0;
             if (Contains(low, high, Finish(sum + partial, cut, PrefixSalt)))
             {
                 return true;
@@ -193,7 +193,7 @@ internal static class PathScreen
                         return true;
                     }
 
-                    if (Contains(low, high, SegmentKey(path[(previous + 1)..at])))
+                    if (Contains(low, high, Key(path, previous + 1, at - previous - 1, SegmentSalt)))
                     {
                         return true;
                     }
@@ -227,47 +227,45 @@ internal static class PathScreen
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int Position(ulong key, int k) => (int)((((key >> (21 * k)) & 0x1FFFFF) * 96) >> 21);
 
-    private static ulong PrefixKey(ReadOnlySpan<char> prefix) => Key(prefix, PrefixSalt);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static ulong SegmentKey(ReadOnlySpan<char> segment) => Key(segment, SegmentSalt);
-
     /// <summary>
-    /// The screen's own key hash (nothing outside the host slot stores it): a sum of the text's 4-character words times
-    /// fixed odd multipliers, then mixed. Cheaper than <see cref="KeyHasher.Hash"/> for the few short texts a check
-    /// hashes here, and a prefix's sum extends to a longer prefix, which <see cref="MayMatch"/> uses.
+    /// The screen's own key hash of <c>text[start..(start + length)]</c> (nothing outside the host slot stores it): a sum
+    /// of the text's 4-character words times fixed odd multipliers, then mixed. Cheaper than <see cref="KeyHasher.Hash"/>
+    /// for the few short texts a check hashes here, and a prefix's sum extends to a longer prefix, which
+    /// <see cref="MayMatch"/> uses. Texts longer than <see cref="MaxKeyChars"/> key by their first characters and that cap.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static ulong Key(ReadOnlySpan<char> text, ulong salt)
+    private static ulong Key(ReadOnlySpan<char> text, int start, int length, ulong salt)
     {
-        var n = Math.Min(text.Length, MaxKeyChars);
-        text = text[..n];
+        var n = Math.Min(length, MaxKeyChars);
         ulong sum = 0;
         for (var i = 0; i * 4 < n; i++)
         {
-            sum += Word(text, i) * Multipliers[i];
+            sum += Chars(text, start + (i * 4), Math.Min(4, n - (i * 4))) * Multipliers[i];
         }
 
         return Finish(sum, n, salt);
     }
 
-    /// <summary>Characters 4i to 4i + 3 of <paramref name="text"/> as one little-endian word, zero past its end.</summary>
+    /// <summary>
+    /// <paramref name="count"/> (1–4) characters of <paramref name="text"/> from <paramref name="start"/> as one
+    /// little-endian word, zero-extended: one unaligned load, masked, where 4 characters are there to read.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static ulong Word(ReadOnlySpan<char> text, int i)
+    private static ulong Chars(ReadOnlySpan<char> text, int start, int count)
     {
-        var start = i * 4;
         if (start + 4 <= text.Length)
         {
-            return Unsafe.ReadUnaligned<ulong>(ref Unsafe.As<char, byte>(ref Unsafe.Add(ref MemoryMarshal.GetReference(text), start)));
+            var word = Unsafe.ReadUnaligned<ulong>(ref Unsafe.As<char, byte>(ref Unsafe.Add(ref MemoryMarshal.GetReference(text), start)));
+            return count >= 4 ? word : word & ((1UL << (count * 16)) - 1);
         }
 
-        ulong word = 0;
-        for (var j = text.Length - 1; j >= start; j--)
+        ulong result = 0;
+        for (var j = start + count - 1; j >= start; j--)
         {
-            word = (word << 16) | text[j];
+            result = (result << 16) | text[j];
         }
 
-        return word;
+        return result;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
