@@ -1,62 +1,14 @@
 using System.Diagnostics;
-using System.Text.Json;
 using Google.Protobuf;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using OptOutRegistry.Grpc.Tests.TestAssets;
 using OptOutRegistry.Interop.V1;
 
 namespace OptOutRegistry.Grpc.Tests;
 
 /// <summary>Runs tests/interop/python_client.py (python3-grpcio) once against our server, which gzips its responses.</summary>
-public sealed class PythonClientRun : IAsyncLifetime
+public sealed class PythonClientRun : ReferenceClientRun
 {
-    private WebApplication? _app;
-
-    public Dictionary<string, (bool Ok, string Detail)> Results { get; } = new();
-
-    public string Output { get; private set; } = "";
-
-    public async Task InitializeAsync()
-    {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Loopback, 0, o => o.Protocols = HttpProtocols.Http2));
-        builder.Services.AddGrpcTransport(o => o.ResponseCompressionAlgorithm = "gzip");
-        _app = builder.Build();
-        InteropTestService.Map(_app, new InteropTestService());
-        _app.MapGrpcHealthService();
-        _app.MapGrpcReflectionService();
-        await _app.StartAsync();
-        var address = new Uri(_app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
-        var (_, output) = await Task.Run(() => PythonInterop.Run(PythonInterop.Python,
-            [Path.Combine(PythonInterop.InteropDir, "python_client.py"), "--address", $"127.0.0.1:{address.Port}",
-             "--protos", PythonInterop.ProtosDir, "--std-protos", PythonInterop.StdProtosDir],
-            TimeSpan.FromMinutes(3)));
-        Output = output;
-        foreach (var line in output.Split('\n'))
-        {
-            if (!line.StartsWith('{'))
-            {
-                continue;
-            }
-            using var doc = JsonDocument.Parse(line);
-            Results[doc.RootElement.GetProperty("case").GetString()!] = (doc.RootElement.GetProperty("ok").GetBoolean(), doc.RootElement.GetProperty("detail").GetString()!);
-        }
-    }
-
-    public async Task DisposeAsync()
-    {
-        if (_app is not null)
-        {
-            await _app.DisposeAsync();
-        }
-    }
+    public override Task InitializeAsync() => RunAsync(PythonInterop.Python, Path.Combine(PythonInterop.InteropDir, "python_client.py"));
 }
 
 /// <summary>Issue 2 item 7a: a python3-grpcio client calls our server.</summary>
@@ -87,55 +39,9 @@ public sealed class PythonClientInteropTests(PythonClientRun run) : IClassFixtur
 }
 
 /// <summary>Starts tests/interop/python_server.py (python3-grpcio, gzip responses) on a free port.</summary>
-public sealed class PythonServerProcess : IAsyncLifetime
+public sealed class PythonServerProcess : ReferenceServerProcess
 {
-    private Process? _process;
-
-    public string Address { get; private set; } = "";
-
-    public async Task InitializeAsync()
-    {
-        var psi = new ProcessStartInfo(PythonInterop.Python)
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var a in new[] { Path.Combine(PythonInterop.InteropDir, "python_server.py"), "--protos", PythonInterop.ProtosDir, "--std-protos", PythonInterop.StdProtosDir })
-        {
-            psi.ArgumentList.Add(a);
-        }
-        _process = Process.Start(psi)!;
-        var readLine = _process.StandardOutput.ReadLineAsync();
-        var finished = await Task.WhenAny(readLine, Task.Delay(TimeSpan.FromSeconds(60)));
-        var line = finished == readLine ? readLine.Result : null;
-        if (line is null || !line.StartsWith("PORT ", StringComparison.Ordinal))
-        {
-            var error = _process.HasExited ? await _process.StandardError.ReadToEndAsync() : "(no output within 60 s)";
-            throw new InvalidOperationException($"python_server.py did not start: {line}\n{error}");
-        }
-        Address = "http://127.0.0.1:" + line["PORT ".Length..].Trim();
-    }
-
-    public async Task DisposeAsync()
-    {
-        if (_process is null)
-        {
-            return;
-        }
-        _process.StandardInput.Close();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        try
-        {
-            await _process.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            _process.Kill(entireProcessTree: true);
-        }
-        _process.Dispose();
-    }
+    public override Task InitializeAsync() => StartAsync(PythonInterop.Python, Path.Combine(PythonInterop.InteropDir, "python_server.py"));
 }
 
 /// <summary>
