@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
 using System.Security.Cryptography;
 using System.IO.Compression;
 using System.Runtime.CompilerServices;
@@ -539,13 +540,7 @@ internal sealed class RecordBatch
         _capacity = capacity;
         _bytes = bytes;
         Data = new byte[bytes + (64 * 1024)];
-        Start = new int[capacity];
-        Length = new int[capacity];
-        Line = new long[capacity];
-        Reason = new string?[capacity];
-        Verdicts = new Verdict[capacity];
-        SubjectStart = new int[capacity];
-        SubjectCount = new int[capacity];
+        AllocateRecordArrays(capacity);
         if (warc)
         {
             Warc = new WarcMeta[capacity];
@@ -757,14 +752,21 @@ internal sealed class RecordBatch
         // the pool must not keep that for the rest of the run.
         if (Start.Length > 16 * _capacity)
         {
-            Start = new int[_capacity];
-            Length = new int[_capacity];
-            Line = new long[_capacity];
-            Reason = new string?[_capacity];
-            Verdicts = new Verdict[_capacity];
-            SubjectStart = new int[_capacity];
-            SubjectCount = new int[_capacity];
+            AllocateRecordArrays(_capacity);
         }
+    }
+
+    /// <summary>Fresh per-record arrays of <paramref name="capacity"/> entries (a new batch, or one shrunk back after a block of tiny records).</summary>
+    [MemberNotNull(nameof(Start), nameof(Length), nameof(Line), nameof(Reason), nameof(Verdicts), nameof(SubjectStart), nameof(SubjectCount))]
+    private void AllocateRecordArrays(int capacity)
+    {
+        Start = new int[capacity];
+        Length = new int[capacity];
+        Line = new long[capacity];
+        Reason = new string?[capacity];
+        Verdicts = new Verdict[capacity];
+        SubjectStart = new int[capacity];
+        SubjectCount = new int[capacity];
     }
 }
 
@@ -1139,7 +1141,7 @@ internal sealed class Tally(FilterOptions options)
         if (_rejected > 0) { report.ByVerdict["rejected"] = _rejected; }
         for (var k = 0; k < _byKind.Length; k++)
         {
-            if (_byKind[k] > 0) { report.BySelectorKind[KindName((SelectorKind)k)] = _byKind[k]; }
+            if (_byKind[k] > 0) { report.BySelectorKind[((SelectorKind)k).ToWireName()] = _byKind[k]; }
         }
 
         for (var g = 0; g < _bySignal.Length; g++)
@@ -1152,24 +1154,12 @@ internal sealed class Tally(FilterOptions options)
             var kinds = new SortedDictionary<string, long>(StringComparer.Ordinal);
             for (var k = 0; k < h.Kinds.Length; k++)
             {
-                if (h.Kinds[k] > 0) { kinds[KindName((SelectorKind)k)] = h.Kinds[k]; }
+                if (h.Kinds[k] > 0) { kinds[((SelectorKind)k).ToWireName()] = h.Kinds[k]; }
             }
 
             report.ByHolder.Add(new HolderCount(h.Id, h.Name ?? options.HolderName?.Invoke(h.Id), h.Removed, kinds));
         }
     }
-
-    internal static string KindName(SelectorKind kind) => kind switch
-    {
-        SelectorKind.Url => "url",
-        SelectorKind.Prefix => "prefix",
-        SelectorKind.Pattern => "pattern",
-        SelectorKind.Host => "host",
-        SelectorKind.Domain => "domain",
-        SelectorKind.Sha256 => "sha256",
-        SelectorKind.Iscc => "iscc",
-        _ => "identifier",
-    };
 
     private static void Flush(RecordBatch batch, Stream? output, int start, int end)
     {
