@@ -113,45 +113,6 @@ public sealed class PostgresRegistryStore : RelationalRegistryStore
     private protected override IBulkRowWriter? CreateBulkRowWriter(DbConnection connection, DbTransaction transaction) =>
         new PostgresBulkRowWriter((NpgsqlConnection)connection);
 
-    /// <summary>
-    /// The rebuild read by binary <c>COPY (SELECT payload …) TO STDOUT</c> (true, the default) or through a data reader (false,
-    /// the generic path; the benchmark compares the two in one process).
-    /// </summary>
-    internal bool RebuildReadByCopy { get; set; } = true;
-
-    // Same snapshot rule as the generic path (REPEATABLE READ: the log head and the rows as of one instant), but the
-    // rows stream as COPY data: no per-row DataRow message with its column metadata, and one bytea field per row.
-    private protected override async Task<long> ReadReservationPayloadsCoreAsync(
-        DbConnection connection, Action<byte[]> onPayload, CancellationToken cancellationToken)
-    {
-        if (!RebuildReadByCopy)
-        {
-            return await base.ReadReservationPayloadsCoreAsync(connection, onPayload, cancellationToken).ConfigureAwait(false);
-        }
-
-        var npgsql = (NpgsqlConnection)connection;
-        await using var transaction = await npgsql.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken).ConfigureAwait(false);
-        long size;
-        await using (var command = new NpgsqlCommand("SELECT size FROM log_head WHERE id = 1", npgsql, transaction))
-        {
-            size = (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
-        }
-
-        await using (var export = await npgsql.BeginBinaryExportAsync(
-            "COPY (SELECT payload FROM reservations ORDER BY created_seq) TO STDOUT (FORMAT BINARY)", cancellationToken).ConfigureAwait(false))
-        {
-            while (await export.StartRowAsync(cancellationToken).ConfigureAwait(false) > 0)
-            {
-                // Rows already buffered are served without looking at the token.
-                cancellationToken.ThrowIfCancellationRequested();
-                onPayload(await export.ReadAsync<byte[]>(NpgsqlTypes.NpgsqlDbType.Bytea, cancellationToken).ConfigureAwait(false));
-            }
-        }
-
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-        return size - 1;
-    }
-
     private protected override async Task BeforeCommitAsync(DbConnection connection, DbTransaction transaction, long newSize, CancellationToken cancellationToken)
     {
         // NOTIFY is delivered at commit, and only if the transaction commits.
