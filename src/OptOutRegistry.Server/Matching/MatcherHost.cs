@@ -8,7 +8,8 @@ namespace OptOutRegistry.Server.Matching;
 
 /// <summary>
 /// Keeps the matcher current from the store (services-common: "the matcher follows the store, not the write path"):
-/// replays the event log from the start, then tails it. With SQLite the store signals appends in-process; with
+/// builds it at start from the store's reservation rows in bulk (<see cref="MatcherRebuild"/>), then tails the event log
+/// from the sequence those rows were current as of. With SQLite the store signals appends in-process; with
 /// PostgreSQL every node tails the shared event table (LISTEN/NOTIFY), so every node of a cluster follows the database.
 /// A replica (<c>--follow</c>) runs <see cref="Replication.ReplicaFollower"/> instead.
 /// </summary>
@@ -24,6 +25,7 @@ public sealed class MatcherHost(RegistryMirror mirror, IServiceProvider services
             return;
         }
 
+        await RebuildAsync(store, stoppingToken).ConfigureAwait(false);
         var delay = 100;
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -42,6 +44,27 @@ public sealed class MatcherHost(RegistryMirror mirror, IServiceProvider services
                 await Task.Delay(delay, stoppingToken);
                 delay = Math.Min(delay * 2, 5000);
             }
+        }
+    }
+
+    // Start-up: build the matcher in bulk from the store's reservation rows (MatcherRebuild), then tail the log from the
+    // rows' sequence on. A failed rebuild is logged and leaves the mirror as it was; the tail then replays the log.
+    private async Task RebuildAsync(IRegistryStore store, CancellationToken stoppingToken)
+    {
+        if (mirror.AppliedSequence >= 0)
+        {
+            return;
+        }
+
+        try
+        {
+            var result = await MatcherRebuild.RunAsync(store, mirror, (id, reason) => MatcherLog.RowSkipped(logger, id, reason), stoppingToken)
+                .ConfigureAwait(false);
+            MatcherLog.Rebuilt(logger, result.Rows - result.Skipped, result.AsOfSequence, result.Elapsed.TotalSeconds);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            MatcherLog.RebuildFailed(logger, ex);
         }
     }
 
