@@ -547,6 +547,18 @@ public sealed class Http2TransportTests
         Assert.Empty(server.Errors);
     }
 
+    [Fact]
+    public void IdleConnectionTimeout_ReachesTheTransport_AndByDefaultEndsBeforeTheServersIdleClose()
+    {
+        // docs/limits.md: the registry server closes an idle connection after 130 s; the client must close first.
+        Assert.True(new GrpcChannelOptions().IdleConnectionTimeout < TimeSpan.FromSeconds(130));
+        using var byDefault = GrpcChannel.ForAddress("http://127.0.0.1:1");
+        Assert.Equal(new GrpcChannelOptions().IdleConnectionTimeout, byDefault.Http2Transport!.IdleConnectionTimeout);
+        using var custom = GrpcChannel.ForAddress("http://127.0.0.1:1", new GrpcChannelOptions { IdleConnectionTimeout = TimeSpan.FromSeconds(7) });
+        Assert.Equal(TimeSpan.FromSeconds(7), custom.Http2Transport!.IdleConnectionTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(7) / 4, custom.Http2Transport.TimerPeriod);
+    }
+
     [Theory]
     [InlineData(0)]
     [InlineData(-5)]

@@ -56,9 +56,11 @@ public sealed class GrpcChannelOptions
     /// A connection that has carried no call for this long is closed (GOAWAY, then the socket); the next call opens a
     /// new one. Both transports (for <see cref="GrpcTransport.HttpClient"/> it is the handler's
     /// <see cref="SocketsHttpHandler.PooledConnectionIdleTimeout"/>); ignored with <see cref="HttpHandler"/>.
-    /// <see cref="Timeout.InfiniteTimeSpan"/> keeps connections open. Default 5 minutes.
+    /// <see cref="Timeout.InfiniteTimeSpan"/> keeps connections open. Default 1 minute: HttpClient's own default, and
+    /// below the registry server's 130 s (docs/limits.md), so the client closes an idle connection before the server
+    /// does; otherwise a call sent just as the server's GOAWAY arrives fails with UNAVAILABLE.
     /// </summary>
-    public TimeSpan IdleConnectionTimeout { get; set; } = TimeSpan.FromMinutes(5);
+    public TimeSpan IdleConnectionTimeout { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>When true the channel disposes <see cref="HttpHandler"/> with itself. Default false.</summary>
     public bool DisposeHttpHandler { get; set; }

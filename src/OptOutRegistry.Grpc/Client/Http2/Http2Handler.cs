@@ -34,7 +34,7 @@ internal sealed class Http2Handler : HttpMessageHandler
     {
         KeepAlivePingDelay = keepAlivePingDelay ?? TimeSpan.FromSeconds(60);
         KeepAlivePingTimeout = keepAlivePingTimeout ?? TimeSpan.FromSeconds(30);
-        IdleConnectionTimeout = idleConnectionTimeout ?? TimeSpan.FromMinutes(5);
+        IdleConnectionTimeout = idleConnectionTimeout ?? TimeSpan.FromMinutes(1);
         TimerPeriod = ComputeTimerPeriod(KeepAlivePingDelay, KeepAlivePingTimeout, IdleConnectionTimeout);
         CallDefinition = RequestHeaderEncoder.EncodeCallDefinition(requestGzip);
         _address = address;
