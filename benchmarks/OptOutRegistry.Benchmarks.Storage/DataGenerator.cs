@@ -1,5 +1,8 @@
 using System.Text;
+using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
 using OptOutRegistry.Storage;
+using Pb = OptOutRegistry.Api.V1;
 
 namespace OptOutRegistry.Benchmarks.Storage;
 
@@ -63,18 +66,64 @@ internal static class DataGenerator
         }
     }
 
+    /// <summary>
+    /// <c>--payload proto</c>: payloads as the server writes them — the row's payload a serialized <c>optout.v1.Reservation</c>
+    /// (one URL selector, one statement, the work metadata), the event's an <c>optout.v1.Event</c> carrying it — so the
+    /// store can be rebuilt into a matcher (<c>rebuild</c>). Default: 120 opaque bytes for both, as in rounds one to three.
+    /// </summary>
+    public static bool ProtoPayloads { get; set; }
+
+    private static readonly DateTimeOffset Epoch = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
     public static Mutation Reservation(long i, string prefix = "r")
     {
         var id = prefix + i;
         var holder = "holder-" + (i % HolderCount);
         var (w1, w2, w3) = TitleWords(i);
         var title = $"{w1} {w2} {w3} {Words[i % Words.Length]}";
-        var payload = new byte[120];
-        BitConverter.TryWriteBytes(payload, i);
-        Encoding.UTF8.GetBytes(id, payload.AsSpan(8));
-        return new Mutation(new EventDraft("holder:" + holder, "reservation.created", payload),
+        var creator = Names[i % Names.Length];
+        var isbn = "isbn:978" + (i % 1_000_000_000).ToString("D10", System.Globalization.CultureInfo.InvariantCulture);
+        var holderName = "Publisher " + (i % HolderCount);
+        byte[] payload;
+        byte[] eventPayload;
+        if (ProtoPayloads)
+        {
+            var reservation = ProtoReservation(id, holder, holderName, i, title, creator, isbn);
+            payload = reservation.ToByteArray();
+            eventPayload = new Pb.Event { Actor = "holder:" + holder, ReservationCreated = reservation }.ToByteArray();
+        }
+        else
+        {
+            payload = new byte[120];
+            BitConverter.TryWriteBytes(payload, i);
+            Encoding.UTF8.GetBytes(id, payload.AsSpan(8));
+            eventPayload = payload;
+        }
+
+        return new Mutation(new EventDraft("holder:" + holder, "reservation.created", eventPayload),
             new PutReservation(id, holder, ReservationState.Active, null, null,
-                new WorkMetadata(title, [Names[i % Names.Length]], ["isbn:978" + (i % 1_000_000_000).ToString("D10", System.Globalization.CultureInfo.InvariantCulture)]),
-                "Publisher " + (i % HolderCount), payload));
+                new WorkMetadata(title, [creator], [isbn]), holderName, payload));
+    }
+
+    /// <summary>The URL reservation <paramref name="i"/> protects (50,000 hosts, one path each).</summary>
+    public static string Url(long i) => $"https://www.site{i % 50_000}.example/works/{i}";
+
+    private static Pb.Reservation ProtoReservation(string id, string holder, string holderName, long i, string title, string creator, string isbn)
+    {
+        var registered = Timestamp.FromDateTimeOffset(Epoch.AddMilliseconds(i));
+        var reservation = new Pb.Reservation
+        {
+            Id = id,
+            HolderId = holder,
+            HolderName = holderName,
+            RegisteredAt = registered,
+            ValidFrom = registered,
+            State = Pb.ReservationState.Active,
+            Work = new Pb.WorkMetadata { Title = title, Creators = { creator }, Identifiers = { isbn } },
+        };
+        reservation.Selectors.Add(new Pb.Selector { Url = Url(i) });
+        reservation.SelectorVerified.Add(false);
+        reservation.Statements.Add(new Pb.UsageStatement { Category = Pb.UsageCategory.TrainAi, Permission = Pb.Permission.Disallow });
+        return reservation;
     }
 }

@@ -23,6 +23,12 @@ internal static class Scenario
         var batchSize = int.Parse(Option(args, "--batch") ?? "10000", CultureInfo.InvariantCulture);
         var singles = int.Parse(Option(args, "--singles") ?? "300", CultureInfo.InvariantCulture);
         var pg = Option(args, "--pg");
+        DataGenerator.ProtoPayloads = Option(args, "--payload") switch
+        {
+            null or "opaque" => false,
+            "proto" => true,
+            var other => throw new ArgumentException($"--payload: '{other}' is not opaque (default) or proto"),
+        };
 
         PostgresServerFixture? server = null;
         DirectoryInfo? dir = null;
@@ -49,7 +55,7 @@ internal static class Scenario
             // --reuse with --dir and --keep: measure the read phases (rebuild input, search, proofs) on a store an earlier
             // run left behind, e.g. to compare two builds on the same million rows; --count must be what that run imported.
             var reuse = args.Contains("--reuse") && await registry.GetLatestSequenceAsync() >= 0;
-            Console.WriteLine($"store={store} count={count:N0} batch={batchSize:N0} reuse={reuse} date={DateTimeOffset.UtcNow:O}");
+            Console.WriteLine($"store={store} count={count:N0} batch={batchSize:N0} reuse={reuse} payload={(DataGenerator.ProtoPayloads ? "proto" : "opaque")} date={DateTimeOffset.UtcNow:O}");
             var sw = Stopwatch.StartNew();
             if (!reuse)
             {

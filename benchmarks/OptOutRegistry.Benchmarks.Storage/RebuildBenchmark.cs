@@ -1,0 +1,190 @@
+using System.Diagnostics;
+using System.Globalization;
+using OptOutRegistry.Core.Model;
+using OptOutRegistry.Server.Feed;
+using OptOutRegistry.Server.Matching;
+using OptOutRegistry.Snapshots;
+using OptOutRegistry.Storage;
+using OptOutRegistry.Storage.Sqlite;
+
+namespace OptOutRegistry.Benchmarks.Storage;
+
+/// <summary>
+/// <c>rebuild --dir PATH [--rounds N] [--mode both|rows|replay]</c>: the server's matcher rebuild at start from a SQLite
+/// store that <c>scenario --payload proto --dir PATH --keep</c> left behind, the two ways side by side in one process,
+/// alternating (replay, rows, replay, rows, …):
+/// <list type="bullet">
+/// <item><b>replay</b>: what <see cref="MatcherHost"/> did up to round three — every event from sequence 0 through
+/// <see cref="IRegistryStore.TailEventsAsync"/>, each parsed (<see cref="StoredEvents.ToProto"/>) and applied to the
+/// mirror one at a time;</item>
+/// <item><b>rows</b>: <see cref="MatcherRebuild.RunAsync"/>, what <see cref="MatcherHost"/> runs now — the reservation rows'
+/// current payloads in one snapshot, decoded in parallel, one bulk build.</item>
+/// </list>
+/// Both must give the same matcher (reservation and selector counts, verdicts for sampled URLs): checked every round.
+/// Prints wall time and the process's CPU time per rebuild.
+/// </summary>
+internal static class RebuildBenchmark
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var dir = Option(args, "--dir") ?? throw new ArgumentException("--dir: the data directory of a kept scenario store is required");
+        var rounds = int.Parse(Option(args, "--rounds") ?? "2", CultureInfo.InvariantCulture);
+        var mode = Option(args, "--mode") ?? "both";
+        if (mode is not ("both" or "rows" or "replay" or "stages"))
+        {
+            throw new ArgumentException($"--mode: '{mode}' is not one of both, rows, replay, stages");
+        }
+
+        if (mode == "stages")
+        {
+            await StagesAsync(dir);
+            return 0;
+        }
+
+        await using var store = await SqliteRegistryStore.OpenAsync(dir);
+        await store.MigrateAsync();
+        var latest = await store.GetLatestSequenceAsync();
+        var files = new DirectoryInfo(dir).EnumerateFiles().Sum(f => f.Length);
+        Console.WriteLine($"rebuild from {dir}: {latest + 1:N0} events, {files / (1024.0 * 1024):F0} MiB on disk, {Environment.ProcessorCount} cores, "
+            + $"date={DateTimeOffset.UtcNow:O}, load {File.ReadAllText("/proc/loadavg").Trim()}");
+
+        (int Reservations, long Selectors, Verdict[] Verdicts)? reference = null;
+        for (var round = 0; round < rounds; round++)
+        {
+            foreach (var way in mode == "both" ? new[] { "replay", "rows" } : new[] { mode })
+            {
+                GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+                var mirror = new RegistryMirror();
+                var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
+                var sw = Stopwatch.StartNew();
+                if (way == "replay")
+                {
+                    await ReplayAsync(store, mirror, latest);
+                }
+                else
+                {
+                    var result = await MatcherRebuild.RunAsync(store, mirror);
+                    if (result.Skipped > 0)
+                    {
+                        Console.WriteLine($"  {result.Skipped:N0} rows skipped (not optout.v1.Reservation payloads: was the store made with --payload proto?)");
+                    }
+                }
+
+                sw.Stop();
+                var cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds;
+                var matcher = mirror.Matcher;
+                var peak = Process.GetCurrentProcess().PeakWorkingSet64;
+                Console.WriteLine($"round {round + 1} {way,-6}: {sw.Elapsed.TotalSeconds:F2} s wall, {cpu:F2} s CPU; {matcher.ReservationCount:N0} reservations, "
+                    + $"{matcher.SelectorCount:N0} selectors, as of {mirror.AppliedSequence:N0}; peak working set {peak / (1024.0 * 1024):F0} MiB");
+                if (mirror.AppliedSequence != latest)
+                {
+                    throw new InvalidOperationException($"{way}: the mirror is at {mirror.AppliedSequence}, the log at {latest}");
+                }
+
+                var verdicts = Sample(matcher, latest);
+                if (reference is { } r)
+                {
+                    if (r.Reservations != matcher.ReservationCount || r.Selectors != matcher.SelectorCount || !r.Verdicts.AsSpan().SequenceEqual(verdicts))
+                    {
+                        throw new InvalidOperationException($"{way}: the rebuilt matcher differs from the first one");
+                    }
+                }
+                else
+                {
+                    reference = (matcher.ReservationCount, matcher.SelectorCount, verdicts);
+                }
+            }
+        }
+
+        return 0;
+    }
+
+    // --mode stages: the rows rebuild's stages one after the other on this thread, each timed by the thread's CPU clock:
+    // where a rebuild's time goes (store read, protobuf parse, Core conversion with selector validation, matcher build).
+    private static async Task StagesAsync(string dir)
+    {
+        await using var store = await SqliteRegistryStore.OpenAsync(dir);
+        await store.MigrateAsync();
+        var payloads = new List<byte[]>();
+        var t = ThreadCpu.Seconds();
+        await store.ReadReservationPayloadsAsync(payloads.Add);
+        var read = ThreadCpu.Seconds() - t;
+        var messages = new Api.V1.Reservation[payloads.Count];
+        t = ThreadCpu.Seconds();
+        for (var i = 0; i < messages.Length; i++)
+        {
+            messages[i] = Api.V1.Reservation.Parser.ParseFrom(payloads[i]);
+        }
+
+        var parse = ThreadCpu.Seconds() - t;
+        t = ThreadCpu.Seconds();
+        for (var i = 0; i < messages.Length; i++)
+        {
+            messages[i] = MatcherRebuild.ParseForMatcher(payloads[i]);
+        }
+
+        var parseTrimmed = ThreadCpu.Seconds() - t;
+        var reservations = new Reservation[messages.Length];
+        t = ThreadCpu.Seconds();
+        for (var i = 0; i < messages.Length; i++)
+        {
+            reservations[i] = ProtoConvert.ToCore(messages[i]);
+        }
+
+        var convert = ThreadCpu.Seconds() - t;
+        t = ThreadCpu.Seconds();
+        var matcher = OptOutRegistry.Core.Matching.MatcherIndex.Build(reservations, new OptOutRegistry.Core.Matching.MatcherOptions { ExpectedSelectors = reservations.Length });
+        var build = ThreadCpu.Seconds() - t;
+        var n = payloads.Count / 1e6;
+        Console.WriteLine($"stages over {payloads.Count:N0} rows ({matcher.SelectorCount:N0} selectors), thread CPU: read {read:F2} s ({read / n:F2} µs/row), "
+            + $"parse {parse:F2} s ({parse / n:F2} µs) or without work metadata {parseTrimmed:F2} s ({parseTrimmed / n:F2} µs), to Core {convert:F2} s ({convert / n:F2} µs), build {build:F2} s ({build / n:F2} µs); "
+            + $"total {read + parse + convert + build:F2} s");
+    }
+
+    // MatcherHost's loop up to round three: tail from 0, parse, apply one by one, until the head is reached.
+    private static async Task ReplayAsync(IRegistryStore store, RegistryMirror mirror, long latest)
+    {
+        if (latest < 0)
+        {
+            return;
+        }
+
+        await foreach (var committed in store.TailEventsAsync(0))
+        {
+            try
+            {
+                mirror.Apply(StoredEvents.ToProto(committed), committed.Time);
+            }
+            catch (ModelValidationException)
+            {
+                mirror.Skip(committed.Sequence);
+            }
+
+            if (committed.Sequence == latest)
+            {
+                break;
+            }
+        }
+    }
+
+    // Verdicts for a spread of stored URLs and some never stored: both rebuilds must agree on every one.
+    private static Verdict[] Sample(OptOutRegistry.Core.Matching.MatcherIndex matcher, long latest)
+    {
+        var verdicts = new Verdict[200];
+        var random = new Random(5);
+        for (var i = 0; i < verdicts.Length; i++)
+        {
+            var n = random.NextInt64(Math.Max(1, latest));
+            var url = i % 2 == 0 ? DataGenerator.Url(n) : DataGenerator.Url(n) + "/not-stored";
+            verdicts[i] = matcher.CheckUrl(url, UsageCategory.TrainAi);
+        }
+
+        return verdicts;
+    }
+
+    private static string? Option(string[] args, string name)
+    {
+        var i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+    }
+}
