@@ -182,25 +182,45 @@ public sealed class CheckClient : IUrlChecker, IAsyncDisposable
             }
 
             Pending[] batch;
+            List<Pending>? cancelled = null;
             lock (_lock)
             {
-                var count = Math.Min(_queue.Count, _options.MaxBatchSize);
-                if (count == 0)
+                var taken = new List<Pending>(Math.Min(_queue.Count, _options.MaxBatchSize));
+                while (taken.Count < _options.MaxBatchSize && _queue.TryDequeue(out var next))
+                {
+                    // A caller that gave up while queued is not sent: its answer would go nowhere.
+                    if (next.CancellationToken.IsCancellationRequested)
+                    {
+                        (cancelled ??= []).Add(next);
+                        continue;
+                    }
+
+                    taken.Add(next);
+                }
+
+                if (taken.Count == 0)
                 {
                     _inFlight--;
                     if (_inFlight == 0)
                     {
                         _drained?.TrySetResult();
                     }
-
-                    return;
                 }
 
-                batch = new Pending[count];
-                for (var i = 0; i < count; i++)
+                batch = taken.Count == 0 ? [] : taken.ToArray();
+            }
+
+            if (cancelled is not null)
+            {
+                foreach (var item in cancelled)
                 {
-                    batch[i] = _queue.Dequeue();
+                    item.TrySetCanceled(item.CancellationToken);
                 }
+            }
+
+            if (batch.Length == 0)
+            {
+                return;
             }
 
             await SendAsync(batch).ConfigureAwait(false);

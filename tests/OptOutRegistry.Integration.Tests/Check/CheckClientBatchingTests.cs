@@ -104,6 +104,25 @@ public sealed class CheckClientBatchingTests(CheckRegistryFixture fixture) : ICl
     }
 
     [Fact]
+    public async Task ACheckCancelledWhileQueued_IsNeverSent()
+    {
+        using var gate = new CallGate(open: false);
+        var client = Client(gate, new CheckClientOptions { MaxConcurrentBatches = 1 });
+        var held = client.CheckUrlAsync(Book, Pb.UsageCategory.TrainAi).AsTask();
+        await gate.WaitForCallsAsync(1);
+        using var cancel = new CancellationTokenSource();
+        var cancelled = client.CheckUrlAsync("https://given-up.example/", Pb.UsageCategory.TrainAi, cancel.Token).AsTask();
+        await cancel.CancelAsync();
+
+        gate.Open();
+        Assert.Equal(Pb.Verdict.Disallowed, (await held.WaitAsync(Patience)).Verdict);
+        await client.DisposeAsync().AsTask().WaitAsync(Patience);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled);
+        // The slot found only a cancelled check in the queue: no second call went out.
+        Assert.Equal(1, gate.Calls);
+    }
+
+    [Fact]
     public async Task CancellingALoneCheck_CancelsItsCall()
     {
         using var gate = new CallGate(open: false);
