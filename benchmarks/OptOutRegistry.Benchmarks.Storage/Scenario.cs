@@ -45,6 +45,11 @@ internal static class Scenario
                 (server, pg) = await BenchmarkPostgres.StartAsync();
                 _serverCpu = new PostgresServerCpu(server.DataDirectory);
             }
+            else if (Option(args, "--pg-data") is { } pgData)
+            {
+                // A server of your own on this machine (--pg): its data directory gives the server's CPU per phase.
+                _serverCpu = new PostgresServerCpu(pgData);
+            }
 
             registry = PostgresRegistryStore.Create(pg);
         }
@@ -141,6 +146,21 @@ internal static class Scenario
 
             sw.Stop();
             Report("read all reservations (rebuild input)", read, sw.Elapsed);
+
+            // 3a. The matcher rebuild's compact read (current payloads in one snapshot), twice (the first one warms up).
+            for (var round = 1; round <= 2; round++)
+            {
+                CpuSinceLastReport();
+                sw.Restart();
+                long payloads = 0;
+                await registry.ReadReservationPayloadsAsync(p =>
+                {
+                    payloads++;
+                    bytes += p.Length;
+                });
+                sw.Stop();
+                Report($"compact rebuild read, ReadReservationPayloadsAsync (round {round})", payloads, sw.Elapsed);
+            }
 
             // 3b. Replay the event log from the start as MatcherHost does at start (TailEventsAsync until caught up).
             var latest = await registry.GetLatestSequenceAsync();
