@@ -57,6 +57,11 @@ public sealed class SqliteRegistryStore : RelationalRegistryStore
             // wal_autocheckpoint 16384 pages (64 MiB): a bulk-import batch rewrites the same b-tree and FTS5 pages; copying
             // them back into the database file after every batch (the default 1000 pages) re-read each one from the WAL.
             // Durability is the WAL's fsync at commit and does not depend on checkpoints (sqlite.org/wal.html#ckpt).
+            // page_size 16 KiB for a new database (a no-op for an existing one, whose page size is fixed once it is in WAL
+            // mode: sqlite.org/pragma.html#pragma_page_size): a bulk-import batch fills fewer pages, with fewer b-tree
+            // splits and page headers per row; 12 % less writer-thread CPU per imported reservation than 4 KiB in the
+            // round-four A/B (RESULTS.md). It must come before journal_mode, which writes the file's first page.
+            await ExecuteAsync(store._writer, "PRAGMA page_size = 16384;", cancellationToken).ConfigureAwait(false);
             await ExecuteAsync(store._writer, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 30000; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY; PRAGMA mmap_size = 1073741824; PRAGMA wal_autocheckpoint = 16384;", cancellationToken)
                 .ConfigureAwait(false);
             return store;

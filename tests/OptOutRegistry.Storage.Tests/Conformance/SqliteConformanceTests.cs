@@ -47,6 +47,29 @@ public sealed class SqliteConformanceTests : RegistryStoreConformanceTests, IDis
     }
 
     [Fact]
+    public async Task Database_New_Has16KiBPages_AnExistingOneKeepsItsOwn()
+    {
+        await CreateHolderAsync();
+        Assert.Equal(16384, await ((SqliteRegistryStore)Store).ReadWriterPragmaAsync("page_size"));
+
+        // A data directory from before: 4 KiB pages, already in WAL mode. Opening and migrating keeps its page size and its data.
+        var location = await CreateLocationAsync();
+        await using (var old = new SqliteConnection($"Data Source={Path.Combine(location, SqliteRegistryStore.DatabaseFileName)};Pooling=False"))
+        {
+            await old.OpenAsync();
+            await using var command = old.CreateCommand();
+            command.CommandText = "PRAGMA page_size = 4096; PRAGMA journal_mode = WAL; CREATE TABLE before_upgrade (x INTEGER);";
+            await command.ExecuteNonQueryAsync();
+        }
+
+        await using var store = await SqliteRegistryStore.OpenAsync(location);
+        await store.MigrateAsync();
+        await store.AppendAsync(new Mutation(Event("holder.created"), new CreateHolder("h1", "Holder", null)));
+        Assert.Equal(4096, await store.ReadWriterPragmaAsync("page_size"));
+        Assert.NotNull(await store.GetHolderAsync("h1"));
+    }
+
+    [Fact]
     public async Task Readers_WhileAWriteTransactionIsOpen_AreNotBlocked()
     {
         await CreateHolderAsync();
