@@ -42,9 +42,18 @@ internal sealed class HostTable
     /// <summary>Reader: the current slot array (load once per check).</summary>
     public Block Slots => Volatile.Read(ref _slots);
 
-    /// <summary>Hints the CPU to load the home slot of <paramref name="hash"/> (a probe that will follow soon).</summary>
+    /// <summary>
+    /// Hints the CPU to load the home bucket of <paramref name="hash"/> and the line after it (a probe that will follow
+    /// soon): with 2-slot buckets at load 0.6 about 16 % of the hosts present sit past their home line (simulated),
+    /// nearly all of them in the next one.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Prefetch(Block slots, ulong hash) => CacheHint.Prefetch(ref slots[slots.Home(hash)]);
+    public static void Prefetch(Block slots, ulong hash)
+    {
+        ref var home = ref slots[slots.Home(hash)];
+        CacheHint.Prefetch(ref home);
+        CacheHint.Prefetch(ref Unsafe.Add(ref home, LargePages.CacheLine / 32));
+    }
 
     /// <summary>Reader: the index of the slot holding <paramref name="hash"/> in <paramref name="slots"/>, or -1.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
