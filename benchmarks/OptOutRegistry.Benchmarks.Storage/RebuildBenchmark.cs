@@ -5,6 +5,7 @@ using OptOutRegistry.Server.Feed;
 using OptOutRegistry.Server.Matching;
 using OptOutRegistry.Snapshots;
 using OptOutRegistry.Storage;
+using OptOutRegistry.Storage.Postgres;
 using OptOutRegistry.Storage.Sqlite;
 
 namespace OptOutRegistry.Benchmarks.Storage;
@@ -22,12 +23,15 @@ namespace OptOutRegistry.Benchmarks.Storage;
 /// </list>
 /// Both must give the same matcher (reservation and selector counts, verdicts for sampled URLs): checked every round.
 /// Prints wall time and the process's CPU time per rebuild.
+/// <c>rebuild --pg "&lt;connection string&gt;" [--rounds N] [--mode both|rows|replay]</c> does the same from a PostgreSQL
+/// database that <c>scenario --store postgres --payload proto --pg "&lt;connection string&gt;"</c> filled.
 /// </summary>
 internal static class RebuildBenchmark
 {
     public static async Task<int> RunAsync(string[] args)
     {
-        var dir = Option(args, "--dir") ?? throw new ArgumentException("--dir: the data directory of a kept scenario store is required");
+        var pg = Option(args, "--pg");
+        var dir = Option(args, "--dir") ?? (pg is null ? throw new ArgumentException("--dir (a kept SQLite scenario store) or --pg (a PostgreSQL connection string) is required") : null);
         var rounds = int.Parse(Option(args, "--rounds") ?? "2", CultureInfo.InvariantCulture);
         var mode = Option(args, "--mode") ?? "both";
         if (mode is not ("both" or "rows" or "replay" or "stages"))
@@ -37,15 +41,15 @@ internal static class RebuildBenchmark
 
         if (mode == "stages")
         {
-            await StagesAsync(dir);
+            await StagesAsync(dir ?? throw new ArgumentException("--mode stages: needs --dir (SQLite)"));
             return 0;
         }
 
-        await using var store = await SqliteRegistryStore.OpenAsync(dir);
+        await using IRegistryStore store = pg is not null ? PostgresRegistryStore.Create(pg) : await SqliteRegistryStore.OpenAsync(dir!);
         await store.MigrateAsync();
         var latest = await store.GetLatestSequenceAsync();
-        var files = new DirectoryInfo(dir).EnumerateFiles().Sum(f => f.Length);
-        Console.WriteLine($"rebuild from {dir}: {latest + 1:N0} events, {files / (1024.0 * 1024):F0} MiB on disk, {Environment.ProcessorCount} cores, "
+        var files = dir is null ? 0 : new DirectoryInfo(dir).EnumerateFiles().Sum(f => f.Length);
+        Console.WriteLine($"rebuild from {(pg is null ? dir : "PostgreSQL")}: {latest + 1:N0} events, {(dir is null ? "database size not shown" : $"{files / (1024.0 * 1024):F0} MiB on disk")}, {Environment.ProcessorCount} cores, "
             + $"date={DateTimeOffset.UtcNow:O}, load {File.ReadAllText("/proc/loadavg").Trim()}");
 
         (int Reservations, long Selectors, Verdict[] Verdicts)? reference = null;
