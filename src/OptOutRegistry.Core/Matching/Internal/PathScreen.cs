@@ -73,6 +73,13 @@ internal static class PathScreen
             }
         }
 
+        if (literal.IsEmpty)
+        {
+            // Not produced by Selector.Create (paths start with '/'); screened conservatively all the same.
+            key = 0;
+            return Unscreened;
+        }
+
         if (!isPattern || literal.Length >= 2)
         {
             var cut = CutIndex(literal.Length);
