@@ -138,13 +138,21 @@ public class BatchCheckTests
         var verdicts = new Verdict[batch.Length];
         var errors = new UrlError[batch.Length];
         index.CheckUrls(batch, UsageCategory.TrainAi, Now, verdicts, errors); // warm up (JIT, tiering, ICU)
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < 20; i++)
+        // The least of three rounds: a per-call allocation shows in every round, while the runtime's own one-off work on
+        // this thread (tiered compilation starting its background worker, seen once in a clean-clone run) does not repeat.
+        var least = long.MaxValue;
+        for (var round = 0; round < 3; round++)
         {
-            index.CheckUrls(batch, UsageCategory.TrainAi, Now, verdicts, errors);
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            for (var i = 0; i < 20; i++)
+            {
+                index.CheckUrls(batch, UsageCategory.TrainAi, Now, verdicts, errors);
+            }
+
+            least = Math.Min(least, GC.GetAllocatedBytesForCurrentThread() - before);
         }
 
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, least);
     }
 
     [Fact]

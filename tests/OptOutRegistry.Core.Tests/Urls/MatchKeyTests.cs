@@ -188,16 +188,24 @@ public sealed class MatchKeyTests
             Assert.True(UrlCanonicalizer.TryWriteMatchKey(url, destination, out _, out _, out _));
         }
 
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < 1000; i++)
+        // The least of three rounds: a per-call allocation shows in every round, while the runtime's own one-off work on
+        // this thread (tiered compilation starting its background worker, seen once in a clean-clone run) does not repeat.
+        var least = long.MaxValue;
+        for (var round = 0; round < 3; round++)
         {
-            foreach (var url in urls)
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            for (var i = 0; i < 1000; i++)
             {
-                UrlCanonicalizer.TryWriteMatchKey(url, destination, out _, out _, out _);
+                foreach (var url in urls)
+                {
+                    UrlCanonicalizer.TryWriteMatchKey(url, destination, out _, out _, out _);
+                }
             }
+
+            least = Math.Min(least, GC.GetAllocatedBytesForCurrentThread() - before);
         }
 
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, least);
     }
 
     [Theory]
