@@ -80,7 +80,9 @@ def run_cases(address, stubs, selected):
     def deadline_exceeded():
         sid = str(uuid.uuid4())
         try:
-            stub.Sleep(pb2.SleepRequest(ms=10000, id=sid), timeout=0.3)
+            # 1.5 s, not less: the handler must have started for there to be something to cancel, and a loaded test
+            # host once took longer than 0.3 s to dispatch the call (outcome: not even seen).
+            stub.Sleep(pb2.SleepRequest(ms=10000, id=sid), timeout=1.5)
             raise CaseFailed("Sleep returned despite the deadline")
         except grpc.RpcError as e:
             expect_code(e, grpc.StatusCode.DEADLINE_EXCEEDED)
