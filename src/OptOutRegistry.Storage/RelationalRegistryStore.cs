@@ -627,7 +627,7 @@ public abstract class RelationalRegistryStore : IRegistryStore
         var found = new Dictionary<MerkleNodeId, byte[]>(needed.Count);
         var leafIndexes = new HashSet<long>();
         var derived = new List<MerkleNodeId>();
-        var nodes = new StringBuilder();
+        var nodes = new List<long>();
         foreach (var id in needed)
         {
             if (id.Level == 0)
@@ -645,21 +645,15 @@ public abstract class RelationalRegistryStore : IRegistryStore
             }
             else
             {
-                nodes.Append(nodes.Length > 0 ? "," : string.Empty).Append(id.ToKey());
+                nodes.Add(id.ToKey());
             }
         }
 
-        var leaves = new StringBuilder(leafIndexes.Count * 8);
-        foreach (var leaf in leafIndexes)
-        {
-            leaves.Append(leaves.Length > 0 ? "," : string.Empty).Append(leaf);
-        }
-
         await using var connection = await OpenReadConnectionAsync(cancellationToken).ConfigureAwait(false);
-        if (leaves.Length > 0)
+        if (leafIndexes.Count > 0)
         {
-            // Level 0 is the events' own leaf hashes; the numbers are computed longs, safe to inline.
-            await using var command = CreateCommand(connection, null, $"SELECT seq, leaf_hash FROM events WHERE seq IN ({leaves})");
+            // Level 0 is the events' own leaf hashes.
+            await using var command = CreateKeyLookupCommand(connection, "SELECT seq, leaf_hash FROM events", "seq", [.. leafIndexes]);
             await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
@@ -667,9 +661,9 @@ public abstract class RelationalRegistryStore : IRegistryStore
             }
         }
 
-        if (nodes.Length > 0)
+        if (nodes.Count > 0)
         {
-            await using var command = CreateCommand(connection, null, $"SELECT node_id, hash FROM merkle_nodes WHERE node_id IN ({nodes})");
+            await using var command = CreateKeyLookupCommand(connection, "SELECT node_id, hash FROM merkle_nodes", "node_id", [.. nodes]);
             await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
@@ -683,6 +677,23 @@ public abstract class RelationalRegistryStore : IRegistryStore
         }
 
         return plan.Resolve(found.GetValueOrDefault);
+    }
+
+    /// <summary>
+    /// <paramref name="select"/> restricted to the rows whose <paramref name="keyColumn"/> is one of <paramref name="keys"/>
+    /// (a proof's leaves or stored Merkle nodes). By default the keys are inlined as <c>IN (…)</c>: they are computed longs,
+    /// safe to inline, and SQLite parses such a statement in microseconds. PostgreSQL overrides it with one array parameter,
+    /// so the statement text is the same for every proof and its plan is prepared once.
+    /// </summary>
+    private protected virtual DbCommand CreateKeyLookupCommand(DbConnection connection, string select, string keyColumn, long[] keys)
+    {
+        var sql = new StringBuilder(select.Length + keyColumn.Length + 16 + (keys.Length * 8)).Append(select).Append(" WHERE ").Append(keyColumn).Append(" IN (");
+        for (var i = 0; i < keys.Length; i++)
+        {
+            sql.Append(i > 0 ? "," : string.Empty).Append(keys[i]);
+        }
+
+        return CreateCommand(connection, null, sql.Append(')').ToString());
     }
 
     /// <summary>
