@@ -210,7 +210,7 @@ internal static class Scenario
 
                 var cpuPerQuery = CpuSinceLastReport() * 1000 / latencies.Count;
                 latencies.Sort();
-                Console.WriteLine($"search {label} (limit 20, {latencies.Count} queries over {count:N0} works): p50 {latencies[latencies.Count / 2]:F2} ms, p95 {latencies[(int)(latencies.Count * 0.95)]:F2} ms wall; {cpuPerQuery:F2} ms CPU per query{ServerNote(latencies.Count)}");
+                Console.WriteLine($"search {label} (limit 20, {latencies.Count} queries over {count:N0} works): p50 {latencies[latencies.Count / 2]:F2} ms, p95 {latencies[(int)(latencies.Count * 0.95)]:F2} ms, p99 {latencies[(int)(latencies.Count * 0.99)]:F2} ms wall; {cpuPerQuery:F2} ms CPU per query{ServerNote(latencies.Count)}");
             }
 
             // 5. Proofs at the final size, verified as they are produced.
@@ -218,24 +218,29 @@ internal static class Scenario
             CpuSinceLastReport();
             var random = new Random(7);
             const int proofs = 500;
+            var proofLatencies = new double[proofs];
             sw.Restart();
             for (var i = 0; i < proofs; i++)
             {
                 var leaf = random.NextInt64(head.TreeSize);
+                var t = Stopwatch.GetTimestamp();
                 await registry.GetInclusionProofAsync(leaf, head.TreeSize);
+                proofLatencies[i] = Stopwatch.GetElapsedTime(t).TotalMilliseconds;
             }
 
             sw.Stop();
-            Console.WriteLine($"inclusion proof at {head.TreeSize:N0} leaves: {sw.Elapsed.TotalMilliseconds * 1000 / proofs:F0} µs wall, {CpuSinceLastReport() * 1e6 / proofs:F0} µs CPU each{ServerNote(proofs)}");
+            Console.WriteLine($"inclusion proof at {head.TreeSize:N0} leaves: {sw.Elapsed.TotalMilliseconds * 1000 / proofs:F0} µs wall ({Percentiles(proofLatencies)}), {CpuSinceLastReport() * 1e6 / proofs:F0} µs CPU each{ServerNote(proofs)}");
             sw.Restart();
             for (var i = 0; i < proofs; i++)
             {
                 var size1 = 1 + random.NextInt64(head.TreeSize - 1);
+                var t = Stopwatch.GetTimestamp();
                 await registry.GetConsistencyProofAsync(size1, head.TreeSize);
+                proofLatencies[i] = Stopwatch.GetElapsedTime(t).TotalMilliseconds;
             }
 
             sw.Stop();
-            Console.WriteLine($"consistency proof to {head.TreeSize:N0} leaves: {sw.Elapsed.TotalMilliseconds * 1000 / proofs:F0} µs wall, {CpuSinceLastReport() * 1e6 / proofs:F0} µs CPU each{ServerNote(proofs)}");
+            Console.WriteLine($"consistency proof to {head.TreeSize:N0} leaves: {sw.Elapsed.TotalMilliseconds * 1000 / proofs:F0} µs wall ({Percentiles(proofLatencies)}), {CpuSinceLastReport() * 1e6 / proofs:F0} µs CPU each{ServerNote(proofs)}");
             var leafIndex = head.TreeSize / 3;
             var events = await registry.ReadEventsAsync(leafIndex, 1);
             var proof = await registry.GetInclusionProofAsync(leafIndex, head.TreeSize);
@@ -287,6 +292,13 @@ internal static class Scenario
 
     private static string ServerNote(long count) =>
         double.IsNaN(_serverDelta) ? string.Empty : $"; server {_serverDelta:F2} s CPU = {_serverDelta * 1e6 / count:F1} µs each";
+
+    // p50 / p99 of one phase's latencies (sorted in place).
+    private static string Percentiles(double[] latencies)
+    {
+        Array.Sort(latencies);
+        return $"p50 {latencies[latencies.Length / 2]:F2} ms, p99 {latencies[(int)(latencies.Length * 0.99)]:F2} ms";
+    }
 
     private static string? Option(string[] args, string name)
     {
