@@ -12,6 +12,12 @@ using OptOutRegistry.Benchmarks.Check;
 //                                                      pauses, bytes allocated per call and server-side request times
 //   single --server URL --queries FILE [--seconds S] [--rate R] [--watch PID]   the same through the SDK's single check
 //                                                      (CheckClient.CheckUrlAsync: provenance on, adaptive batching)
+//   lean   --server URL --queries FILE [--seconds S] [--rate R] [--warmup S] [--tick-us N]   the same one-URL raw calls from a lean
+//                                                      open-loop generator: one thread, one HTTP/2 connection, its own
+//                                                      framing (LeanLoad.cs); prints p50..p99.9 and its CPU per call;
+//                                                      exits 1 when any call failed or had a wrong verdict;
+//                                                      --tick-us N: wake at most every N us (calls due meanwhile
+//                                                      leave together, their wait counted as latency)
 //   watch  --pid PID --seconds S                       the --watch figures of a server for S seconds while another client
 //                                                      (h2load) loads it
 //   stages [--selectors N] [--rounds R]   server work per 1,000-URL batch in process, previous vs fast path, thread CPU
@@ -33,6 +39,10 @@ switch (args.FirstOrDefault())
         await Load.UnaryAsync(options["server"], options["queries"], Seconds(options), int.Parse(options.GetValueOrDefault("rate", "10000")),
             sdk: args[0] == "single", watchPid: options.TryGetValue("watch", out var watchPid) ? int.Parse(watchPid) : null);
         break;
+    case "lean":
+        return LeanLoad.Run(options["server"], options["queries"], Seconds(options), int.Parse(options.GetValueOrDefault("rate", "10000")),
+            double.Parse(options.GetValueOrDefault("warmup", "1"), System.Globalization.CultureInfo.InvariantCulture),
+            int.Parse(options.GetValueOrDefault("tick-us", "0")));
     case "watch":
         using (var watch = ServerWatch.TryAttach(int.Parse(options["pid"])))
         {
@@ -58,7 +68,7 @@ switch (args.FirstOrDefault())
         BenchmarkRunner.Run<CheckEngineBenchmarks>(args: args[1..]);
         break;
     default:
-        Console.Error.WriteLine("usage: seed|batch|stream|unary|single|watch|stages|encode|bdn [--server URL] [--queries FILE] [--selectors N] [--seconds S] [--rate R] [--concurrency C]");
+        Console.Error.WriteLine("usage: seed|batch|stream|unary|single|lean|watch|stages|encode|bdn [--server URL] [--queries FILE] [--selectors N] [--seconds S] [--rate R] [--concurrency C]");
         return 2;
 }
 
