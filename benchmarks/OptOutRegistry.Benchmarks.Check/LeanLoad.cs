@@ -56,6 +56,7 @@ internal sealed class LeanLoad
     private int _inFlight;
     private long _tick;
     private long _waits;
+    private long _switches;
     private long _receives;
     private int _completed;
     private int _errors;
@@ -184,7 +185,7 @@ internal sealed class LeanLoad
         double Ms(long ticks) => ticks * 1000.0 / Stopwatch.Frequency;
         long At(long[] sorted, double p) => sorted[Math.Min(sorted.Length - 1, (int)(sorted.Length * p))];
         Console.WriteLine(string.Create(inv,
-            $"lean\trate={rate}\ttick_us={_tick * 1_000_000 / Stopwatch.Frequency}\tcalls={measured}\tachieved_per_s={measured / elapsed:F0}\tp50_ms={Ms(At(latencies, 0.5)):F3}\tp90_ms={Ms(At(latencies, 0.9)):F3}\tp99_ms={Ms(At(latencies, 0.99)):F3}\tp999_ms={Ms(At(latencies, 0.999)):F3}\tmax_ms={Ms(latencies[^1]):F3}\tsend_lag_p99_ms={Ms(At(sendLag, 0.99)):F3}\terrors={_errors}\tverdict_mismatches={_mismatches}\tdisallowed_share={(double)_disallowed / total:F3}\tloop_cpu_us_per_call={threadCpuNs / 1000.0 / measured:F1}\tprocess_cpu_us_per_call={processCpu.TotalMicroseconds / measured:F1}\twaits_per_call={(double)_waits / total:F2}\treceives_per_call={(double)_receives / total:F2}"));
+            $"lean\trate={rate}\ttick_us={_tick * 1_000_000 / Stopwatch.Frequency}\tcalls={measured}\tachieved_per_s={measured / elapsed:F0}\tp50_ms={Ms(At(latencies, 0.5)):F3}\tp90_ms={Ms(At(latencies, 0.9)):F3}\tp99_ms={Ms(At(latencies, 0.99)):F3}\tp999_ms={Ms(At(latencies, 0.999)):F3}\tmax_ms={Ms(latencies[^1]):F3}\tsend_lag_p99_ms={Ms(At(sendLag, 0.99)):F3}\terrors={_errors}\tverdict_mismatches={_mismatches}\tdisallowed_share={(double)_disallowed / total:F3}\tloop_cpu_us_per_call={threadCpuNs / 1000.0 / measured:F1}\tprocess_cpu_us_per_call={processCpu.TotalMicroseconds / measured:F1}\tclient_context_switches_per_call={(double)_switches / measured:F2}\twaits_per_call={(double)_waits / total:F2}\treceives_per_call={(double)_receives / total:F2}"));
         if (_errors + _mismatches > 0)
         {
             foreach (var sample in _errorSamples)
@@ -241,6 +242,7 @@ internal sealed class LeanLoad
         var next = 0;
         var measuredFrom = warmup;
         var cpuAtMeasure = Native.ThreadCpuNanoseconds();
+        var switchesAtMeasure = Load.ContextSwitches();
         var processAtMeasure = Process.GetCurrentProcess().TotalProcessorTime;
         while (_completed < total)
         {
@@ -250,6 +252,7 @@ internal sealed class LeanLoad
                 // The timed part starts with the first measured call: CPU counts from here.
                 cpuAtMeasure = Native.ThreadCpuNanoseconds();
                 processAtMeasure = Process.GetCurrentProcess().TotalProcessorTime;
+                switchesAtMeasure = Load.ContextSwitches();
                 measuredFrom = -1;
             }
 
@@ -304,6 +307,7 @@ internal sealed class LeanLoad
             }
         }
 
+        _switches = Load.ContextSwitches() - switchesAtMeasure;
         return (Native.ThreadCpuNanoseconds() - cpuAtMeasure, Process.GetCurrentProcess().TotalProcessorTime - processAtMeasure);
     }
 

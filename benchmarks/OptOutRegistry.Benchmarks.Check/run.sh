@@ -47,6 +47,7 @@ start_server() { # dll port data-dir
 }
 wait_port() { for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.2; done; return 1; }
 ticks=$(getconf CLK_TCK)
+failures=0
 cpu_of() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # Context switches of all the process's threads: on this VM a sleep/wake costs ~30 us of CPU, so switches per call are
 # the mechanism behind CPU per call. Only live threads count: a pool thread that exits takes its count along.
@@ -57,7 +58,9 @@ with_server_cpu() { # label pid command...
   local before after switches_before switches_after
   before=$(cpu_of "$pid")
   switches_before=$(switches_of "$pid")
-  "$@"
+  # A client that reports failed calls (the lean generator checks every grpc-status and verdict) exits non-zero: the
+  # run goes on so the other rows are still measured, and the script's exit status says so at the end.
+  "$@" || { echo "  FAILED (exit status $?): $label ${*:1:3}"; failures=$((failures + 1)); }
   after=$(cpu_of "$pid")
   switches_after=$(switches_of "$pid")
   python3 -c "import sys; print(f'  server_cpu\t{sys.argv[1]}\tseconds={(int(sys.argv[3]) - int(sys.argv[2])) / int(sys.argv[4]):.2f}\tcontext_switches={max(0, int(sys.argv[6]) - int(sys.argv[5])) or \"n/a (threads exited)\"}')" "$label" "$before" "$after" "$ticks" "$switches_before" "$switches_after"
@@ -215,3 +218,7 @@ redis-cli -p "$redis_port" --pipe <"$work/sismember.resp" >"$work/redis.out"
 end=$(date +%s.%N)
 after=$(cpu_of "$redis_pid")
 python3 -c "import sys; s=float(sys.argv[2])-float(sys.argv[1]); print(f'redis\tsismember={sys.argv[3]}\tseconds={s:.2f}\tqueries_per_s={int(sys.argv[3])/s:.0f}\tserver_cpu_seconds={(int(sys.argv[5])-int(sys.argv[4]))/int(sys.argv[6]):.2f}')" "$start" "$end" "$n" "$before" "$after" "$ticks"
+if [[ "$failures" != 0 ]]; then
+  echo "$failures client run(s) failed: see FAILED above" >&2
+  exit 1
+fi
