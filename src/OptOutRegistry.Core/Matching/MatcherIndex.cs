@@ -1204,6 +1204,72 @@ public sealed class MatcherIndex
         }
     }
 
+    /// <summary><see cref="MatcherBuilder.TryAdd"/>: the record and selectors of <see cref="AddReservation"/>, from prepared values.</summary>
+    internal bool TryAddPrepared(in PreparedReservation reservation, ReadOnlySpan<PreparedSelector> selectors, out string? field, out string? error)
+    {
+        // The policy URL is checked as the Reservation constructor does, but once per distinct URL (they repeat).
+        var policy = 0;
+        if (reservation.PolicyUrl is { } policyUrl && !_policyIndex.TryGetValue(policyUrl, out policy))
+        {
+            if (!Uri.TryCreate(policyUrl, UriKind.Absolute, out var u) || (u.Scheme != Uri.UriSchemeHttps && u.Scheme != Uri.UriSchemeHttp))
+            {
+                field = "policy_url";
+                error = $"'{policyUrl}' is not an absolute http(s) URL";
+                return false;
+            }
+
+            policy = Intern(_policies, _policyIndex, policyUrl);
+        }
+
+        EnsureNewId(reservation.Id);
+        if (_reservations.Count >= (int)ReservationMask)
+        {
+            throw new InvalidOperationException($"The index holds at most {ReservationMask} reservations.");
+        }
+
+        var record = new ReservationRecord
+        {
+            ValidFrom = reservation.ValidFromTicks,
+            End = reservation.EffectiveUntilTicks,
+            Id = _arena.Add(reservation.Id),
+            Holder = Intern(_holders, _holderIndex, reservation.HolderId),
+            Policy = policy,
+            Statements = reservation.PackedStatements,
+            State = (byte)reservation.State,
+        };
+        var r = (uint)_reservations.Add(record);
+        _ended.EnsureCapacity((int)r + 1);
+        _ids.Add(KeyHasher.Hash(reservation.Id), r);
+        foreach (ref readonly var s in selectors)
+        {
+            if (s.Kind == SelectorKind.Url)
+            {
+                // The url case of AddSelector, from the hashes prepared off this thread.
+                var value = r | (s.HostVerified ? VerifiedBit : 0) | (s.AnyQuery ? AnyQueryBit : 0);
+                _urls.Add(s.KeyHash, value, InlineData((int)r));
+                _hosts.SetHasUrls(GetOrAddHost(s.AuthorityHash));
+                _selectorCounts[(int)SelectorKind.Url]++;
+            }
+            else
+            {
+                AddSelector(r, s.Selector!, s.HostVerified);
+            }
+        }
+
+        field = null;
+        error = null;
+        return true;
+    }
+
+    /// <summary>The end of a <see cref="MatcherBuilder"/> build: what <see cref="Build"/> does after the last reservation.</summary>
+    internal void CompleteBuild()
+    {
+        lock (_writeLock)
+        {
+            CompactRules();
+        }
+    }
+
     private static int Intern(AppendArray<string?> list, Dictionary<string, int> index, string value)
     {
         if (!index.TryGetValue(value, out var i))
@@ -1215,10 +1281,11 @@ public sealed class MatcherIndex
         return i;
     }
 
-    private void AddSelector(uint reservation, ReservationSelector entry)
+    private void AddSelector(uint reservation, ReservationSelector entry) => AddSelector(reservation, entry.Selector, entry.HostVerified);
+
+    private void AddSelector(uint reservation, Selector selector, bool hostVerified)
     {
-        var selector = entry.Selector;
-        var value = reservation | (entry.HostVerified ? VerifiedBit : 0);
+        var value = reservation | (hostVerified ? VerifiedBit : 0);
         switch (selector.Kind)
         {
             case SelectorKind.Url:
@@ -1408,9 +1475,11 @@ public sealed class MatcherIndex
     }
 
     /// <summary>The host-table slot of an authority, added (and entered in the Bloom filter) when new.</summary>
-    private int GetOrAddHost(string authority)
+    private int GetOrAddHost(string authority) => GetOrAddHost(KeyHasher.HostHash(authority));
+
+    /// <summary>The host-table slot of an authority's hash (<c>KeyHasher.HostHash</c>).</summary>
+    private int GetOrAddHost(ulong hash)
     {
-        var hash = KeyHasher.HostHash(authority);
         var slot = _hosts.GetOrAdd(hash, out var added);
         if (added)
         {
