@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using OptOutRegistry.Core.Model;
-using OptOutRegistry.Server.Feed;
 using OptOutRegistry.Server.Matching;
 using OptOutRegistry.Snapshots;
 using OptOutRegistry.Storage;
@@ -16,10 +15,10 @@ namespace OptOutRegistry.Benchmarks.Storage;
 /// alternating (replay, rows, replay, rows, …):
 /// <list type="bullet">
 /// <item><b>replay</b>: what <see cref="MatcherHost"/> did up to round three — every event from sequence 0 through
-/// <see cref="IRegistryStore.TailEventsAsync"/>, each parsed (<see cref="StoredEvents.ToProto"/>) and applied to the
+/// <see cref="MatcherReplay.ReplayAsync"/> (as <see cref="MatcherHost"/> tails), each parsed and applied to the
 /// mirror one at a time;</item>
 /// <item><b>rows</b>: <see cref="MatcherRebuild.RunAsync"/>, what <see cref="MatcherHost"/> runs now — the reservation rows'
-/// current payloads in one snapshot, decoded in parallel, one bulk build.</item>
+/// current payloads in one snapshot, decoded in parallel from the bytes, one bulk build.</item>
 /// </list>
 /// Both must give the same matcher (reservation and selector counts, verdicts for sampled URLs): checked every round.
 /// Prints wall time and the process's CPU time per rebuild.
@@ -63,7 +62,8 @@ internal static class RebuildBenchmark
                 var sw = Stopwatch.StartNew();
                 if (way == "replay")
                 {
-                    await ReplayAsync(store, mirror, latest);
+                    // MatcherHost's loop up to round three: every event from 0, parsed and applied one by one.
+                    await MatcherReplay.ReplayAsync(store, mirror, latest);
                 }
                 else
                 {
@@ -104,7 +104,9 @@ internal static class RebuildBenchmark
     }
 
     // --mode stages: the rows rebuild's stages one after the other on this thread, each timed by the thread's CPU clock:
-    // where a rebuild's time goes (store read, protobuf parse, Core conversion with selector validation, matcher build).
+    // where a rebuild's time goes. Round four's way (protobuf message parse, Core conversion with selector validation,
+    // MatcherIndex.Build from Reservation objects) and the current one (ReservationWireDecoder straight from the bytes,
+    // MatcherBuilder), alternately over the same payloads, A then B, twice; both matchers are compared.
     private static async Task StagesAsync(string dir)
     {
         await using var store = await SqliteRegistryStore.OpenAsync(dir);
@@ -113,61 +115,83 @@ internal static class RebuildBenchmark
         var t = ThreadCpu.Seconds();
         await store.ReadReservationPayloadsAsync(payloads.Add);
         var read = ThreadCpu.Seconds() - t;
-        var messages = new Api.V1.Reservation[payloads.Count];
-        t = ThreadCpu.Seconds();
-        for (var i = 0; i < messages.Length; i++)
-        {
-            messages[i] = Api.V1.Reservation.Parser.ParseFrom(payloads[i]);
-        }
-
-        var parse = ThreadCpu.Seconds() - t;
-        t = ThreadCpu.Seconds();
-        for (var i = 0; i < messages.Length; i++)
-        {
-            messages[i] = MatcherRebuild.ParseForMatcher(payloads[i]);
-        }
-
-        var parseTrimmed = ThreadCpu.Seconds() - t;
-        var reservations = new Reservation[messages.Length];
-        t = ThreadCpu.Seconds();
-        for (var i = 0; i < messages.Length; i++)
-        {
-            reservations[i] = ProtoConvert.ToCore(messages[i]);
-        }
-
-        var convert = ThreadCpu.Seconds() - t;
-        t = ThreadCpu.Seconds();
-        var matcher = OptOutRegistry.Core.Matching.MatcherIndex.Build(reservations, new OptOutRegistry.Core.Matching.MatcherOptions { ExpectedSelectors = reservations.Length });
-        var build = ThreadCpu.Seconds() - t;
         var n = payloads.Count / 1e6;
-        Console.WriteLine($"stages over {payloads.Count:N0} rows ({matcher.SelectorCount:N0} selectors), thread CPU: read {read:F2} s ({read / n:F2} µs/row), "
-            + $"parse {parse:F2} s ({parse / n:F2} µs) or without work metadata {parseTrimmed:F2} s ({parseTrimmed / n:F2} µs), to Core {convert:F2} s ({convert / n:F2} µs), build {build:F2} s ({build / n:F2} µs); "
-            + $"total {read + parse + convert + build:F2} s");
+        Console.WriteLine($"stages over {payloads.Count:N0} rows, thread CPU per row; read {read / n:F2} µs; load {File.ReadAllText("/proc/loadavg").Trim()}");
+        var options = new OptOutRegistry.Core.Matching.MatcherOptions { ExpectedSelectors = payloads.Count };
+        (int, long, Verdict[])? reference = null;
+        for (var round = 1; round <= 2; round++)
+        {
+            GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+            var messages = new Api.V1.Reservation[payloads.Count];
+            t = ThreadCpu.Seconds();
+            for (var i = 0; i < messages.Length; i++)
+            {
+                messages[i] = Api.V1.Reservation.Parser.ParseFrom(payloads[i]);
+            }
+
+            var parse = ThreadCpu.Seconds() - t;
+            var reservations = new Reservation[messages.Length];
+            t = ThreadCpu.Seconds();
+            for (var i = 0; i < messages.Length; i++)
+            {
+                reservations[i] = ProtoConvert.ToCore(messages[i]);
+            }
+
+            var convert = ThreadCpu.Seconds() - t;
+            messages = null;
+            t = ThreadCpu.Seconds();
+            var old = OptOutRegistry.Core.Matching.MatcherIndex.Build(reservations, options);
+            var build = ThreadCpu.Seconds() - t;
+            reservations = null;
+            Compare(ref reference, old);
+            old = null;
+            Console.WriteLine($"round {round} A (round four): parse {parse / n:F2} + to Core {convert / n:F2} + MatcherIndex.Build {build / n:F2} = {(parse + convert + build) / n:F2} µs/row");
+
+            GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+            var decoder = new ReservationWireDecoder();
+            var prepared = new OptOutRegistry.Core.Matching.PreparedReservation[payloads.Count];
+            var ends = new int[payloads.Count];
+            var selectors = new List<OptOutRegistry.Core.Matching.PreparedSelector>(payloads.Count);
+            t = ThreadCpu.Seconds();
+            for (var i = 0; i < payloads.Count; i++)
+            {
+                if (!decoder.TryDecode(payloads[i], selectors, out prepared[i], out _, out var id, out var error))
+                {
+                    throw new InvalidOperationException($"row {i} ({id}): {error}");
+                }
+
+                ends[i] = selectors.Count;
+            }
+
+            var decode = ThreadCpu.Seconds() - t;
+            t = ThreadCpu.Seconds();
+            var builder = new OptOutRegistry.Core.Matching.MatcherBuilder(options);
+            var span = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(selectors);
+            for (int i = 0, start = 0; i < prepared.Length; start = ends[i], i++)
+            {
+                if (!builder.TryAdd(prepared[i], span[start..ends[i]], out var field, out var reason))
+                {
+                    throw new InvalidOperationException($"row {i}: {field}: {reason}");
+                }
+            }
+
+            var matcher = builder.Complete();
+            var insert = ThreadCpu.Seconds() - t;
+            Compare(ref reference, matcher);
+            Console.WriteLine($"round {round} B (wire decode): decode {decode / n:F2} + MatcherBuilder {insert / n:F2} = {(decode + insert) / n:F2} µs/row");
+        }
     }
 
-    // MatcherHost's loop up to round three: tail from 0, parse, apply one by one, until the head is reached.
-    private static async Task ReplayAsync(IRegistryStore store, RegistryMirror mirror, long latest)
+    private static void Compare(ref (int Reservations, long Selectors, Verdict[] Verdicts)? reference, OptOutRegistry.Core.Matching.MatcherIndex matcher)
     {
-        if (latest < 0)
+        var verdicts = Sample(matcher, matcher.ReservationCount);
+        if (reference is not { } r)
         {
-            return;
+            reference = (matcher.ReservationCount, matcher.SelectorCount, verdicts);
         }
-
-        await foreach (var committed in store.TailEventsAsync(0))
+        else if (r.Reservations != matcher.ReservationCount || r.Selectors != matcher.SelectorCount || !r.Verdicts.AsSpan().SequenceEqual(verdicts))
         {
-            try
-            {
-                mirror.Apply(StoredEvents.ToProto(committed), committed.Time);
-            }
-            catch (ModelValidationException)
-            {
-                mirror.Skip(committed.Sequence);
-            }
-
-            if (committed.Sequence == latest)
-            {
-                break;
-            }
+            throw new InvalidOperationException("stages: the matchers of the two ways differ");
         }
     }
 

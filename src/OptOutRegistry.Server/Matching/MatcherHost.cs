@@ -1,6 +1,4 @@
-using OptOutRegistry.Core.Model;
 using OptOutRegistry.Server.Check;
-using OptOutRegistry.Server.Feed;
 using OptOutRegistry.Snapshots;
 using OptOutRegistry.Storage;
 
@@ -70,19 +68,10 @@ public sealed class MatcherHost(RegistryMirror mirror, IServiceProvider services
 
     private void Apply(CommittedEvent committed)
     {
-        var message = StoredEvents.ToProto(committed);
-        try
+        if (MatcherReplay.Apply(mirror, committed) is { } reason)
         {
-            mirror.Apply(message, committed.Time);
-        }
-        catch (ModelValidationException ex)
-        {
-            // A stored reservation that Core refuses (e.g. written by a newer version): keep the sequence moving.
-            CheckLog.EventSkipped(logger, committed.Sequence, ex.Message);
-            if (mirror.AppliedSequence < committed.Sequence)
-            {
-                mirror.Skip(committed.Sequence);
-            }
+            // A stored reservation that Core refuses (e.g. written by a newer version): skipped, the sequence moves on.
+            CheckLog.EventSkipped(logger, committed.Sequence, reason);
         }
     }
 }

@@ -127,25 +127,11 @@ public sealed class MatcherRebuildTests : IAsyncLifetime
         return all;
     }
 
-    // MatcherHost's previous start-up: every event from 0, applied one by one.
+    // MatcherHost's previous start-up: every event from 0, applied one by one (refused ones skipped, as the host does).
     private async Task<RegistryMirror> ReplayAsync()
     {
         var mirror = new RegistryMirror();
-        var latest = await _store.GetLatestSequenceAsync();
-        if (latest < 0)
-        {
-            return mirror; // the tail of an empty log waits forever
-        }
-
-        await foreach (var committed in _store.TailEventsAsync(0))
-        {
-            mirror.Apply(StoredEvents.ToProto(committed), committed.Time);
-            if (committed.Sequence == latest)
-            {
-                break;
-            }
-        }
-
+        await MatcherReplay.ReplayAsync(_store, mirror, await _store.GetLatestSequenceAsync());
         return mirror;
     }
 
@@ -214,58 +200,8 @@ public sealed class MatcherRebuildTests : IAsyncLifetime
         var (id, reason) = Assert.Single(reported);
         Assert.Equal(bad.Id, id);
         Assert.Contains("selectors[0]", reason, StringComparison.Ordinal);
-        Assert.Equal((await ReplayWithSkipsAsync()).Matcher.ReservationCount, rebuilt.Matcher.ReservationCount);
+        Assert.Equal((await ReplayAsync()).Matcher.ReservationCount, rebuilt.Matcher.ReservationCount);
         Assert.Equal(await _store.GetLatestSequenceAsync(), rebuilt.AppliedSequence);
-    }
-
-    private async Task<RegistryMirror> ReplayWithSkipsAsync()
-    {
-        var mirror = new RegistryMirror();
-        var latest = await _store.GetLatestSequenceAsync();
-        if (latest < 0)
-        {
-            return mirror; // the tail of an empty log waits forever
-        }
-
-        await foreach (var committed in _store.TailEventsAsync(0))
-        {
-            try
-            {
-                mirror.Apply(StoredEvents.ToProto(committed), committed.Time);
-            }
-            catch (ModelValidationException)
-            {
-                mirror.Skip(committed.Sequence);
-            }
-
-            if (committed.Sequence == latest)
-            {
-                break;
-            }
-        }
-
-        return mirror;
-    }
-
-    [Theory]
-    [InlineData(new byte[] { 0x7A, 0x05, 1, 2, 3 })] // the work field, truncated
-    [InlineData(new byte[] { 0x0A, 0x80 })] // a length that never ends
-    [InlineData(new byte[] { 0x0B })] // a group (wire type 3): not in this message
-    public void ParseForMatcher_DamagedPayload_FailsAsTheFullParseDoes(byte[] payload) =>
-        Assert.Throws<InvalidProtocolBufferException>(() => MatcherRebuild.ParseForMatcher(payload));
-
-    [Fact]
-    public void ParseForMatcher_EverythingButTheWork_WhereverTheWorkIs()
-    {
-        var full = Reservation(5);
-        var expected = full.Clone();
-        expected.Work = null;
-
-        Assert.Equal(expected, MatcherRebuild.ParseForMatcher(full.ToByteArray()));
-        // The work first, then the other fields (another writer's field order), and no work at all.
-        var reordered = new Pb.Reservation { Work = full.Work }.ToByteArray().Concat(expected.ToByteArray()).ToArray();
-        Assert.Equal(expected, MatcherRebuild.ParseForMatcher(reordered));
-        Assert.Equal(expected, MatcherRebuild.ParseForMatcher(expected.ToByteArray()));
     }
 
     [Fact]
