@@ -93,6 +93,17 @@ public interface IRegistryStore : IAsyncDisposable
     Task<long> ReadReservationPayloadsAsync(Action<byte[]> onPayload, CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// As <see cref="ReadReservationPayloadsAsync"/>, but each payload is handed over as a span that is valid only during
+    /// the call (no array per row: SQLite passes its own column buffer), with <paramref name="state"/> passed through.
+    /// </summary>
+    /// <param name="onPayload">Called on the reading thread once per reservation, in order; copy what you keep.</param>
+    /// <param name="state">Passed to every call of <paramref name="onPayload"/>.</param>
+    /// <param name="cancellationToken">Stops the read.</param>
+    /// <returns>The sequence of the newest event the rows reflect (−1 for an empty log).</returns>
+    Task<long> ReadReservationPayloadSpansAsync(System.Buffers.ReadOnlySpanAction<byte, object?> onPayload, object? state, CancellationToken cancellationToken = default)
+        => ReadReservationPayloadsAsync(p => onPayload(p, state), cancellationToken);
+
+    /// <summary>
     /// Full-text search over title, creators, identifiers and holder display name: ranked (title weighs most),
     /// case- and accent-insensitive (see <see cref="SearchText"/>), all query words must match, the last as a prefix.
     /// </summary>

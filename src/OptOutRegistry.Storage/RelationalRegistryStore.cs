@@ -14,7 +14,7 @@ namespace OptOutRegistry.Storage;
 public abstract class RelationalRegistryStore : IRegistryStore
 {
     /// <summary>Separator of list columns (creators, identifiers); refused inside values by validation.</summary>
-    private protected const char ListSeparator = '\u001F';
+    internal const char ListSeparator = '\u001F';
 
     private const string ReservationColumns =
         "id, holder_id, state, state_changed_us, registered_us, valid_from_us, valid_until_us, title, creators, identifiers, language, holder_name, payload, created_seq, last_seq";
@@ -91,6 +91,19 @@ public abstract class RelationalRegistryStore : IRegistryStore
 
         /// <summary>Runs the query; true if it returned a row.</summary>
         bool Exists(string sql, object?[] values);
+
+        /// <summary>
+        /// Inserts a new reservation row (<see cref="InsertReservationSql"/>, same columns as
+        /// <see cref="ReservationParameters"/> without search text) from the change itself, without a boxed parameter
+        /// array; returns the rows inserted (0: the id exists, the caller amends).
+        /// </summary>
+        int InsertReservation(PutReservation change, long timeUs, long sequence);
+
+        /// <summary>Inserts one event row.</summary>
+        void InsertEvent(long sequence, long timeUs, EventDraft draft, byte[] leafHash);
+
+        /// <summary>Inserts one stored Merkle node (key: <see cref="MerkleNodeId.ToKey"/>).</summary>
+        void InsertNode(long key, byte[] hash);
     }
 
     /// <summary>
@@ -467,6 +480,23 @@ public abstract class RelationalRegistryStore : IRegistryStore
         await using var connection = await OpenReadConnectionAsync(cancellationToken).ConfigureAwait(false);
         return await ReadReservationPayloadsCoreAsync(connection, onPayload, cancellationToken).ConfigureAwait(false);
     }
+
+    /// <inheritdoc/>
+    public async Task<long> ReadReservationPayloadSpansAsync(
+        System.Buffers.ReadOnlySpanAction<byte, object?> onPayload, object? state, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(onPayload);
+        await using var connection = await OpenReadConnectionAsync(cancellationToken).ConfigureAwait(false);
+        return await ReadReservationPayloadSpansCoreAsync(connection, onPayload, state, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// <see cref="ReadReservationPayloadSpansAsync"/> on an open read connection: by default through the array read;
+    /// SQLite overrides it to pass its column buffer.
+    /// </summary>
+    private protected virtual Task<long> ReadReservationPayloadSpansCoreAsync(
+        DbConnection connection, System.Buffers.ReadOnlySpanAction<byte, object?> onPayload, object? state, CancellationToken cancellationToken) =>
+        ReadReservationPayloadsCoreAsync(connection, p => onPayload(p, state), cancellationToken);
 
     /// <summary>
     /// <see cref="ReadReservationPayloadsAsync"/> on an open read connection. The default runs both reads in one
@@ -1002,10 +1032,20 @@ public abstract class RelationalRegistryStore : IRegistryStore
 
             var draft = mutation.Event;
             var leafHash = EventLeaf.Hash(sequence, timeUs, draft.Actor, draft.Type, draft.Payload);
-            _events.Add(sequence, timeUs, draft.Actor, draft.Type, draft.Payload, leafHash);
-            var sink = new NodeCollector(_nodes);
-            frontier.Append(leafHash, ref sink);
-            await FlushAsync(full: false, ct).ConfigureAwait(false);
+            if (_fast is not null)
+            {
+                // Straight into the table: nobody reads the events of a batch before it commits.
+                _fast.InsertEvent(sequence, timeUs, draft, leafHash);
+                var sink = new NodeCollector(null, _fast);
+                frontier.Append(leafHash, ref sink);
+            }
+            else
+            {
+                _events.Add(sequence, timeUs, draft.Actor, draft.Type, draft.Payload, leafHash);
+                var sink = new NodeCollector(_nodes, null);
+                frontier.Append(leafHash, ref sink);
+                await FlushAsync(full: false, ct).ConfigureAwait(false);
+            }
 
             return new CommittedEvent(sequence, StoreTime.FromMicroseconds(timeUs), draft.Actor, draft.Type, draft.Payload, leafHash);
         }
@@ -1078,6 +1118,26 @@ public abstract class RelationalRegistryStore : IRegistryStore
         private async Task PutReservationAsync(PutReservation c, string path, long sequence, long timeUs, CancellationToken ct)
         {
             await RequireHolderAsync(c.HolderId, path, ct).ConfigureAwait(false);
+            if (_fast is not null && _reservations is null && !store.SearchTextInRow)
+            {
+                // The common case of a bulk import, bound from the change's fields; an amendment continues below.
+                if (_fast.InsertReservation(c, timeUs, sequence) == 1)
+                {
+                    AddCreationHistory(c, sequence, timeUs);
+                    return;
+                }
+            }
+            else if (await InsertReservationAsync(c, sequence, timeUs, ct).ConfigureAwait(false))
+            {
+                return;
+            }
+
+            await AmendReservationAsync(c, path, sequence, timeUs, ct).ConfigureAwait(false);
+        }
+
+        // Inserts a new reservation through the buffered or single-row INSERT; false when its id exists already.
+        private async Task<bool> InsertReservationAsync(PutReservation c, long sequence, long timeUs, CancellationToken ct)
+        {
             var values = ReservationParameters(c, timeUs, timeUs, sequence, sequence, store.SearchTextInRow);
             if (_reservations is not null)
             {
@@ -1085,7 +1145,7 @@ public abstract class RelationalRegistryStore : IRegistryStore
                 {
                     _reservations.Add(values);
                     AddCreationHistory(c, sequence, timeUs);
-                    return;
+                    return true;
                 }
 
                 // An amendment: rows buffered so far must be in the table before it is read or updated.
@@ -1095,9 +1155,14 @@ public abstract class RelationalRegistryStore : IRegistryStore
             if (await Execute(store.InsertReservationSql, ct, values).ConfigureAwait(false) == 1)
             {
                 AddCreationHistory(c, sequence, timeUs);
-                return;
+                return true;
             }
 
+            return false;
+        }
+
+        private async Task AmendReservationAsync(PutReservation c, string path, long sequence, long timeUs, CancellationToken ct)
+        {
             var existing = await ReadReservationKeyAsync(c.ReservationId, ct).ConfigureAwait(false)
                 ?? throw new InvalidOperationException($"reservation '{c.ReservationId}' conflicted on insert but cannot be read");
             var (holderId, state, createdSeq, registeredUs, stateChangedUs) = existing;
@@ -1108,7 +1173,7 @@ public abstract class RelationalRegistryStore : IRegistryStore
             }
 
             var changed = state != c.State;
-            values = ReservationParameters(c, changed ? timeUs : stateChangedUs, registeredUs, createdSeq, sequence, store.SearchTextInRow);
+            var values = ReservationParameters(c, changed ? timeUs : stateChangedUs, registeredUs, createdSeq, sequence, store.SearchTextInRow);
             await Execute(store.UpdateReservationSql, ct, values).ConfigureAwait(false);
             if (store.SearchReindexSql is { } reindex)
             {
@@ -1243,13 +1308,21 @@ public abstract class RelationalRegistryStore : IRegistryStore
         }
     }
 
-    private readonly struct NodeCollector(RowBuffer nodes) : IMerkleNodeSink
+    // Stored Merkle nodes go to a row buffer, or (fast statements) straight into the table.
+    private readonly struct NodeCollector(RowBuffer? nodes, IFastStatements? fast) : IMerkleNodeSink
     {
         public void Add(MerkleNodeId id, byte[] hash)
         {
             if (id.Level >= StoredNodeLevel)
             {
-                nodes.Add(id.ToKey(), hash);
+                if (fast is not null)
+                {
+                    fast.InsertNode(id.ToKey(), hash);
+                }
+                else
+                {
+                    nodes!.Add(id.ToKey(), hash);
+                }
             }
         }
     }

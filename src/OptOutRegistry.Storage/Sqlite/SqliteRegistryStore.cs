@@ -266,7 +266,12 @@ public sealed class SqliteRegistryStore : RelationalRegistryStore
     /// per row than SQLite's own step here (a reader object per command, type checks and a copy per column read).
     /// </summary>
     private protected override Task<long> ReadReservationPayloadsCoreAsync(
-        DbConnection connection, Action<byte[]> onPayload, CancellationToken cancellationToken)
+        DbConnection connection, Action<byte[]> onPayload, CancellationToken cancellationToken) =>
+        ReadReservationPayloadSpansCoreAsync(connection, static (payload, state) => ((Action<byte[]>)state!)(payload.ToArray()), onPayload, cancellationToken);
+
+    /// <summary>The rebuild read handing out SQLite's own column buffer (valid until the next step), see above.</summary>
+    private protected override Task<long> ReadReservationPayloadSpansCoreAsync(
+        DbConnection connection, System.Buffers.ReadOnlySpanAction<byte, object?> onPayload, object? state, CancellationToken cancellationToken)
     {
         var db = ((SqliteConnection)connection).Handle ?? throw new InvalidOperationException("The read connection is not open.");
         Check(db, SQLitePCL.raw.sqlite3_exec(db, "BEGIN DEFERRED"));
@@ -290,7 +295,7 @@ public sealed class SqliteRegistryStore : RelationalRegistryStore
                 int rc;
                 while ((rc = SQLitePCL.raw.sqlite3_step(rows)) == SQLitePCL.raw.SQLITE_ROW)
                 {
-                    onPayload(SQLitePCL.raw.sqlite3_column_blob(rows, 0).ToArray());
+                    onPayload(SQLitePCL.raw.sqlite3_column_blob(rows, 0), state);
                     if ((++count & 4095) == 0)
                     {
                         cancellationToken.ThrowIfCancellationRequested();

@@ -17,6 +17,33 @@ public abstract partial class RegistryStoreConformanceTests
     }
 
     [Fact]
+    public async Task ReadReservationPayloadSpans_SamePayloadsAndAsOfAsTheArrayRead()
+    {
+        await CreateHolderAsync();
+        await Store.AppendBatchAsync([.. Enumerable.Range(0, 300).Select(i => new Mutation(Event("reservation.created", "s" + i), Reservation("s" + i)))]);
+        await Store.AppendAsync(new Mutation(Event("reservation.revoked"), new ChangeReservationState("s7", ReservationState.Revoked, Encoding.UTF8.GetBytes("revoked:s7"))));
+        // An empty payload is a payload too (validation allows it): an empty span, not a skipped row.
+        await RegisterAsync(Reservation("empty") with { Payload = [] });
+
+        var (expected, expectedAsOf) = await ReadPayloadsAsync();
+        var spans = new List<string>();
+        var state = new object();
+        var asOf = await Store.ReadReservationPayloadSpansAsync(
+            (payload, s) =>
+            {
+                Assert.Same(state, s);
+                spans.Add(Encoding.UTF8.GetString(payload));
+            },
+            state);
+
+        Assert.Equal(301, spans.Count);
+        Assert.Equal(expected, spans);
+        Assert.Equal("revoked:s7", spans[7]);
+        Assert.Equal(string.Empty, spans[^1]);
+        Assert.Equal(expectedAsOf, asOf);
+    }
+
+    [Fact]
     public async Task ReadReservationPayloads_EmptyLog_NothingAndMinusOne()
     {
         var (payloads, asOf) = await ReadPayloadsAsync();
