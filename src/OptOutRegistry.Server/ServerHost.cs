@@ -52,6 +52,7 @@ public static partial class ServerHost
         // (see ListenAddress), and ASP.NET would otherwise try to bind them a second time.
         var hostArgs = TakeOption(TakeOption(args, "urls", out var urlsArgument), "http-urls", out var httpUrlsArgument);
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = hostArgs });
+        LoggingDefaults.Apply(builder.Configuration);
         var configuration = builder.Configuration;
 
         var dataDirectory = Path.GetFullPath(configuration["data-dir"] ?? configuration["DataDir"] ?? ServerDefaults.DataDirectory);
