@@ -68,6 +68,8 @@ internal static class RebuildBenchmark
                 else
                 {
                     var result = await MatcherRebuild.RunAsync(store, mirror);
+                    // Which side of the pipeline is the floor: the read waiting for room, or the build waiting for chunks.
+                    Console.WriteLine($"  rows: the store read waited {result.ReadWaited.TotalSeconds:F2} s for the decode/build, the build {result.BuildWaited.TotalSeconds:F2} s for the read/decode");
                     if (result.Skipped > 0)
                     {
                         Console.WriteLine($"  {result.Skipped:N0} rows skipped (not optout.v1.Reservation payloads: was the store made with --payload proto?)");

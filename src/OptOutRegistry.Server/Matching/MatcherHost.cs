@@ -58,7 +58,8 @@ public sealed class MatcherHost(RegistryMirror mirror, IServiceProvider services
         {
             var result = await MatcherRebuild.RunAsync(store, mirror, (id, reason) => MatcherLog.RowSkipped(logger, id, reason), stoppingToken)
                 .ConfigureAwait(false);
-            MatcherLog.Rebuilt(logger, result.Rows - result.Skipped, result.AsOfSequence, result.Elapsed.TotalSeconds);
+            MatcherLog.Rebuilt(logger, result.Rows - result.Skipped, result.AsOfSequence, result.Elapsed.TotalSeconds,
+                result.ReadWaited.TotalSeconds, result.BuildWaited.TotalSeconds);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {

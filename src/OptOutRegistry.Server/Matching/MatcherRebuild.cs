@@ -62,7 +62,11 @@ public static class MatcherRebuild
 
         var asOf = pipeline.AsOfSequence;
         mirror.Load(matcher, asOf, pipeline.HolderNames);
-        return new MatcherRebuildResult(asOf, pipeline.Rows, pipeline.Skipped, Stopwatch.GetElapsedTime(started));
+        return new MatcherRebuildResult(asOf, pipeline.Rows, pipeline.Skipped, Stopwatch.GetElapsedTime(started))
+        {
+            ReadWaited = Stopwatch.GetElapsedTime(0, pipeline.ReadWaitTicks),
+            BuildWaited = Stopwatch.GetElapsedTime(0, pipeline.BuildWaitTicks),
+        };
     }
 
     /// <summary>Rows read from the store, then decoded in place: one unit of hand-over, recycled.</summary>
@@ -157,6 +161,12 @@ public static class MatcherRebuild
 
         public long AsOfSequence => Interlocked.Read(ref _asOf);
 
+        /// <summary>Stopwatch ticks the reading thread waited for room (the decoders and the build were behind).</summary>
+        public long ReadWaitTicks { get; private set; }
+
+        /// <summary>Stopwatch ticks the building thread waited for a decoded chunk (the read or the decoders were behind).</summary>
+        public long BuildWaitTicks { get; private set; }
+
         public int Rows { get; private set; }
 
         public int Skipped { get; private set; }
@@ -169,11 +179,11 @@ public static class MatcherRebuild
         {
             var builder = new MatcherBuilder(options);
             var chunks = _chunks.Reader;
-            while (chunks.WaitToReadAsync(_stop.Token).AsTask().GetAwaiter().GetResult())
+            while (Waited(chunks.WaitToReadAsync(_stop.Token)))
             {
                 while (chunks.TryRead(out var task))
                 {
-                    var chunk = task.GetAwaiter().GetResult();
+                    var chunk = Waited(task);
                     Add(builder, chunk, skipped);
                     chunk.Reset();
                     _free.Enqueue(chunk);
@@ -183,6 +193,33 @@ public static class MatcherRebuild
             // The channel completes after the read ends; a read that failed surfaces here.
             _reader.GetAwaiter().GetResult();
             return builder.Complete();
+        }
+
+        // The building thread's waits, timed only when it has to wait: which side is the floor (issue 4's ≤ 20 s).
+        private bool Waited(ValueTask<bool> wait)
+        {
+            if (wait.IsCompleted)
+            {
+                return wait.GetAwaiter().GetResult();
+            }
+
+            var start = Stopwatch.GetTimestamp();
+            var result = wait.AsTask().GetAwaiter().GetResult();
+            BuildWaitTicks += Stopwatch.GetTimestamp() - start;
+            return result;
+        }
+
+        private Chunk Waited(Task<Chunk> task)
+        {
+            if (task.IsCompleted)
+            {
+                return task.GetAwaiter().GetResult();
+            }
+
+            var start = Stopwatch.GetTimestamp();
+            var chunk = task.GetAwaiter().GetResult();
+            BuildWaitTicks += Stopwatch.GetTimestamp() - start;
+            return chunk;
         }
 
         private void Add(MatcherBuilder builder, Chunk chunk, Action<string, string>? skipped)
@@ -267,7 +304,20 @@ public static class MatcherRebuild
             // (plus the one being filled and the one being built): the pool of chunks stays at Capacity + 2.
             // One writer: room seen here is still there at TryWrite.
             var writer = _chunks.Writer;
-            if (writer.WaitToWriteAsync(_stop.Token).AsTask().GetAwaiter().GetResult())
+            var wait = writer.WaitToWriteAsync(_stop.Token);
+            bool room;
+            if (wait.IsCompleted)
+            {
+                room = wait.GetAwaiter().GetResult();
+            }
+            else
+            {
+                var start = Stopwatch.GetTimestamp();
+                room = wait.AsTask().GetAwaiter().GetResult();
+                ReadWaitTicks += Stopwatch.GetTimestamp() - start;
+            }
+
+            if (room)
             {
                 var chunk = _pending;
                 writer.TryWrite(Task.Run(() =>
@@ -293,4 +343,11 @@ public static class MatcherRebuild
 /// <param name="Rows">Reservation rows read.</param>
 /// <param name="Skipped">Rows left out because Core refused them.</param>
 /// <param name="Elapsed">Wall time of the rebuild.</param>
-public sealed record MatcherRebuildResult(long AsOfSequence, int Rows, int Skipped, TimeSpan Elapsed);
+public sealed record MatcherRebuildResult(long AsOfSequence, int Rows, int Skipped, TimeSpan Elapsed)
+{
+    /// <summary>Wall time the store read waited for the decoders and the build to take chunks (they were the slower side).</summary>
+    public TimeSpan ReadWaited { get; init; }
+
+    /// <summary>Wall time the build waited for decoded chunks (the store read or the decoding was the slower side).</summary>
+    public TimeSpan BuildWaited { get; init; }
+}
