@@ -57,6 +57,8 @@ internal sealed class LeanLoad
     private long _tick;
     private long _waits;
     private long _switches;
+    private long _userTicks;
+    private long _kernelTicks;
     private long _receives;
     private int _completed;
     private int _errors;
@@ -185,7 +187,7 @@ internal sealed class LeanLoad
         double Ms(long ticks) => ticks * 1000.0 / Stopwatch.Frequency;
         long At(long[] sorted, double p) => sorted[Math.Min(sorted.Length - 1, (int)(sorted.Length * p))];
         Console.WriteLine(string.Create(inv,
-            $"lean\trate={rate}\ttick_us={_tick * 1_000_000 / Stopwatch.Frequency}\tcalls={measured}\tachieved_per_s={measured / elapsed:F0}\tp50_ms={Ms(At(latencies, 0.5)):F3}\tp90_ms={Ms(At(latencies, 0.9)):F3}\tp99_ms={Ms(At(latencies, 0.99)):F3}\tp999_ms={Ms(At(latencies, 0.999)):F3}\tmax_ms={Ms(latencies[^1]):F3}\tsend_lag_p99_ms={Ms(At(sendLag, 0.99)):F3}\terrors={_errors}\tverdict_mismatches={_mismatches}\tdisallowed_share={(double)_disallowed / total:F3}\tloop_cpu_us_per_call={threadCpuNs / 1000.0 / measured:F1}\tprocess_cpu_us_per_call={processCpu.TotalMicroseconds / measured:F1}\tclient_context_switches_per_call={(double)_switches / measured:F2}\twaits_per_call={(double)_waits / total:F2}\treceives_per_call={(double)_receives / total:F2}"));
+            $"lean\trate={rate}\ttick_us={_tick * 1_000_000 / Stopwatch.Frequency}\tcalls={measured}\tachieved_per_s={measured / elapsed:F0}\tp50_ms={Ms(At(latencies, 0.5)):F3}\tp90_ms={Ms(At(latencies, 0.9)):F3}\tp99_ms={Ms(At(latencies, 0.99)):F3}\tp999_ms={Ms(At(latencies, 0.999)):F3}\tmax_ms={Ms(latencies[^1]):F3}\tsend_lag_p99_ms={Ms(At(sendLag, 0.99)):F3}\terrors={_errors}\tverdict_mismatches={_mismatches}\tdisallowed_share={(double)_disallowed / total:F3}\tloop_cpu_us_per_call={threadCpuNs / 1000.0 / measured:F1}\tloop_user_kernel_us_per_call={_userTicks * 10_000.0 / measured:F0}+{_kernelTicks * 10_000.0 / measured:F0}\tprocess_cpu_us_per_call={processCpu.TotalMicroseconds / measured:F1}\tclient_context_switches_per_call={(double)_switches / measured:F2}\twaits_per_call={(double)_waits / total:F2}\treceives_per_call={(double)_receives / total:F2}"));
         if (_errors + _mismatches > 0)
         {
             foreach (var sample in _errorSamples)
@@ -243,6 +245,7 @@ internal sealed class LeanLoad
         var measuredFrom = warmup;
         var cpuAtMeasure = Native.ThreadCpuNanoseconds();
         var switchesAtMeasure = Load.ContextSwitches();
+        var (userAtMeasure, kernelAtMeasure) = Native.ThreadUserKernelTicks();
         var processAtMeasure = Process.GetCurrentProcess().TotalProcessorTime;
         while (_completed < total)
         {
@@ -253,6 +256,7 @@ internal sealed class LeanLoad
                 cpuAtMeasure = Native.ThreadCpuNanoseconds();
                 processAtMeasure = Process.GetCurrentProcess().TotalProcessorTime;
                 switchesAtMeasure = Load.ContextSwitches();
+                (userAtMeasure, kernelAtMeasure) = Native.ThreadUserKernelTicks();
                 measuredFrom = -1;
             }
 
@@ -308,6 +312,9 @@ internal sealed class LeanLoad
         }
 
         _switches = Load.ContextSwitches() - switchesAtMeasure;
+        var (user, kernel) = Native.ThreadUserKernelTicks();
+        _userTicks = user - userAtMeasure;
+        _kernelTicks = kernel - kernelAtMeasure;
         return (Native.ThreadCpuNanoseconds() - cpuAtMeasure, Process.GetCurrentProcess().TotalProcessorTime - processAtMeasure);
     }
 
@@ -639,6 +646,23 @@ internal sealed class LeanLoad
 
             _ = ClockGetTime(ClockThreadCpuTime, out var time);
             return (time.Seconds * 1_000_000_000) + time.Nanoseconds;
+        }
+
+        /// <summary>
+        /// The calling thread's user and kernel CPU in clock ticks (fields 14 and 15 of /proc/thread-self/stat; 100 per
+        /// second on Linux): where a call's CPU goes, the program or the system calls and wake-ups.
+        /// </summary>
+        public static (long User, long Kernel) ThreadUserKernelTicks()
+        {
+            if (!OperatingSystem.IsLinux())
+            {
+                return (0, 0);
+            }
+
+            var stat = File.ReadAllText("/proc/thread-self/stat");
+            // The command name (field 2) is in parentheses and may contain spaces: count fields after its ')'.
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return (long.Parse(fields[11], CultureInfo.InvariantCulture), long.Parse(fields[12], CultureInfo.InvariantCulture));
         }
 
         /// <summary>The default 50 µs timer slack would let the kernel wake us that much after a call is due.</summary>
