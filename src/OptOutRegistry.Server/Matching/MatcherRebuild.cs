@@ -13,7 +13,7 @@ namespace OptOutRegistry.Server.Matching;
 /// The matcher rebuild at start (issue 4: 10 M reservations in ≤ 20 s): instead of replaying every event of the log
 /// (parse each <c>optout.v1.Event</c>, apply it as one locked change), it reads the store's reservation rows — each
 /// row's payload is the reservation's current <c>optout.v1.Reservation</c>, state included — in one consistent
-/// snapshot (<see cref="IRegistryStore.ReadReservationPayloadsAsync"/>) and builds the matcher in bulk, then hands it to
+/// snapshot (<see cref="IRegistryStore.ReadReservationPayloadSpansAsync"/>) and builds the matcher in bulk, then hands it to
 /// the mirror as of the snapshot's sequence. <see cref="MatcherHost"/> tails the log from there.
 /// <para>Three stages on two cores: the store read copies payloads into large pooled chunks (one thread); each chunk is
 /// decoded on the pool by <see cref="ReservationWireDecoder"/> straight from the bytes into prepared rows (selectors
@@ -85,7 +85,7 @@ public static class MatcherRebuild
 
         public bool Fits(int length) => Count < ChunkRows && (Count == 0 || Bytes + length <= ChunkBytes);
 
-        public void Add(byte[] payload)
+        public void Add(ReadOnlySpan<byte> payload)
         {
             if (Bytes + payload.Length > Data.Length)
             {
@@ -93,7 +93,7 @@ public static class MatcherRebuild
                 Array.Resize(ref Data, Bytes + payload.Length);
             }
 
-            payload.CopyTo(Data, Bytes);
+            payload.CopyTo(Data.AsSpan(Bytes));
             Bytes += payload.Length;
             Ends[Count++] = Bytes;
         }
@@ -272,7 +272,9 @@ public static class MatcherRebuild
         {
             try
             {
-                var asOf = store.ReadReservationPayloadsAsync(Add, _stop.Token).GetAwaiter().GetResult();
+                // The span form: the store hands out its own buffer (SQLite's column), copied once into the chunk.
+                var asOf = store.ReadReservationPayloadSpansAsync(static (payload, self) => ((Pipeline)self!).Add(payload), this, _stop.Token)
+                    .GetAwaiter().GetResult();
                 if (_pending.Count > 0)
                 {
                     Dispatch();
@@ -288,7 +290,7 @@ public static class MatcherRebuild
             }
         }
 
-        private void Add(byte[] payload)
+        private void Add(ReadOnlySpan<byte> payload)
         {
             if (!_pending.Fits(payload.Length))
             {
