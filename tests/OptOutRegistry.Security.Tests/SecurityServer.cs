@@ -48,7 +48,15 @@ public sealed class SecurityServer : IAsyncDisposable
     public static async Task<SecurityServer> StartWithAsync(string[] args)
     {
         var logs = new CapturingLoggerProvider();
-        return new SecurityServer(await TemporaryServer.StartAsync(["--Logging:LogLevel:Default", "Trace", .. args], logging: logs), logs);
+        // Every category at Trace, including the two the server's LoggingDefaults turns down (Microsoft.AspNetCore at Warning,
+        // Hosting.Diagnostics off): a category's own level wins over Default, and the request lines are where a leak would show.
+        string[] everything =
+        [
+            "--Logging:LogLevel:Default", "Trace",
+            "--Logging:LogLevel:Microsoft.AspNetCore", "Trace",
+            "--Logging:LogLevel:Microsoft.AspNetCore.Hosting.Diagnostics", "Trace",
+        ];
+        return new SecurityServer(await TemporaryServer.StartAsync([.. everything, .. args], logging: logs), logs);
     }
 
     /// <inheritdoc />
