@@ -247,9 +247,22 @@ internal sealed class LeanLoad
         var switchesAtMeasure = Load.ContextSwitches();
         var (userAtMeasure, kernelAtMeasure) = Native.ThreadUserKernelTicks();
         var processAtMeasure = Process.GetCurrentProcess().TotalProcessorTime;
+        var lastProgress = Stopwatch.GetTimestamp();
+        var completedBefore = 0;
         while (_completed < total)
         {
             var now = Stopwatch.GetTimestamp();
+            if (_completed != completedBefore)
+            {
+                completedBefore = _completed;
+                lastProgress = now;
+            }
+            else if (_inFlight > 0 && now - lastProgress > 10 * Stopwatch.Frequency)
+            {
+                // A server that stopped answering ends the run with an error rather than hanging the benchmark script.
+                throw new IOException($"No response for 10 s with {_inFlight} calls in flight.");
+            }
+
             if (next == measuredFrom && next < total && _due[next] <= now)
             {
                 // The timed part starts with the first measured call: CPU counts from here.
