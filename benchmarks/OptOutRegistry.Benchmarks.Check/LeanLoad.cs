@@ -274,13 +274,21 @@ internal sealed class LeanLoad
             }
 
             // Send every call that is due, as far as the server's stream limit and the connection window allow.
+            var windowClosed = false;
             while (next < total && _due[next] <= now && _inFlight < _maxConcurrentStreams)
             {
                 var request = next % _expected.Length;
                 var offset = _requestOffsets[request];
                 var length = _requestOffsets[request + 1] - offset;
                 var dataLength = length - 9 - 9 - _requestHeaderBlockLength;
-                if (_connectionSendWindow < dataLength || _sendCount + length > _send.Length)
+                if (_connectionSendWindow < dataLength)
+                {
+                    // RFC 7540 6.9.1: wait for the server's WINDOW_UPDATE (below, as for the stream limit).
+                    windowClosed = true;
+                    break;
+                }
+
+                if (_sendCount + length > _send.Length)
                 {
                     break;
                 }
@@ -300,7 +308,7 @@ internal sealed class LeanLoad
 
             // Sleep until the next call is due or a frame arrives.
             long waitTicks;
-            if (next < total && _inFlight < _maxConcurrentStreams)
+            if (next < total && _inFlight < _maxConcurrentStreams && !windowClosed)
             {
                 var wakeAt = _due[next];
                 if (_tick > 0)
