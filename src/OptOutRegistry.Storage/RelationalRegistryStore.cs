@@ -203,6 +203,14 @@ public abstract class RelationalRegistryStore : IRegistryStore
                     var frontier = head.Frontier;
                     var lastTime = head.LastTimeMicroseconds;
                     var committed = new CommittedEvent[batch.Count];
+                    if (writer.WritesEventsDirectly && batch.Count >= HashAheadMinimum)
+                    {
+                        lastTime = await ApplyHashingAheadAsync(writer, batch, frontier, lastTime, committed, ct).ConfigureAwait(false);
+                        await writer.WriteLogHeadAsync(frontier, lastTime, ct).ConfigureAwait(false);
+                        await BeforeCommitAsync(connection, transaction, frontier.Size, ct).ConfigureAwait(false);
+                        return committed;
+                    }
+
                     for (var i = 0; i < batch.Count; i++)
                     {
                         // Server time never goes backwards in the log, whatever the wall clock does.
@@ -231,6 +239,72 @@ public abstract class RelationalRegistryStore : IRegistryStore
         SignalCommitted();
         AfterCommit();
         return events;
+    }
+
+    /// <summary>Batches from this size on hash their leaves on another thread (<see cref="ApplyHashingAheadAsync"/>).</summary>
+    private const int HashAheadMinimum = 256;
+
+    /// <summary>
+    /// A large batch with direct event inserts (SQLite): the leaf hashes and the Merkle nodes they complete — about two
+    /// SHA-256 per event — are computed on a pool thread while this thread writes the rows, then the events and nodes
+    /// are inserted. SQLite has one writer thread, so this takes the hashing off the path that bounds a bulk import.
+    /// Sequences and server times are fixed first (the same values the one-by-one loop assigns); rows, events and
+    /// nodes are still written in the one transaction, and a refused change still refuses the whole batch (the
+    /// frontier being hashed is this transaction's copy and is dropped with it).
+    /// </summary>
+    private async Task<long> ApplyHashingAheadAsync(
+        WriteSession writer, IReadOnlyList<Mutation> batch, MerkleFrontier frontier, long lastTime, CommittedEvent[] committed, CancellationToken ct)
+    {
+        var first = frontier.Size;
+        var times = new long[batch.Count];
+        for (var i = 0; i < batch.Count; i++)
+        {
+            // Server time never goes backwards in the log, whatever the wall clock does.
+            lastTime = Math.Max(StoreTime.ToMicroseconds(_time.GetUtcNow()), lastTime);
+            times[i] = lastTime;
+        }
+
+        var hashing = Task.Run(() => HashLeaves(batch, first, times, frontier), CancellationToken.None);
+        for (var i = 0; i < batch.Count; i++)
+        {
+            try
+            {
+                await writer.ApplyChangesAsync(batch[i], first + i, times[i], ct).ConfigureAwait(false);
+            }
+            catch (StoreException ex)
+            {
+                throw ex.AtIndex(i);
+            }
+        }
+
+        // Wait rather than await: the SQLite append runs synchronously on its caller's thread (the writer) and stays there;
+        // the rows take longer than the hashes, so this rarely blocks, and a hashing task the pool has not started yet is
+        // run inline by Wait, so a starved pool cannot stall the commit.
+        hashing.Wait(CancellationToken.None);
+        var (leaves, nodes) = hashing.Result;
+        for (var i = 0; i < batch.Count; i++)
+        {
+            committed[i] = writer.WriteEvent(batch[i].Event, first + i, times[i], leaves[i]);
+        }
+
+        writer.WriteNodes(nodes);
+        return lastTime;
+    }
+
+    private static (byte[][] Leaves, List<(long Key, byte[] Hash)> Nodes) HashLeaves(
+        IReadOnlyList<Mutation> batch, long first, long[] times, MerkleFrontier frontier)
+    {
+        var leaves = new byte[batch.Count][];
+        var nodes = new List<(long Key, byte[] Hash)>(batch.Count / 8 + 8);
+        var sink = new NodeListCollector(nodes);
+        for (var i = 0; i < batch.Count; i++)
+        {
+            var draft = batch[i].Event;
+            leaves[i] = EventLeaf.Hash(first + i, times[i], draft.Actor, draft.Type, draft.Payload);
+            frontier.Append(leaves[i], ref sink);
+        }
+
+        return (leaves, nodes);
     }
 
     /// <inheritdoc/>
@@ -1014,22 +1088,46 @@ public abstract class RelationalRegistryStore : IRegistryStore
             }
         }
 
-        public async Task<CommittedEvent> ApplyAsync(Mutation mutation, MerkleFrontier frontier, long timeUs, CancellationToken ct)
+        /// <summary>True when events and Merkle nodes go straight into their tables (SQLite's fast statements).</summary>
+        public bool WritesEventsDirectly => _fast is not null;
+
+        /// <summary>Writes the rows of one mutation (not its event).</summary>
+        public async Task ApplyChangesAsync(Mutation mutation, long sequence, long timeUs, CancellationToken ct)
         {
-            var sequence = frontier.Size;
             for (var i = 0; i < mutation.Changes.Count; i++)
             {
                 try
                 {
-                    await ApplyChangeAsync(mutation.Changes[i], $"changes[{i}]", sequence, timeUs, ct).ConfigureAwait(false);
+                    await ApplyChangeAsync(mutation.Changes[i], MutationValidator.ChangePath(i), sequence, timeUs, ct).ConfigureAwait(false);
                 }
                 catch (DbException ex) when (store.IsUniqueViolation(ex))
                 {
                     // A concurrent writer (another process) won a race the checks above could not see.
-                    throw new StoreException(StoreErrorKind.Conflict, $"changes[{i}]", "already exists", -1, ex);
+                    throw new StoreException(StoreErrorKind.Conflict, MutationValidator.ChangePath(i), "already exists", -1, ex);
                 }
             }
+        }
 
+        /// <summary>Inserts an event whose leaf hash is known (<see cref="WritesEventsDirectly"/> only).</summary>
+        public CommittedEvent WriteEvent(EventDraft draft, long sequence, long timeUs, byte[] leafHash)
+        {
+            _fast!.InsertEvent(sequence, timeUs, draft, leafHash);
+            return new CommittedEvent(sequence, StoreTime.FromMicroseconds(timeUs), draft.Actor, draft.Type, draft.Payload, leafHash);
+        }
+
+        /// <summary>Inserts stored Merkle nodes (<see cref="WritesEventsDirectly"/> only).</summary>
+        public void WriteNodes(List<(long Key, byte[] Hash)> nodes)
+        {
+            foreach (var (key, hash) in nodes)
+            {
+                _fast!.InsertNode(key, hash);
+            }
+        }
+
+        public async Task<CommittedEvent> ApplyAsync(Mutation mutation, MerkleFrontier frontier, long timeUs, CancellationToken ct)
+        {
+            var sequence = frontier.Size;
+            await ApplyChangesAsync(mutation, sequence, timeUs, ct).ConfigureAwait(false);
             var draft = mutation.Event;
             var leafHash = EventLeaf.Hash(sequence, timeUs, draft.Actor, draft.Type, draft.Payload);
             if (_fast is not null)
@@ -1305,6 +1403,18 @@ public abstract class RelationalRegistryStore : IRegistryStore
             }
 
             _fast?.Dispose();
+        }
+    }
+
+    // Stored Merkle nodes of a batch hashed ahead, inserted after its rows.
+    private readonly struct NodeListCollector(List<(long Key, byte[] Hash)> nodes) : IMerkleNodeSink
+    {
+        public void Add(MerkleNodeId id, byte[] hash)
+        {
+            if (id.Level >= StoredNodeLevel)
+            {
+                nodes.Add((id.ToKey(), hash));
+            }
         }
     }
 

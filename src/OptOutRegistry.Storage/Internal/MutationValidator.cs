@@ -53,7 +53,7 @@ internal static class MutationValidator
     // change (the bulk-import path validates tens of thousands of changes per second).
     private static readonly string[] ChangePaths = [.. Enumerable.Range(0, MaxChangesPerMutation).Select(i => $"changes[{i}]")];
 
-    private static string ChangePath(int i) => i < ChangePaths.Length ? ChangePaths[i] : $"changes[{i}]";
+    internal static string ChangePath(int i) => i < ChangePaths.Length ? ChangePaths[i] : $"changes[{i}]";
 
     public static void ValidateChallenge(VerificationChallenge challenge)
     {
