@@ -20,6 +20,10 @@ using OptOutRegistry.Benchmarks.Check;
 //                                                      leave together, their wait counted as latency)
 //   watch  --pid PID --seconds S                       the --watch figures of a server for S seconds while another client
 //                                                      (h2load) loads it
+//   profile --pid PID --seconds S [--top N] [--focus TEXT]   EventPipe sample profile of a running server while another
+//                                                      client loads it: top methods by samples (exclusive/inclusive);
+//                                                      samples of threads blocked in waits count too, so read it as
+//                                                      "where threads were", not as CPU; --focus: callers of a method
 //   stages [--selectors N] [--rounds R]   server work per 1,000-URL batch in process, previous vs fast path, thread CPU
 //   encode --queries FILE --out DIR                                       gRPC-framed unary.bin and batch.bin for h2load -d
 //   bdn                                                                    BenchmarkDotNet in-process engine benchmark
@@ -58,6 +62,8 @@ switch (args.FirstOrDefault())
         }
 
         break;
+    case "profile":
+        return Profile.Run(int.Parse(options["pid"]), Seconds(options), int.Parse(options.GetValueOrDefault("top", "25")), options.GetValueOrDefault("focus"));
     case "stages":
         Stages.Run(int.Parse(options.GetValueOrDefault("selectors", "1000000")), int.Parse(options.GetValueOrDefault("rounds", "20")));
         break;
@@ -68,7 +74,7 @@ switch (args.FirstOrDefault())
         BenchmarkRunner.Run<CheckEngineBenchmarks>(args: args[1..]);
         break;
     default:
-        Console.Error.WriteLine("usage: seed|batch|stream|unary|single|lean|watch|stages|encode|bdn [--server URL] [--queries FILE] [--selectors N] [--seconds S] [--rate R] [--concurrency C]");
+        Console.Error.WriteLine("usage: seed|batch|stream|unary|single|lean|watch|profile|stages|encode|bdn [--server URL] [--queries FILE] [--selectors N] [--seconds S] [--rate R] [--concurrency C]");
         return 2;
 }
 
