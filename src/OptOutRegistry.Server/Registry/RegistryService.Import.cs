@@ -33,44 +33,18 @@ public sealed partial class RegistryService
             SingleWriter = true,
         });
         var pump = PumpAsync(requests, channel.Writer, ct);
-        // Two stages: batch k+1 is validated and built into mutations (protobuf, ids, payloads) while batch k commits on
-        // a pool thread (the SQLite append runs synchronously on its caller), so the store's writer is not idle while
-        // this thread prepares. Commits stay one at a time and answers stay in input order. An idempotency key repeated
-        // in two consecutive batches is not yet committed when the second is prepared: the store refuses that item as a
-        // conflict and CommitBatchAsync answers it DUPLICATE from the committed key, as for a concurrent import.
-        Task<Pb.ImportReservationsResponse[]>? committing = null;
-        try
+        var batch = new List<Pb.ImportReservationsRequest>(_options.ImportBatchSize);
+        while (await channel.Reader.WaitToReadAsync(ct).ConfigureAwait(false))
         {
-            while (await channel.Reader.WaitToReadAsync(ct).ConfigureAwait(false))
+            batch.Clear();
+            while (batch.Count < _options.ImportBatchSize && channel.Reader.TryRead(out var item))
             {
-                var batch = new List<Pb.ImportReservationsRequest>(_options.ImportBatchSize);
-                while (batch.Count < _options.ImportBatchSize && channel.Reader.TryRead(out var item))
-                {
-                    batch.Add(item);
-                }
-
-                var prepared = await PrepareBatchAsync(session, batch, ct).ConfigureAwait(false);
-                if (committing is not null)
-                {
-                    await WriteResultsAsync(responses, await committing.ConfigureAwait(false), ct).ConfigureAwait(false);
-                }
-
-                committing = Task.Run(() => CommitBatchAsync(session, prepared, ct), ct);
+                batch.Add(item);
             }
 
-            if (committing is not null)
+            foreach (var result in await ImportBatchAsync(session, batch, ct).ConfigureAwait(false))
             {
-                await WriteResultsAsync(responses, await committing.ConfigureAwait(false), ct).ConfigureAwait(false);
-                committing = null;
-            }
-        }
-        finally
-        {
-            if (committing is not null)
-            {
-                // Failing or cancelled: let the batch in flight finish (or fail) before the call ends.
-                await committing.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default)
-                    .ConfigureAwait(false);
+                await responses.WriteAsync(result, ct).ConfigureAwait(false);
             }
         }
 
@@ -96,23 +70,7 @@ public sealed partial class RegistryService
         }
     }
 
-    private static async Task WriteResultsAsync(
-        IServerStreamWriter<Pb.ImportReservationsResponse> responses, Pb.ImportReservationsResponse[] results, CancellationToken ct)
-    {
-        foreach (var result in results)
-        {
-            await responses.WriteAsync(result, ct).ConfigureAwait(false);
-        }
-    }
-
-    /// <summary>A batch validated and built into mutations, waiting for its commit.</summary>
-    private sealed record PreparedBatch(
-        List<Pb.ImportReservationsRequest> Batch,
-        Pb.ImportReservationsResponse[] Results,
-        int[] DuplicateOf,
-        List<(int Index, Mutation Mutation, string ReservationId, string? Key)> Pending);
-
-    private async Task<PreparedBatch> PrepareBatchAsync(ImportSession session, List<Pb.ImportReservationsRequest> batch, CancellationToken ct)
+    private async Task<Pb.ImportReservationsResponse[]> ImportBatchAsync(ImportSession session, List<Pb.ImportReservationsRequest> batch, CancellationToken ct)
     {
         var results = new Pb.ImportReservationsResponse[batch.Count];
         var duplicateOf = new int[batch.Count];
@@ -161,12 +119,6 @@ public sealed partial class RegistryService
             }
         }
 
-        return new PreparedBatch(batch, results, duplicateOf, pending);
-    }
-
-    private async Task<Pb.ImportReservationsResponse[]> CommitBatchAsync(ImportSession session, PreparedBatch prepared, CancellationToken ct)
-    {
-        var (batch, results, duplicateOf, pending) = prepared;
         while (pending.Count > 0)
         {
             try
