@@ -111,7 +111,12 @@ public sealed class Http2TransportTests
             reset.TrySetResult(await c.ReadUntilAsync(FakeHttp2Connection.RstStream));
             await c.DrainAsync();
         });
-        var ex = await CallFailsAsync(server);
+        // The channel stays open until the server has read the RST_STREAM: the reset is queued for the connection's next
+        // flush (on the pool), and disposing the channel right after the failed call closes the socket, which may come
+        // first when the pool is slow (seen on a loaded CI run: the server then never saw the frame).
+        using var channel = Channel(server);
+        var ex = await Assert.ThrowsAsync<RpcException>(() =>
+            channel.UnaryAsync(Methods.UnaryEcho, new EchoRequest { Message = "x" }).WaitAsync(s_limit));
         Assert.Equal(StatusCode.Internal, ex.StatusCode);
         Assert.Contains("2^31-1", ex.Status.Detail);
         Assert.Equal(0x3u, BinaryPrimitives.ReadUInt32BigEndian((await reset.Task.WaitAsync(s_limit)).Payload)); // FLOW_CONTROL_ERROR
