@@ -206,23 +206,20 @@ public abstract class RelationalRegistryStore : IRegistryStore
                     if (writer.WritesEventsDirectly && batch.Count >= HashAheadMinimum)
                     {
                         lastTime = await ApplyHashingAheadAsync(writer, batch, frontier, lastTime, committed, ct).ConfigureAwait(false);
-                        await writer.WriteLogHeadAsync(frontier, lastTime, ct).ConfigureAwait(false);
-                        await BeforeCommitAsync(connection, transaction, frontier.Size, ct).ConfigureAwait(false);
-                        return committed;
                     }
-
-                    for (var i = 0; i < batch.Count; i++)
+                    else
                     {
-                        // Server time never goes backwards in the log, whatever the wall clock does.
-                        var now = Math.Max(StoreTime.ToMicroseconds(_time.GetUtcNow()), lastTime);
-                        lastTime = now;
-                        try
+                        for (var i = 0; i < batch.Count; i++)
                         {
-                            committed[i] = await writer.ApplyAsync(batch[i], frontier, now, ct).ConfigureAwait(false);
-                        }
-                        catch (StoreException ex) when (batch.Count > 1)
-                        {
-                            throw ex.AtIndex(i);
+                            lastTime = NextEventTime(lastTime);
+                            try
+                            {
+                                committed[i] = await writer.ApplyAsync(batch[i], frontier, lastTime, ct).ConfigureAwait(false);
+                            }
+                            catch (StoreException ex) when (batch.Count > 1)
+                            {
+                                throw ex.AtIndex(i);
+                            }
                         }
                     }
 
@@ -240,6 +237,9 @@ public abstract class RelationalRegistryStore : IRegistryStore
         AfterCommit();
         return events;
     }
+
+    /// <summary>The server time of the next event: never before the last one, whatever the wall clock does.</summary>
+    private long NextEventTime(long lastTime) => Math.Max(StoreTime.ToMicroseconds(_time.GetUtcNow()), lastTime);
 
     /// <summary>Batches from this size on hash their leaves on another thread (<see cref="ApplyHashingAheadAsync"/>).</summary>
     private const int HashAheadMinimum = 256;
@@ -259,8 +259,7 @@ public abstract class RelationalRegistryStore : IRegistryStore
         var times = new long[batch.Count];
         for (var i = 0; i < batch.Count; i++)
         {
-            // Server time never goes backwards in the log, whatever the wall clock does.
-            lastTime = Math.Max(StoreTime.ToMicroseconds(_time.GetUtcNow()), lastTime);
+            lastTime = NextEventTime(lastTime);
             times[i] = lastTime;
         }
 
@@ -1133,18 +1132,16 @@ public abstract class RelationalRegistryStore : IRegistryStore
             if (_fast is not null)
             {
                 // Straight into the table: nobody reads the events of a batch before it commits.
-                _fast.InsertEvent(sequence, timeUs, draft, leafHash);
+                var written = WriteEvent(draft, sequence, timeUs, leafHash);
                 var sink = new NodeCollector(null, _fast);
                 frontier.Append(leafHash, ref sink);
-            }
-            else
-            {
-                _events.Add(sequence, timeUs, draft.Actor, draft.Type, draft.Payload, leafHash);
-                var sink = new NodeCollector(_nodes, null);
-                frontier.Append(leafHash, ref sink);
-                await FlushAsync(full: false, ct).ConfigureAwait(false);
+                return written;
             }
 
+            _events.Add(sequence, timeUs, draft.Actor, draft.Type, draft.Payload, leafHash);
+            var buffered = new NodeCollector(_nodes, null);
+            frontier.Append(leafHash, ref buffered);
+            await FlushAsync(full: false, ct).ConfigureAwait(false);
             return new CommittedEvent(sequence, StoreTime.FromMicroseconds(timeUs), draft.Actor, draft.Type, draft.Payload, leafHash);
         }
 
