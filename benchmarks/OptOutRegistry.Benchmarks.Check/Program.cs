@@ -18,6 +18,11 @@ using OptOutRegistry.Benchmarks.Check;
 //                                                      exits 1 when any call failed or had a wrong verdict;
 //                                                      --tick-us N: wake at most every N us (calls due meanwhile
 //                                                      leave together, their wait counted as latency)
+//   hiccups [--seconds S] [--interval-us N]           platform hiccup meter: a real-time thread pinned to each CPU sleeps N us
+//                                                      (1000) again and again; prints how often and how long they woke late
+//                                                      and the share of time when every CPU was stalled at once (the whole
+//                                                      VM paused: no code can answer then). Beside `lean` it says how much
+//                                                      of that run's tail was the platform (Hiccups.cs)
 //   watch  --pid PID --seconds S                       the --watch figures of a server for S seconds while another client
 //                                                      (h2load) loads it
 //   profile --pid PID --seconds S [--top N] [--focus TEXT]   EventPipe sample profile of a running server while another
@@ -47,6 +52,8 @@ switch (args.FirstOrDefault())
         return LeanLoad.Run(options["server"], options["queries"], Seconds(options), int.Parse(options.GetValueOrDefault("rate", "10000")),
             double.Parse(options.GetValueOrDefault("warmup", "1"), System.Globalization.CultureInfo.InvariantCulture),
             int.Parse(options.GetValueOrDefault("tick-us", "0")));
+    case "hiccups":
+        return Hiccups.Run(Seconds(options), int.Parse(options.GetValueOrDefault("interval-us", "1000")));
     case "watch":
         using (var watch = ServerWatch.TryAttach(int.Parse(options["pid"])))
         {
@@ -74,7 +81,7 @@ switch (args.FirstOrDefault())
         BenchmarkRunner.Run<CheckEngineBenchmarks>(args: args[1..]);
         break;
     default:
-        Console.Error.WriteLine("usage: seed|batch|stream|unary|single|lean|watch|profile|stages|encode|bdn [--server URL] [--queries FILE] [--selectors N] [--seconds S] [--rate R] [--concurrency C]");
+        Console.Error.WriteLine("usage: seed|batch|stream|unary|single|lean|hiccups|watch|profile|stages|encode|bdn [--server URL] [--queries FILE] [--selectors N] [--seconds S] [--rate R] [--concurrency C]");
         return 2;
 }
 
