@@ -9,65 +9,95 @@ namespace OptOutRegistry.Benchmarks.Check;
 /// again and records how much later than asked it woke. A thread that wakes late was not given its CPU — because other
 /// threads ran there, or because the hypervisor did not run the virtual CPU at all. When every CPU's thread is late over
 /// the same stretch of time, nothing in the machine ran: that stretch is a stall of the whole (virtual) machine, which no
-/// server or client code can answer within. Run it on an idle machine to measure the platform alone, or beside a latency
-/// run to see how much of that run's tail fell in stalls. The meters ask for real-time scheduling (SCHED_FIFO, needs root
-/// or CAP_SYS_NICE) so that, beside a load, they preempt every ordinary thread at once and their lateness is the platform's,
-/// not the load's; without it (printed as realtime=no) lateness beside a load also counts time spent behind busy threads.
-/// Costs one wake-up per CPU per interval.
+/// server or client code can answer within. Run it on an idle machine to measure the platform alone (<c>hiccups</c> mode),
+/// or inside the <c>lean</c> generator (<c>--hiccups 1</c>) to see how much of a run's tail fell in such stalls.
+/// The meters ask for real-time scheduling (SCHED_FIFO, needs root or CAP_SYS_NICE) so that, beside a load, they preempt
+/// every ordinary thread at once and their lateness is the platform's, not the load's; without it (printed as
+/// realtime=no) lateness beside a load also counts time spent behind busy threads. Costs one wake-up per CPU per interval.
 /// </summary>
-internal static class Hiccups
+internal sealed class HiccupMeter
 {
     /// <summary>Lateness below this is ordinary wake-up cost (tens of µs on this VM), not a hiccup.</summary>
-    private const long HiccupThresholdNs = 500_000;
+    private static readonly long HiccupThreshold = Stopwatch.Frequency / 2000; // 0.5 ms
 
-    public static int Run(double seconds, int intervalMicroseconds)
+    private readonly Meter[] _meters;
+    private readonly Thread[] _threads;
+    private long _stopAt = long.MaxValue;
+    private int _notRealtime;
+
+    private HiccupMeter(int intervalMicroseconds)
     {
-        if (!OperatingSystem.IsLinux())
-        {
-            Console.Error.WriteLine("hiccups: needs Linux (sched_setaffinity, nanosleep)");
-            return 2;
-        }
-
         var cpus = Environment.ProcessorCount;
-        var meters = new Meter[cpus];
-        var realtime = true;
-        var end = Stopwatch.GetTimestamp() + (long)(seconds * Stopwatch.Frequency);
-        var threads = new Thread[cpus];
+        _meters = new Meter[cpus];
+        _threads = new Thread[cpus];
         for (var cpu = 0; cpu < cpus; cpu++)
         {
-            var meter = meters[cpu] = new Meter(cpu, intervalMicroseconds * 1000L);
-            threads[cpu] = new Thread(() =>
+            var meter = _meters[cpu] = new Meter(cpu, intervalMicroseconds * 1000L);
+            _threads[cpu] = new Thread(() =>
             {
                 if (!Native.TryRealtime())
                 {
-                    realtime = false;
+                    Interlocked.Exchange(ref _notRealtime, 1);
                 }
 
-                meter.Run(end);
+                meter.Run(ref _stopAt);
             })
             { IsBackground = true, Name = $"hiccups cpu{cpu}" };
-            threads[cpu].Start();
+        }
+    }
+
+    /// <summary>Late intervals (Stopwatch timestamps) when every CPU's meter was late at once: the machine did not run.</summary>
+    public List<(long Start, long End)> MachineStalls { get; private set; } = [];
+
+    /// <summary>Starts one meter thread per CPU; Linux only.</summary>
+    public static HiccupMeter Start(int intervalMicroseconds)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            throw new PlatformNotSupportedException("hiccups: needs Linux (sched_setaffinity, nanosleep)");
         }
 
-        foreach (var thread in threads)
+        var meter = new HiccupMeter(intervalMicroseconds);
+        foreach (var thread in meter._threads)
+        {
+            thread.Start();
+        }
+
+        return meter;
+    }
+
+    /// <summary>Stops the meters and returns one line of figures over <paramref name="seconds"/> of wall time.</summary>
+    public string Stop(double seconds)
+    {
+        Volatile.Write(ref _stopAt, 0);
+        foreach (var thread in _threads)
         {
             thread.Join();
         }
 
-        // A stall of the whole machine: every CPU's meter was late over the same time (intersection of the late intervals).
-        var allLate = meters[0].Late;
-        for (var i = 1; i < cpus; i++)
+        var allLate = _meters[0].Late;
+        for (var i = 1; i < _meters.Length; i++)
         {
-            allLate = Intersect(allLate, meters[i].Late);
+            allLate = Intersect(allLate, _meters[i].Late);
         }
 
-        var wall = seconds * 1e9;
-        var perCpuLate = meters.Sum(m => m.Late.Sum(l => l.End - l.Start)) / (double)cpus;
+        MachineStalls = allLate;
+        var wall = seconds * Stopwatch.Frequency;
+        var perCpuLate = _meters.Sum(m => m.Late.Sum(l => l.End - l.Start)) / (double)_meters.Length;
         var machineLate = allLate.Sum(l => l.End - l.Start);
-        var longestMachine = allLate.Count == 0 ? 0 : allLate.Max(l => l.End - l.Start);
-        var inv = CultureInfo.InvariantCulture;
-        Console.WriteLine(string.Create(inv,
-            $"hiccups\tseconds={seconds:F0}\tcpus={cpus}\tinterval_us={intervalMicroseconds}\trealtime={(realtime ? "yes" : "no")}\tsamples={meters.Sum(m => m.Samples)}\tlate_over_1ms={meters.Sum(m => m.Over1Ms)}\tlate_over_2ms={meters.Sum(m => m.Over2Ms)}\tlate_over_5ms={meters.Sum(m => m.Over5Ms)}\tmax_late_ms={meters.Max(m => m.MaxLateNs) / 1e6:F1}\tcpu_late_share={perCpuLate / wall:P2}\tmachine_stalls={allLate.Count}\tmachine_stalled_share={machineLate / wall:P2}\tmachine_stalled_ms_per_s={machineLate / 1e6 / seconds:F1}\tlongest_machine_stall_ms={longestMachine / 1e6:F1}"));
+        var longest = allLate.Count == 0 ? 0 : allLate.Max(l => l.End - l.Start);
+        double Ms(double ticks) => ticks * 1000.0 / Stopwatch.Frequency;
+        return string.Create(CultureInfo.InvariantCulture,
+            $"realtime={(_notRealtime == 0 ? "yes" : "no")}\tsamples={_meters.Sum(m => m.Samples)}\tlate_over_1ms={_meters.Sum(m => m.Over1Ms)}\tlate_over_2ms={_meters.Sum(m => m.Over2Ms)}\tlate_over_5ms={_meters.Sum(m => m.Over5Ms)}\tmax_late_ms={Ms(_meters.Max(m => m.MaxLate)):F1}\tcpu_late_share={perCpuLate / wall:P2}\tmachine_stalls={allLate.Count}\tmachine_stalled_share={machineLate / wall:P2}\tlongest_machine_stall_ms={Ms(longest):F1}");
+    }
+
+    /// <summary>The <c>hiccups</c> mode: the meter alone for <paramref name="seconds"/>.</summary>
+    public static int Run(double seconds, int intervalMicroseconds)
+    {
+        var meter = Start(intervalMicroseconds);
+        Thread.Sleep(TimeSpan.FromSeconds(seconds));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"hiccups\tseconds={seconds:F0}\tcpus={Environment.ProcessorCount}\tinterval_us={intervalMicroseconds}\t{meter.Stop(seconds)}"));
         return 0;
     }
 
@@ -110,34 +140,34 @@ internal static class Hiccups
 
         public long Over5Ms { get; private set; }
 
-        public long MaxLateNs { get; private set; }
+        public long MaxLate { get; private set; }
 
-        public void Run(long endTimestamp)
+        public void Run(ref long stopAt)
         {
             Native.PinToCpu(cpu);
             Native.ReduceTimerSlack();
-            var ticksToNs = 1e9 / Stopwatch.Frequency;
+            var interval = intervalNs * Stopwatch.Frequency / 1_000_000_000;
+            var oneMs = Stopwatch.Frequency / 1000;
             while (true)
             {
                 var before = Stopwatch.GetTimestamp();
-                if (before >= endTimestamp)
+                if (before >= Volatile.Read(ref stopAt))
                 {
                     return;
                 }
 
                 Native.Sleep(intervalNs);
                 var after = Stopwatch.GetTimestamp();
-                var late = (long)((after - before) * ticksToNs) - intervalNs;
+                var late = after - before - interval;
                 Samples++;
-                MaxLateNs = Math.Max(MaxLateNs, late);
-                Over1Ms += late > 1_000_000 ? 1 : 0;
-                Over2Ms += late > 2_000_000 ? 1 : 0;
-                Over5Ms += late > 5_000_000 ? 1 : 0;
-                if (late > HiccupThresholdNs)
+                MaxLate = Math.Max(MaxLate, late);
+                Over1Ms += late > oneMs ? 1 : 0;
+                Over2Ms += late > 2 * oneMs ? 1 : 0;
+                Over5Ms += late > 5 * oneMs ? 1 : 0;
+                if (late > HiccupThreshold)
                 {
-                    // The thread should have run from before+interval on; it did not until after.
-                    var dueNs = (long)(before * ticksToNs) + intervalNs;
-                    Late.Add((dueNs, (long)(after * ticksToNs)));
+                    // The thread should have run from before + interval on; it did not until after.
+                    Late.Add((before + interval, after));
                 }
             }
         }

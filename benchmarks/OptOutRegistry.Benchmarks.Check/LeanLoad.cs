@@ -114,7 +114,8 @@ internal sealed class LeanLoad
     /// </summary>
     /// <param name="tickMicroseconds">0: wake for every call at its due time. N &gt; 0: wake at most every N µs and send the
     /// calls due by then together (fewer wake-ups, which cost ~30 µs of CPU each on this VM; their lateness is latency).</param>
-    public static int Run(string server, string queriesPath, double seconds, int rate, double warmupSeconds, int tickMicroseconds)
+    /// <param name="hiccups">Run a <see cref="HiccupMeter"/> meanwhile and relate the slow calls to the machine's stalls.</param>
+    public static int Run(string server, string queriesPath, double seconds, int rate, double warmupSeconds, int tickMicroseconds, bool hiccups)
     {
         var uri = new Uri(server);
         var lines = File.ReadAllLines(queriesPath);
@@ -124,11 +125,11 @@ internal sealed class LeanLoad
         using (socket)
         {
             var load = new LeanLoad(socket, uri.Authority, urls) { _tick = tickMicroseconds * Stopwatch.Frequency / 1_000_000 };
-            return load.Measure(seconds, rate, warmupSeconds);
+            return load.Measure(seconds, rate, warmupSeconds, hiccups);
         }
     }
 
-    private int Measure(double seconds, int rate, double warmupSeconds)
+    private int Measure(double seconds, int rate, double warmupSeconds, bool hiccups)
     {
         var warmup = (int)(warmupSeconds * rate);
         var total = warmup + (int)(seconds * rate);
@@ -163,8 +164,11 @@ internal sealed class LeanLoad
             }
         })
         { Name = "lean load", IsBackground = true, Priority = ThreadPriority.AboveNormal };
+        var meter = hiccups ? HiccupMeter.Start(1000) : null;
+        var meterStarted = Stopwatch.GetTimestamp();
         thread.Start();
         thread.Join();
+        var platform = meter?.Stop((Stopwatch.GetTimestamp() - meterStarted) / (double)Stopwatch.Frequency);
         if (failure is not null)
         {
             Console.Error.WriteLine($"lean: {failure.Message}");
@@ -180,6 +184,7 @@ internal sealed class LeanLoad
             sendLag[i] = _sent[warmup + i] - _due[warmup + i];
         }
 
+        var stallFields = meter is null ? string.Empty : StallFields(meter.MachineStalls, warmup, measured);
         Array.Sort(latencies);
         Array.Sort(sendLag);
         var elapsed = (_done[total - 1] - _due[warmup]) / (double)Stopwatch.Frequency;
@@ -187,7 +192,12 @@ internal sealed class LeanLoad
         double Ms(long ticks) => ticks * 1000.0 / Stopwatch.Frequency;
         long At(long[] sorted, double p) => sorted[Math.Min(sorted.Length - 1, (int)(sorted.Length * p))];
         Console.WriteLine(string.Create(inv,
-            $"lean\trate={rate}\ttick_us={_tick * 1_000_000 / Stopwatch.Frequency}\tcalls={measured}\tachieved_per_s={measured / elapsed:F0}\tp50_ms={Ms(At(latencies, 0.5)):F3}\tp90_ms={Ms(At(latencies, 0.9)):F3}\tp99_ms={Ms(At(latencies, 0.99)):F3}\tp999_ms={Ms(At(latencies, 0.999)):F3}\tmax_ms={Ms(latencies[^1]):F3}\tsend_lag_p99_ms={Ms(At(sendLag, 0.99)):F3}\terrors={_errors}\tverdict_mismatches={_mismatches}\tdisallowed_share={(double)_disallowed / total:F3}\tloop_cpu_us_per_call={threadCpuNs / 1000.0 / measured:F1}\tloop_user_kernel_us_per_call={_userTicks * 10_000.0 / measured:F0}+{_kernelTicks * 10_000.0 / measured:F0}\tprocess_cpu_us_per_call={processCpu.TotalMicroseconds / measured:F1}\tclient_context_switches_per_call={(double)_switches / measured:F2}\twaits_per_call={(double)_waits / total:F2}\treceives_per_call={(double)_receives / total:F2}"));
+            $"lean\trate={rate}\ttick_us={_tick * 1_000_000 / Stopwatch.Frequency}\tcalls={measured}\tachieved_per_s={measured / elapsed:F0}\tp50_ms={Ms(At(latencies, 0.5)):F3}\tp90_ms={Ms(At(latencies, 0.9)):F3}\tp99_ms={Ms(At(latencies, 0.99)):F3}\tp999_ms={Ms(At(latencies, 0.999)):F3}\tmax_ms={Ms(latencies[^1]):F3}\tsend_lag_p99_ms={Ms(At(sendLag, 0.99)):F3}\terrors={_errors}\tverdict_mismatches={_mismatches}\tdisallowed_share={(double)_disallowed / total:F3}\tloop_cpu_us_per_call={threadCpuNs / 1000.0 / measured:F1}\tloop_user_kernel_us_per_call={_userTicks * 10_000.0 / measured:F0}+{_kernelTicks * 10_000.0 / measured:F0}\tprocess_cpu_us_per_call={processCpu.TotalMicroseconds / measured:F1}\tclient_context_switches_per_call={(double)_switches / measured:F2}\twaits_per_call={(double)_waits / total:F2}\treceives_per_call={(double)_receives / total:F2}{stallFields}"));
+        if (platform is not null)
+        {
+            Console.WriteLine($"  hiccups\t{platform}");
+        }
+
         if (_errors + _mismatches > 0)
         {
             foreach (var sample in _errorSamples)
@@ -199,6 +209,44 @@ internal sealed class LeanLoad
         }
 
         return 0;
+    }
+
+    /// <summary>
+    /// How the measured calls over 2 ms relate to the machine's stalls (intervals when every CPU's real-time hiccup meter
+    /// was late at once, so nothing ran): how many of them were in flight during one, and the percentiles of the calls
+    /// that were not. The raw percentiles stay the figure; these say how much of their tail was the platform.
+    /// </summary>
+    private string StallFields(List<(long Start, long End)> stalls, int warmup, int measured)
+    {
+        var twoMs = Stopwatch.Frequency / 500;
+        var outside = new List<long>(measured);
+        int slow = 0, slowInStall = 0, inStall = 0, next = 0;
+        for (var i = warmup; i < warmup + measured; i++)
+        {
+            var (due, done) = (_due[i], _done[i]);
+            while (next < stalls.Count && stalls[next].End <= due)
+            {
+                next++; // due times only grow, so a stall that ended before this call's due time ends before every later one
+            }
+
+            // Stalls are sorted and disjoint: the first one ending after the due time is the earliest that can overlap.
+            var overlaps = next < stalls.Count && stalls[next].Start < done;
+
+            var latency = done - due;
+            slow += latency > twoMs ? 1 : 0;
+            slowInStall += latency > twoMs && overlaps ? 1 : 0;
+            inStall += overlaps ? 1 : 0;
+            if (!overlaps)
+            {
+                outside.Add(latency);
+            }
+        }
+
+        outside.Sort();
+        double Ms(long ticks) => ticks * 1000.0 / Stopwatch.Frequency;
+        long At(double p) => outside.Count == 0 ? 0 : outside[Math.Min(outside.Count - 1, (int)(outside.Count * p))];
+        return string.Create(CultureInfo.InvariantCulture,
+            $"\tcalls_over_2ms={slow}\tof_them_in_machine_stalls={slowInStall}\tcalls_in_machine_stalls={inStall}\toutside_stalls_p50_ms={Ms(At(0.5)):F3}\toutside_stalls_p99_ms={Ms(At(0.99)):F3}\toutside_stalls_p999_ms={Ms(At(0.999)):F3}");
     }
 
     private void Handshake()
@@ -390,6 +438,9 @@ internal sealed class LeanLoad
                 OnMessage(streamId, Unpad(payload, flags));
                 if ((flags & Http2Protocol.FlagEndStream) != 0)
                 {
+                    // A gRPC response ends with a trailers HEADERS frame carrying grpc-status; a stream ended by DATA has
+                    // none (a plain HTTP/2 server answering, not a gRPC one).
+                    Fail(streamId, $"stream {streamId} ended by DATA, without trailers (no grpc-status)");
                     Complete(streamId, now);
                 }
 

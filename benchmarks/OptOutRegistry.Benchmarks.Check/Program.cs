@@ -12,12 +12,14 @@ using OptOutRegistry.Benchmarks.Check;
 //                                                      pauses, bytes allocated per call and server-side request times
 //   single --server URL --queries FILE [--seconds S] [--rate R] [--watch PID]   the same through the SDK's single check
 //                                                      (CheckClient.CheckUrlAsync: provenance on, adaptive batching)
-//   lean   --server URL --queries FILE [--seconds S] [--rate R] [--warmup S] [--tick-us N]   the same one-URL raw calls from a lean
+//   lean   --server URL --queries FILE [--seconds S] [--rate R] [--warmup S] [--tick-us N] [--hiccups 1]   the same one-URL raw calls from a lean
 //                                                      open-loop generator: one thread, one HTTP/2 connection, its own
 //                                                      framing (LeanLoad.cs); prints p50..p99.9 and its CPU per call;
 //                                                      exits 1 when any call failed or had a wrong verdict;
 //                                                      --tick-us N: wake at most every N us (calls due meanwhile
-//                                                      leave together, their wait counted as latency)
+//                                                      leave together, their wait counted as latency); --hiccups 1:
+//                                                      run the hiccup meter (below) meanwhile and say how many of the
+//                                                      calls over 2 ms overlapped a stall of the whole machine
 //   hiccups [--seconds S] [--interval-us N]           platform hiccup meter: a real-time thread pinned to each CPU sleeps N us
 //                                                      (1000) again and again; prints how often and how long they woke late
 //                                                      and the share of time when every CPU was stalled at once (the whole
@@ -51,9 +53,9 @@ switch (args.FirstOrDefault())
     case "lean":
         return LeanLoad.Run(options["server"], options["queries"], Seconds(options), int.Parse(options.GetValueOrDefault("rate", "10000")),
             double.Parse(options.GetValueOrDefault("warmup", "1"), System.Globalization.CultureInfo.InvariantCulture),
-            int.Parse(options.GetValueOrDefault("tick-us", "0")));
+            int.Parse(options.GetValueOrDefault("tick-us", "0")), options.GetValueOrDefault("hiccups") == "1");
     case "hiccups":
-        return Hiccups.Run(Seconds(options), int.Parse(options.GetValueOrDefault("interval-us", "1000")));
+        return HiccupMeter.Run(Seconds(options), int.Parse(options.GetValueOrDefault("interval-us", "1000")));
     case "watch":
         using (var watch = ServerWatch.TryAttach(int.Parse(options["pid"])))
         {
