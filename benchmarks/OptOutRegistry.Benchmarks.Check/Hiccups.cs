@@ -49,6 +49,12 @@ internal sealed class HiccupMeter
     /// <summary>Late intervals (Stopwatch timestamps) when every CPU's meter was late at once: the machine did not run.</summary>
     public List<(long Start, long End)> MachineStalls { get; private set; } = [];
 
+    /// <summary>
+    /// Late intervals when at least one CPU's meter was late: that CPU did not run its real-time thread, so whatever thread
+    /// was on it (a server's socket thread, the client) was frozen too — a running thread cannot move to another CPU.
+    /// </summary>
+    public List<(long Start, long End)> CpuStalls { get; private set; } = [];
+
     /// <summary>Starts one meter thread per CPU; Linux only.</summary>
     public static HiccupMeter Start(int intervalMicroseconds)
     {
@@ -82,6 +88,7 @@ internal sealed class HiccupMeter
         }
 
         MachineStalls = allLate;
+        CpuStalls = Union(_meters.Select(m => m.Late));
         var wall = seconds * Stopwatch.Frequency;
         var perCpuLate = _meters.Sum(m => m.Late.Sum(l => l.End - l.Start)) / (double)_meters.Length;
         var machineLate = allLate.Sum(l => l.End - l.Start);
@@ -99,6 +106,26 @@ internal sealed class HiccupMeter
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"hiccups\tseconds={seconds:F0}\tcpus={Environment.ProcessorCount}\tinterval_us={intervalMicroseconds}\t{meter.Stop(seconds)}"));
         return 0;
+    }
+
+    /// <summary>The union of sorted, non-overlapping interval lists, as one sorted, non-overlapping list.</summary>
+    private static List<(long Start, long End)> Union(IEnumerable<List<(long Start, long End)>> lists)
+    {
+        var all = lists.SelectMany(l => l).OrderBy(l => l.Start).ToList();
+        var result = new List<(long Start, long End)>();
+        foreach (var (start, end) in all)
+        {
+            if (result.Count > 0 && start <= result[^1].End)
+            {
+                result[^1] = (result[^1].Start, Math.Max(result[^1].End, end));
+            }
+            else
+            {
+                result.Add((start, end));
+            }
+        }
+
+        return result;
     }
 
     /// <summary>The overlap of two sorted, non-overlapping interval lists.</summary>

@@ -184,7 +184,10 @@ internal sealed class LeanLoad
             sendLag[i] = _sent[warmup + i] - _due[warmup + i];
         }
 
-        var stallFields = meter is null ? string.Empty : StallFields(meter.MachineStalls, warmup, measured);
+        var stallFields = meter is null
+            ? string.Empty
+            : string.Create(CultureInfo.InvariantCulture, $"\tcalls_over_2ms={latencies.Count(l => l > Stopwatch.Frequency / 500)}")
+                + StallFields("cpu", meter.CpuStalls, warmup, measured) + StallFields("machine", meter.MachineStalls, warmup, measured);
         Array.Sort(latencies);
         Array.Sort(sendLag);
         var elapsed = (_done[total - 1] - _due[warmup]) / (double)Stopwatch.Frequency;
@@ -212,15 +215,16 @@ internal sealed class LeanLoad
     }
 
     /// <summary>
-    /// How the measured calls over 2 ms relate to the machine's stalls (intervals when every CPU's real-time hiccup meter
-    /// was late at once, so nothing ran): how many of them were in flight during one, and the percentiles of the calls
-    /// that were not. The raw percentiles stay the figure; these say how much of their tail was the platform.
+    /// How the measured calls over 2 ms relate to the platform's stalls — <paramref name="kind"/> "cpu": some CPU's
+    /// real-time hiccup meter was late, so the thread on that CPU was frozen; "machine": every CPU's was, so nothing ran —
+    /// how many of them were in flight during one, and the percentiles of the calls that were not. The raw percentiles
+    /// stay the figure; these say how much of their tail was the platform.
     /// </summary>
-    private string StallFields(List<(long Start, long End)> stalls, int warmup, int measured)
+    private string StallFields(string kind, List<(long Start, long End)> stalls, int warmup, int measured)
     {
         var twoMs = Stopwatch.Frequency / 500;
         var outside = new List<long>(measured);
-        int slow = 0, slowInStall = 0, inStall = 0, next = 0;
+        int slowInStall = 0, inStall = 0, next = 0;
         for (var i = warmup; i < warmup + measured; i++)
         {
             var (due, done) = (_due[i], _done[i]);
@@ -233,7 +237,6 @@ internal sealed class LeanLoad
             var overlaps = next < stalls.Count && stalls[next].Start < done;
 
             var latency = done - due;
-            slow += latency > twoMs ? 1 : 0;
             slowInStall += latency > twoMs && overlaps ? 1 : 0;
             inStall += overlaps ? 1 : 0;
             if (!overlaps)
@@ -246,7 +249,7 @@ internal sealed class LeanLoad
         double Ms(long ticks) => ticks * 1000.0 / Stopwatch.Frequency;
         long At(double p) => outside.Count == 0 ? 0 : outside[Math.Min(outside.Count - 1, (int)(outside.Count * p))];
         return string.Create(CultureInfo.InvariantCulture,
-            $"\tcalls_over_2ms={slow}\tof_them_in_machine_stalls={slowInStall}\tcalls_in_machine_stalls={inStall}\toutside_stalls_p50_ms={Ms(At(0.5)):F3}\toutside_stalls_p99_ms={Ms(At(0.99)):F3}\toutside_stalls_p999_ms={Ms(At(0.999)):F3}");
+            $"\tof_them_in_{kind}_stalls={slowInStall}\tcalls_in_{kind}_stalls={inStall}\toutside_{kind}_stalls_p50_ms={Ms(At(0.5)):F3}\toutside_{kind}_stalls_p99_ms={Ms(At(0.99)):F3}\toutside_{kind}_stalls_p999_ms={Ms(At(0.999)):F3}");
     }
 
     private void Handshake()
