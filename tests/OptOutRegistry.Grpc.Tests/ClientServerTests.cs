@@ -1,5 +1,12 @@
 using System.Text;
 using Google.Protobuf;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using OptOutRegistry.Grpc.Tests.TestAssets;
 using OptOutRegistry.Interop.V1;
 
@@ -474,5 +481,145 @@ public abstract class ClientServerTestsBase(ServerFixture server, GrpcTransport 
         Assert.Equal("/optout.interop.v1.InteropTest/Bidi", Methods.Bidi.FullName);
         Assert.Equal(MethodType.DuplexStreaming, Methods.Bidi.Type);
         _ = Encoding.UTF8;
+    }
+}
+
+/// <summary>Runs alone: it lowers the pool's minimum and parks pool threads, which would slow every other test's server.</summary>
+[CollectionDefinition(nameof(ThreadPoolHeadroomCollection), DisableParallelization = true)]
+public sealed class ThreadPoolHeadroomCollection;
+
+/// <summary>
+/// A test host's in-process server (like this project's fixtures, which host Kestrel without the registry's
+/// TemporaryServer) with the host's pool threads parked: <see cref="ThreadPoolHeadroom.Ensure"/> gives it free workers,
+/// so a burst of calls is served without the pool's starvation injection (0.5-1 s per added thread on 2 cores).
+/// </summary>
+[Collection(nameof(ThreadPoolHeadroomCollection))]
+public sealed class ThreadPoolHeadroomTests(Xunit.Abstractions.ITestOutputHelper output)
+{
+    [Fact]
+    public async Task TestHost_WithPoolThreadsParked_ServesABurstWithoutStarvationInjection()
+    {
+        ThreadPool.GetMinThreads(out var savedMin, out var minIo);
+        // From the runtime's default, so the minimum this test sees is the one Ensure sets (earlier hosts raised it).
+        ThreadPool.SetMinThreads(Environment.ProcessorCount, minIo);
+        using var release = new ManualResetEvent(false);
+        using var parked = new CountdownEvent(Environment.ProcessorCount);
+        for (var i = 0; i < Environment.ProcessorCount; i++)
+        {
+            // A WaitHandle wait, as VSTest's socket loop and xunit's runner do: the pool does not count it as blocked.
+            ThreadPool.UnsafeQueueUserWorkItem(_ =>
+            {
+                parked.Signal();
+                release.WaitOne();
+            }, null);
+        }
+
+        WebApplication? app = null;
+        try
+        {
+            Assert.True(parked.Wait(TimeSpan.FromSeconds(60)), "the parking work items did not all start");
+            using var adjustments = new PoolAdjustmentListener();
+            var builder = WebApplication.CreateSlimBuilder();
+            builder.Logging.ClearProviders();
+            builder.WebHost.ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Loopback, 0, o => o.Protocols = HttpProtocols.Http2));
+            builder.Services.AddGrpcTransport();
+            app = builder.Build();
+            InteropTestService.Map(app, new InteropTestService());
+            var minimum = ThreadPoolHeadroom.Ensure();
+            Assert.True(minimum >= 2 * Environment.ProcessorCount, $"minimum {minimum}: the parked threads plus one per core were not covered");
+            await app.StartAsync();
+            var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+
+            using var channel = GrpcChannel.ForAddress(address);
+            var slowest = TimeSpan.Zero;
+            for (var round = 0; round < 8; round++)
+            {
+                // A burst as a test does it: concurrent unary calls and a server stream, then a pause that lets the pool idle.
+                var started = System.Diagnostics.Stopwatch.StartNew();
+                var calls = new Task[17];
+                for (var i = 0; i < 16; i++)
+                {
+                    calls[i] = channel.UnaryAsync(Methods.UnaryEcho, new EchoRequest { Message = "m" + i });
+                }
+
+                calls[16] = ReadStreamAsync(channel);
+                await Task.WhenAll(calls);
+                slowest = started.Elapsed > slowest ? started.Elapsed : slowest;
+                await Task.Delay(100);
+            }
+
+            output.WriteLine($"min worker threads {minimum}; slowest of 8 bursts (16 unary + 1 stream) {slowest.TotalMilliseconds:0.0} ms; {adjustments.Describe()}");
+            // Reason 6 = Starvation: queued work waited a whole check interval for a free worker, so the gate thread added one.
+            Assert.True(adjustments.Starvations == 0, $"the pool added threads for starvation {adjustments.Starvations} time(s): {adjustments.Describe()}");
+        }
+        finally
+        {
+            release.Set();
+            if (app is not null)
+            {
+                await app.DisposeAsync();
+            }
+
+            ThreadPool.GetMinThreads(out var nowMin, out _);
+            ThreadPool.SetMinThreads(Math.Max(savedMin, nowMin), minIo);
+        }
+    }
+
+    private static async Task ReadStreamAsync(GrpcChannel channel)
+    {
+        using var call = channel.ServerStreaming(Methods.ServerStream, new StreamRequest { Count = 5, PayloadSize = 10, FailAfter = -1, Message = "s" });
+        var n = 0;
+        await foreach (var _ in call.ResponseStream.ReadAllAsync())
+        {
+            n++;
+        }
+
+        Assert.Equal(5, n);
+    }
+
+    /// <summary>The runtime's thread-pool adjustment events (keyword Threading) in this process.</summary>
+    private sealed class PoolAdjustmentListener : System.Diagnostics.Tracing.EventListener
+    {
+        private const int StarvationReason = 6;
+        private readonly List<string> _seen = [];
+        private int _starvations;
+
+        public int Starvations => Volatile.Read(ref _starvations);
+
+        public string Describe()
+        {
+            lock (_seen)
+            {
+                return _seen.Count == 0 ? "no pool adjustments" : string.Join("; ", _seen);
+            }
+        }
+
+        protected override void OnEventSourceCreated(System.Diagnostics.Tracing.EventSource eventSource)
+        {
+            if (eventSource.Name == "Microsoft-Windows-DotNETRuntime")
+            {
+                EnableEvents(eventSource, System.Diagnostics.Tracing.EventLevel.Informational, (System.Diagnostics.Tracing.EventKeywords)0x10000);
+            }
+        }
+
+        protected override void OnEventWritten(System.Diagnostics.Tracing.EventWrittenEventArgs eventData)
+        {
+            if (eventData.EventName != "ThreadPoolWorkerThreadAdjustmentAdjustment" || eventData.PayloadNames is not { } names)
+            {
+                return;
+            }
+
+            var reason = Convert.ToInt32(eventData.Payload![names.IndexOf("Reason")], System.Globalization.CultureInfo.InvariantCulture);
+            var count = eventData.Payload[names.IndexOf("NewWorkerThreadCount")];
+            lock (_seen)
+            {
+                _seen.Add($"{eventData.TimeStamp:HH:mm:ss.fff} reason {reason} -> {count} threads");
+            }
+
+            if (reason == StarvationReason)
+            {
+                Interlocked.Increment(ref _starvations);
+            }
+        }
     }
 }

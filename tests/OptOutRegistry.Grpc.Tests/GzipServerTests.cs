@@ -31,6 +31,8 @@ public sealed class GzipServerTests : IAsyncLifetime
         });
         _app = builder.Build();
         InteropTestService.Map(_app, new InteropTestService());
+        // VSTest and xunit park pool threads in this process: give the in-process server the free workers a server process has.
+        ThreadPoolHeadroom.Ensure();
         await _app.StartAsync();
         _address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
     }

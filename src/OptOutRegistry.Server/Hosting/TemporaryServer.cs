@@ -55,7 +55,8 @@ public sealed class TemporaryServer : IAsyncDisposable
             arguments.InsertRange(0, ["--urls", "http://127.0.0.1:0", "--http-urls", "none"]);
         }
 
-        EnsurePoolHeadroom();
+        // A test host's parked pool threads would leave the in-process server none free (ThreadPoolHeadroom.Ensure).
+        OptOutRegistry.Grpc.ThreadPoolHeadroom.Ensure();
         var owned = dataDirectory is null;
         dataDirectory ??= Path.Combine(Path.GetTempPath(), "optout-test-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(dataDirectory);
@@ -93,27 +94,6 @@ public sealed class TemporaryServer : IAsyncDisposable
         if (_deleteDataDirectory)
         {
             TryDelete(DataDirectory);
-        }
-    }
-
-    /// <summary>
-    /// Makes the thread pool's minimum cover the worker threads already blocked in this process plus one per core, so the
-    /// in-process server gets as many free workers as a server process of its own has. A test host parks pool threads for
-    /// the whole run (the VSTest message loop polls its socket on one, xunit's runner waits for the assembly on another:
-    /// two on every run, seen in stack snapshots), and such waits do not tell the pool it is blocked. On a 2-core machine
-    /// that is the whole minimum: once hill climbing settles at the minimum, a new work item (a request's next read, a
-    /// timer's continuation) waits for the pool's starvation check to add a thread, 0.5-1 s, long enough to trip the
-    /// server's own idle-stream timeout. Only ever raises the minimum.
-    /// </summary>
-    private static void EnsurePoolHeadroom()
-    {
-        ThreadPool.GetMaxThreads(out var maxWorkers, out _);
-        ThreadPool.GetAvailableThreads(out var availableWorkers, out _);
-        ThreadPool.GetMinThreads(out var minWorkers, out var minIo);
-        var wanted = Environment.ProcessorCount + Math.Max(0, maxWorkers - availableWorkers);
-        if (minWorkers < wanted)
-        {
-            ThreadPool.SetMinThreads(wanted, minIo);
         }
     }
 

@@ -35,6 +35,8 @@ public abstract class ReferenceClientRun : IAsyncLifetime
         InteropTestService.Map(_app, new InteropTestService());
         _app.MapGrpcHealthService();
         _app.MapGrpcReflectionService();
+        // VSTest and xunit park pool threads in this process: give the in-process server the free workers a server process has.
+        ThreadPoolHeadroom.Ensure();
         await _app.StartAsync();
         var address = new Uri(_app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
         var (_, output) = await Task.Run(() => PythonInterop.Run(executable,

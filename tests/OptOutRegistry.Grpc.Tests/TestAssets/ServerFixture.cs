@@ -46,6 +46,8 @@ public sealed class ServerFixture : IAsyncLifetime
             context.Response.Headers.Location = "/optout.interop.v1.InteropTest/UnaryEcho";
             return Task.CompletedTask;
         });
+        // VSTest and xunit park pool threads in this process: give the in-process server the free workers a server process has.
+        ThreadPoolHeadroom.Ensure();
         await _app.StartAsync();
         var addresses = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.ToArray();
         Address = addresses[0];
