@@ -11,7 +11,7 @@ namespace OptOutRegistry.Client.Checking;
 /// </summary>
 public sealed class CheckStreamPipeline : IAsyncDisposable
 {
-    private readonly AsyncDuplexStreamingCall<Pb.CheckBatchRequest, Pb.CheckBatchResponse> _call;
+    private readonly AsyncDuplexStreamingCall<CheckBatchRequestWriter, Pb.CheckBatchResponse> _call;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly SemaphoreSlim _inFlight;
     private readonly Queue<(string Id, TaskCompletionSource<Pb.CheckBatchResponse> Result)> _pending = new();
@@ -29,7 +29,7 @@ public sealed class CheckStreamPipeline : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(client);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxInFlight, 1);
         _inFlight = new SemaphoreSlim(maxInFlight, maxInFlight);
-        _call = client.OpenStream(cancellationToken);
+        _call = client.OpenWriterStream(cancellationToken);
         _readLoop = Task.Run(ReadLoopAsync, CancellationToken.None);
     }
 
@@ -63,7 +63,7 @@ public sealed class CheckStreamPipeline : IAsyncDisposable
                     _pending.Enqueue((request.RequestId, result));
                 }
 
-                await _call.RequestStream.WriteAsync(request, cancellationToken).ConfigureAwait(false);
+                await _call.RequestStream.WriteAsync(new CheckBatchRequestWriter(request), cancellationToken).ConfigureAwait(false);
             }
             finally
             {
