@@ -8,6 +8,8 @@ using OptOutRegistry.Benchmarks.Grpc;
 //                                       HttpClient, and a bare HttpClient client, alternating in one process
 //   client-bidi <address> <streams> <seconds> <rounds>                   the same for bidi streams
 //   client-alloc <address> ours|ours-httpclient|bare <calls> <concurrency>  bytes per unary call by type (sampled)
+//   sdk-encode [queries-file|-] [rounds] the SDK's CheckBatch request encoding, generated serializer vs CheckBatchRequestWriter,
+//                                       in process without a network, alternating (SdkEncode.cs)
 //   anything else                       BenchmarkDotNet (e.g. --filter '*Framing*' --job short)
 switch (args.FirstOrDefault())
 {
@@ -22,6 +24,9 @@ switch (args.FirstOrDefault())
         break;
     case "client-alloc":
         await AllocationCensus.RunAsync(args[1], args[2], int.Parse(args[3]), int.Parse(args[4]));
+        break;
+    case "sdk-encode":
+        await SdkEncode.RunAsync(args.Length > 1 ? args[1] : null, args.Length > 2 ? int.Parse(args[2]) : 5);
         break;
     case "bodies":
         LoadClient.WriteBodies(args[1]);
