@@ -15,6 +15,13 @@ namespace OptOutRegistry.Snapshots;
 /// </summary>
 public sealed class RegistryMirror
 {
+    // The smallest reservation record Core accepts is ~30 bytes (prefix, id, holder, registration time, one statement, one
+    // selector): a file of n bytes holds at most n / 24 of them.
+    private const int MinRecordBytes = 24;
+
+    // A stream of unknown length: size for up to ~1 M reservations; the tables grow beyond that as the build goes.
+    private const long UnknownLengthBytes = MinRecordBytes << 20;
+
     private readonly ConcurrentDictionary<string, string> _holderNames = new(StringComparer.Ordinal);
     private readonly Lock _writeLock = new();
     private readonly MatcherOptions _options;
@@ -47,10 +54,34 @@ public sealed class RegistryMirror
     /// <summary>
     /// Replaces the whole state with a full snapshot's content. <paramref name="reader"/> must be positioned after the
     /// header; the digest is checked, the signature is the caller's business (<see cref="SnapshotReader.VerifySignature"/>
-    /// after this returns).
+    /// after this returns, or <see cref="LoadSnapshot(SnapshotReader, ReadOnlySpan{byte})"/>).
     /// </summary>
-    /// <exception cref="SnapshotFormatException">Not a full snapshot, a corrupt record or a digest mismatch.</exception>
+    /// <exception cref="SnapshotFormatException">Not a full snapshot, a damaged record (named by its index and id) or a digest mismatch.</exception>
     public void LoadSnapshot(SnapshotReader reader)
+    {
+        var load = Build(reader);
+        Load(load.Matcher, reader.Header.AsOfSequence, load.HolderNames);
+    }
+
+    /// <summary>
+    /// As <see cref="LoadSnapshot(SnapshotReader)"/>, but the state is replaced only if the file's signature also verifies
+    /// with <paramref name="publicKeySpki"/> (DER SubjectPublicKeyInfo; empty: the key embedded in the file, which proves
+    /// integrity only). One pass over the file: a mirror that is serving (a replica) never sees an unverified snapshot,
+    /// and the file is not read a second time to check it first.
+    /// </summary>
+    /// <exception cref="SnapshotFormatException">As <see cref="LoadSnapshot(SnapshotReader)"/>, or the signature does not verify; the state is then unchanged.</exception>
+    public void LoadSnapshot(SnapshotReader reader, ReadOnlySpan<byte> publicKeySpki)
+    {
+        var load = Build(reader);
+        if (!reader.VerifySignature(publicKeySpki))
+        {
+            throw new SnapshotFormatException($"snapshot: the signature does not verify with {(publicKeySpki.IsEmpty ? "the key in the file" : "the given public key")}");
+        }
+
+        Load(load.Matcher, reader.Header.AsOfSequence, load.HolderNames);
+    }
+
+    private ReservationBulkLoadResult Build(SnapshotReader reader)
     {
         ArgumentNullException.ThrowIfNull(reader);
         if (reader.Header.Kind != SnapshotKind.Full)
@@ -58,26 +89,35 @@ public sealed class RegistryMirror
             throw new SnapshotFormatException("snapshot: a delta cannot be loaded on its own; load a full snapshot first");
         }
 
-        // Decoding is most of a load (protobuf parse and Core's selector validation/canonicalisation, ~2 µs per URL
-        // selector; the matcher build ~1 µs): records are decoded in parallel chunks while this thread builds the
-        // matcher from the decoded chunks in file order, so the build overlaps the decoding.
-        var decoder = new ParallelSnapshotDecoder(reader);
-        MatcherIndex matcher;
-        try
-        {
-            matcher = MatcherIndex.Build(decoder.Reservations(), _options with { ExpectedSelectors = decoder.ExpectedSelectors });
-        }
-        finally
-        {
-            decoder.Stop();
-        }
+        // The server's rebuild path (ReservationBulkLoad): one thread reads the records (the reader hashes them: the
+        // format has one SHA-256 over the file, so reading stays sequential), the pool decodes chunks of them straight
+        // from the bytes into prepared rows, and this thread inserts them into the tables in file order. Unlike the store
+        // rebuild, which leaves a refused row out, a refused record fails the load: the file is signed as a whole.
+        // Every reservation in the file was created by one event up to as_of_sequence, and most carry one selector: the
+        // rebuild's estimate. (The file size alone was the estimate before; with work metadata a record is ~200 bytes,
+        // not the ~50 of a bare URL reservation, and the tables were sized 4x too large.) The header is not trusted
+        // before the digest: the estimate is capped by what the bytes can hold, so a forged as_of_sequence cannot make
+        // the load allocate tables for billions of selectors up front (found by the mutation test).
+        var expected = Math.Min(Math.Max(0, reader.Header.AsOfSequence + 1), (reader.RemainingBytes ?? UnknownLengthBytes) / MinRecordBytes);
+        var load = ReservationBulkLoad.Run(
+            (sink, cancellationToken) =>
+            {
+                while (reader.TryReadRecord(out _, out var payload))
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    sink.Add(payload.Span);
+                }
+            },
+            _options with { ExpectedSelectors = expected },
+            static (index, id, reason) => throw new SnapshotFormatException(
+                $"snapshot: record {index}{(id.Length > 0 ? $" ({id})" : string.Empty)}: {reason}"));
 
         if (!reader.DigestMatches)
         {
             throw new SnapshotFormatException("snapshot: digest mismatch: the file was altered or damaged");
         }
 
-        Load(matcher, reader.Header.AsOfSequence, decoder.HolderNames);
+        return load;
     }
 
     /// <summary>

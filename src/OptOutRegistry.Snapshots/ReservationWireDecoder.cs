@@ -44,6 +44,9 @@ public sealed class ReservationWireDecoder
     /// <param name="holderName">The holder's display name carried by the payload, or null when empty.</param>
     /// <param name="id">The reservation id when it could be read (also on failure, for the report), else empty.</param>
     /// <param name="error">On failure: <c>field: reason</c>.</param>
+    // Optimised at first call (no tier-0 code, no tiering delay): a bulk load (snapshot, rebuild) runs this ~10^6 times in a
+    // process's first seconds, while tier-1 promotion waits for a JIT thread the load keeps busy (Benchmarks.Core RESULTS.md).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool TryDecode(ReadOnlySpan<byte> payload, List<PreparedSelector> selectors, out PreparedReservation reservation,
         out string? holderName, out string id, out string? error)
     {
@@ -166,6 +169,9 @@ public sealed class ReservationWireDecoder
         public ulong State;
     }
 
+    // Optimised at first call (no tier-0 code, no tiering delay): a bulk load (snapshot, rebuild) runs this ~10^6 times in a
+    // process's first seconds, while tier-1 promotion waits for a JIT thread the load keeps busy (Benchmarks.Core RESULTS.md).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool TryWalk(ReadOnlySpan<byte> payload, out Fields fields, out ushort statements, out string? error)
     {
         fields = default;
@@ -260,6 +266,9 @@ public sealed class ReservationWireDecoder
         return true;
     }
 
+    // Optimised at first call (no tier-0 code, no tiering delay): a bulk load (snapshot, rebuild) runs this ~10^6 times in a
+    // process's first seconds, while tier-1 promotion waits for a JIT thread the load keeps busy (Benchmarks.Core RESULTS.md).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool TryStatement(ReadOnlySpan<byte> body, int index, ref ushort packed, out string? error)
     {
         ulong category = 0, permission = 0;
@@ -337,6 +346,9 @@ public sealed class ReservationWireDecoder
 
     // ------------------------------------------------------------------------------------------------ selectors
 
+    // Optimised at first call (no tier-0 code, no tiering delay): a bulk load (snapshot, rebuild) runs this ~10^6 times in a
+    // process's first seconds, while tier-1 promotion waits for a JIT thread the load keeps busy (Benchmarks.Core RESULTS.md).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool TrySelector(ReadOnlySpan<byte> body, bool verified, out PreparedSelector selector, out string field, out string? error)
     {
         selector = default;
@@ -466,6 +478,9 @@ public sealed class ReservationWireDecoder
         }
     }
 
+    // Optimised at first call (no tier-0 code, no tiering delay): a bulk load (snapshot, rebuild) runs this ~10^6 times in a
+    // process's first seconds, while tier-1 promotion waits for a JIT thread the load keeps busy (Benchmarks.Core RESULTS.md).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool TryPattern(ReadOnlySpan<byte> body, int start, int length, ref (int, int) host, ref (int, int) path, out string? error)
     {
         var message = body.Slice(start, length);
@@ -515,6 +530,9 @@ public sealed class ReservationWireDecoder
         public long Seconds;
         public int Nanos;
 
+        // Optimised at first call (no tier-0 code, no tiering delay): a bulk load (snapshot, rebuild) runs this ~10^6 times in a
+        // process's first seconds, while tier-1 promotion waits for a JIT thread the load keeps busy (Benchmarks.Core RESULTS.md).
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public bool TryMerge(ReadOnlySpan<byte> body, string name, out string? error)
         {
             Present = true;
@@ -582,6 +600,9 @@ public sealed class ReservationWireDecoder
 
     // ------------------------------------------------------------------------------------------------ wire primitives
 
+    // Optimised at first call (no tier-0 code, no tiering delay): a bulk load (snapshot, rebuild) runs this ~10^6 times in a
+    // process's first seconds, while tier-1 promotion waits for a JIT thread the load keeps busy (Benchmarks.Core RESULTS.md).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool TryString(ReadOnlySpan<byte> payload, (int Start, int Length) range, string name, bool cache, out string? value, out string? error)
     {
         var bytes = payload.Slice(range.Start, range.Length);
@@ -611,6 +632,9 @@ public sealed class ReservationWireDecoder
         return true;
     }
 
+    // Optimised at first call (no tier-0 code, no tiering delay): a bulk load (snapshot, rebuild) runs this ~10^6 times in a
+    // process's first seconds, while tier-1 promotion waits for a JIT thread the load keeps busy (Benchmarks.Core RESULTS.md).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool TryDecodeString(ReadOnlySpan<byte> body, (int Start, int Length) range, out string value, out string? error)
     {
         try
@@ -627,6 +651,9 @@ public sealed class ReservationWireDecoder
         }
     }
 
+    // Optimised at first call (no tier-0 code, no tiering delay): a bulk load (snapshot, rebuild) runs this ~10^6 times in a
+    // process's first seconds, while tier-1 promotion waits for a JIT thread the load keeps busy (Benchmarks.Core RESULTS.md).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool TryTag(ReadOnlySpan<byte> span, ref int position, out int number, out int wire, out string? error)
     {
         number = 0;
@@ -650,6 +677,9 @@ public sealed class ReservationWireDecoder
         return true;
     }
 
+    // Optimised at first call (no tier-0 code, no tiering delay): a bulk load (snapshot, rebuild) runs this ~10^6 times in a
+    // process's first seconds, while tier-1 promotion waits for a JIT thread the load keeps busy (Benchmarks.Core RESULTS.md).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool TryLength(ReadOnlySpan<byte> span, ref int position, out int start, out int length, out string? error)
     {
         start = 0;
@@ -667,6 +697,9 @@ public sealed class ReservationWireDecoder
         return true;
     }
 
+    // Optimised at first call (no tier-0 code, no tiering delay): a bulk load (snapshot, rebuild) runs this ~10^6 times in a
+    // process's first seconds, while tier-1 promotion waits for a JIT thread the load keeps busy (Benchmarks.Core RESULTS.md).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool TrySkip(ReadOnlySpan<byte> span, ref int position, int wire, out string? error)
     {
         switch (wire)
@@ -728,6 +761,9 @@ public sealed class ReservationWireDecoder
         private readonly byte[]?[] _keys = new byte[Slots][];
         private readonly string?[] _values = new string[Slots];
 
+        // Optimised at first call (no tier-0 code, no tiering delay): a bulk load (snapshot, rebuild) runs this ~10^6 times in a
+        // process's first seconds, while tier-1 promotion waits for a JIT thread the load keeps busy (Benchmarks.Core RESULTS.md).
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public bool TryGet(ReadOnlySpan<byte> bytes, out string? value)
         {
             var slot = Slot(bytes);
@@ -753,6 +789,9 @@ public sealed class ReservationWireDecoder
             _values[slot] = value;
         }
 
+        // Optimised at first call (no tier-0 code, no tiering delay): a bulk load (snapshot, rebuild) runs this ~10^6 times in a
+        // process's first seconds, while tier-1 promotion waits for a JIT thread the load keeps busy (Benchmarks.Core RESULTS.md).
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static int Slot(ReadOnlySpan<byte> bytes)
         {
             var hash = new HashCode();

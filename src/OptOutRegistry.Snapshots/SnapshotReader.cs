@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 
 namespace OptOutRegistry.Snapshots;
@@ -34,7 +35,7 @@ public sealed class SnapshotReader : IDisposable
     /// <summary>True when the footer's digest equals the SHA-256 of the bytes read (valid once <see cref="Footer"/> is set).</summary>
     public bool DigestMatches { get; private set; }
 
-    /// <summary>Bytes left in the file after what was read, when the stream knows its length (a hint for sizing).</summary>
+    /// <summary>Bytes left in the file after what was read, when the stream knows its length (a bound for sizing).</summary>
     internal long? RemainingBytes => _input.CanSeek ? Math.Max(0, _input.Length - _input.Position) : null;
 
     /// <summary>Opens a snapshot and reads its header.</summary>
@@ -58,6 +59,9 @@ public sealed class SnapshotReader : IDisposable
     /// <summary>Reads the next record. Returns false at the end marker, after reading and checking the footer's layout.</summary>
     /// <param name="type">The record type.</param>
     /// <param name="payload">The protobuf bytes; valid until the next call.</param>
+    // Optimised at first call (no tier-0 code, no tiering delay): a bulk load (snapshot, rebuild) runs this ~10^6 times in a
+    // process's first seconds, while tier-1 promotion waits for a JIT thread the load keeps busy (Benchmarks.Core RESULTS.md).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool TryReadRecord(out SnapshotRecordType type, out ReadOnlyMemory<byte> payload)
     {
         if (Footer is not null)
@@ -242,12 +246,18 @@ public sealed class SnapshotReader : IDisposable
         return bytes;
     }
 
+    // Optimised at first call (no tier-0 code, no tiering delay): a bulk load (snapshot, rebuild) runs this ~10^6 times in a
+    // process's first seconds, while tier-1 promotion waits for a JIT thread the load keeps busy (Benchmarks.Core RESULTS.md).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ReadHashed(Span<byte> destination, string what)
     {
         ReadRaw(destination, what);
         _hash.AppendData(destination);
     }
 
+    // Optimised at first call (no tier-0 code, no tiering delay): a bulk load (snapshot, rebuild) runs this ~10^6 times in a
+    // process's first seconds, while tier-1 promotion waits for a JIT thread the load keeps busy (Benchmarks.Core RESULTS.md).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ReadRaw(Span<byte> destination, string what)
     {
         var at = _offset;

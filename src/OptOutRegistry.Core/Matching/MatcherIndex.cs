@@ -1205,6 +1205,9 @@ public sealed class MatcherIndex
     }
 
     /// <summary><see cref="MatcherBuilder.TryAdd"/>: the record and selectors of <see cref="AddReservation"/>, from prepared values.</summary>
+    // Optimised at first call (no tier-0 code, no tiering delay): a bulk load (snapshot, rebuild) runs this ~10^6 times in a
+    // process's first seconds, while tier-1 promotion waits for a JIT thread the load keeps busy (Benchmarks.Core RESULTS.md).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal bool TryAddPrepared(in PreparedReservation reservation, ReadOnlySpan<PreparedSelector> selectors, out string? field, out string? error)
     {
         // The policy URL is checked as the Reservation constructor does, but once per distinct URL (they repeat).
@@ -1478,6 +1481,9 @@ public sealed class MatcherIndex
     private int GetOrAddHost(string authority) => GetOrAddHost(KeyHasher.HostHash(authority));
 
     /// <summary>The host-table slot of an authority's hash (<c>KeyHasher.HostHash</c>).</summary>
+    // Optimised at first call (no tier-0 code, no tiering delay): a bulk load (snapshot, rebuild) runs this ~10^6 times in a
+    // process's first seconds, while tier-1 promotion waits for a JIT thread the load keeps busy (Benchmarks.Core RESULTS.md).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private int GetOrAddHost(ulong hash)
     {
         var slot = _hosts.GetOrAdd(hash, out var added);

@@ -73,6 +73,9 @@ public readonly struct PreparedSelector
     /// <param name="selector">The prepared selector.</param>
     /// <param name="field">On failure: <c>value</c>, <c>options</c> or <c>kind</c>.</param>
     /// <param name="error">On failure: why.</param>
+    // Optimised at first call (no tier-0 code, no tiering delay): a bulk load (snapshot, rebuild) runs this ~10^6 times in a
+    // process's first seconds, while tier-1 promotion waits for a JIT thread the load keeps busy (Benchmarks.Core RESULTS.md).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static bool TryPrepare(SelectorKind kind, ReadOnlySpan<char> value, SelectorOptions options, bool hostVerified,
         out PreparedSelector selector, out string? field, out string? error)
     {
@@ -116,6 +119,9 @@ public readonly struct PreparedSelector
     }
 
     [SkipLocalsInit]
+    // Optimised at first call (no tier-0 code, no tiering delay): a bulk load (snapshot, rebuild) runs this ~10^6 times in a
+    // process's first seconds, while tier-1 promotion waits for a JIT thread the load keeps busy (Benchmarks.Core RESULTS.md).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool TryPrepareUrl(ReadOnlySpan<char> value, bool anyQuery, bool hostVerified, out PreparedSelector selector, out string? error)
     {
         selector = default;

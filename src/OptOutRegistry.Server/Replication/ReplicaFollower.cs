@@ -164,15 +164,10 @@ public sealed class ReplicaFollower(
                 return false;
             }
 
-            if (!SignatureVerifies(snapshotPath, storedKey))
+            // One pass: decoded, hashed and verified with the stored key together; nothing is served unless it verifies.
+            using (var reader = SnapshotReader.Open(new FileStream(snapshotPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20)))
             {
-                ReplicaLog.LocalStateDiscarded(logger, "its snapshot does not verify with the stored key");
-                return false;
-            }
-
-            using (var reader = SnapshotReader.Open(File.OpenRead(snapshotPath)))
-            {
-                mirror.LoadSnapshot(reader);
+                mirror.LoadSnapshot(reader, storedKey);
                 ReplicaLog.Resumed(logger, primary, reader.Header.AsOfSequence);
             }
 
@@ -224,16 +219,6 @@ public sealed class ReplicaFollower(
 
     private static bool SpkiEquals(ReadOnlySpan<byte> a, ReadOnlySpan<byte> b) => a.Length > 0 && a.SequenceEqual(b);
 
-    private static bool SignatureVerifies(string snapshotPath, byte[] spki)
-    {
-        using var verifier = SnapshotReader.Open(File.OpenRead(snapshotPath));
-        while (verifier.TryReadRecord(out _, out _))
-        {
-        }
-
-        return verifier.VerifySignature(spki);
-    }
-
     private async Task LoadSnapshotAsync(
         GrpcChannel channel, string primary, Pb.PublicKey key, byte[] spki, string directory, CancellationToken cancellationToken)
     {
@@ -253,18 +238,29 @@ public sealed class ReplicaFollower(
             file.Flush(flushToDisk: true);
         }
 
-        // Verify before loading: a snapshot that is not signed by the primary's key never reaches the matcher.
-        if (!SignatureVerifies(download, spki))
+        // Loaded and verified in one pass (the file is decoded and hashed together, the signature checked over that
+        // digest): a snapshot that is not signed by the primary's key never reaches the matcher, which keeps serving
+        // what it had.
+        long asOf;
+        using (var reader = SnapshotReader.Open(new FileStream(download, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20)))
         {
-            throw new CryptographicException($"the snapshot from {primary} is not signed by the key it publishes ({key.Fingerprint})");
+            try
+            {
+                mirror.LoadSnapshot(reader, spki);
+            }
+            catch (SnapshotFormatException ex)
+            {
+                throw new CryptographicException($"the snapshot from {primary} does not load with the key it publishes ({key.Fingerprint}): {ex.Message}", ex);
+            }
+
+            asOf = reader.Header.AsOfSequence;
         }
 
         // The key first, then the snapshot by rename: a crash in between leaves a snapshot that fails verification with the
-        // new key (or the old pair), never a snapshot trusted under a key it was not checked with.
+        // new key (or the old pair), never a snapshot trusted under a key it was not checked with. (A crash before the
+        // rename leaves the previous pair, which a restart resumes from or replaces.)
         File.WriteAllText(Path.Combine(directory, "primary-key.pem"), key.SpkiPem);
         File.Move(download, path, overwrite: true);
-        using var reader = SnapshotReader.Open(File.OpenRead(path));
-        mirror.LoadSnapshot(reader);
-        CheckLog.SnapshotLoaded(logger, primary, reader.Header.AsOfSequence, bytes, key.Fingerprint);
+        CheckLog.SnapshotLoaded(logger, primary, asOf, bytes, key.Fingerprint);
     }
 }
