@@ -223,6 +223,7 @@ public sealed class LiveServerTests(LiveServerTests.Registry registry) : IClassF
             Directory.CreateDirectory(dataDirectory);
             string[] args = ["--urls", "http://127.0.0.1:0", "--http-urls", "http://127.0.0.1:0", "--data-dir", dataDirectory, "--Logging:LogLevel:Default", "Warning", .. extraArgs];
             var app = ServerHost.Build(args);
+            OptOutRegistry.Grpc.ThreadPoolHeadroom.Ensure(); // the test host's parked pool threads (see TemporaryServer)
             await app.StartAsync();
             // Kestrel reports the addresses in binding order: the gRPC (--urls) endpoint first.
             var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
