@@ -38,7 +38,7 @@ public sealed class CheckClient : IUrlChecker, IAsyncDisposable
 {
     // CheckBatch with the request written by CheckBatchRequestWriter (same bytes as the generated serializer, less CPU);
     // the name and kind come from the service descriptor, so a renamed method still fails at start-up.
-    private static readonly Method<CheckBatchRequestWriter, Pb.CheckBatchResponse> CheckBatchMethod = Method<CheckBatchRequestWriter, Pb.CheckBatchResponse>.Create(
+    private static readonly Method<CheckBatchRequestWriter, CheckBatchResponseReader> CheckBatchMethod = Method<CheckBatchRequestWriter, CheckBatchResponseReader>.Create(
         Pb.CheckReflection.Descriptor.Services[0].FullName,
         Pb.CheckReflection.Descriptor.Services[0].FindMethodByName("CheckBatch").Name,
         MethodType.Unary);
@@ -109,9 +109,9 @@ public sealed class CheckClient : IUrlChecker, IAsyncDisposable
         return CheckBatchCountedAsync(request.Subjects.Count, _channel.UnaryAsync(CheckBatchMethod, new CheckBatchRequestWriter(request), Call(cancellationToken)));
     }
 
-    private static async Task<Pb.CheckBatchResponse> CheckBatchCountedAsync(int asked, Task<Pb.CheckBatchResponse> call)
+    private static async Task<Pb.CheckBatchResponse> CheckBatchCountedAsync(int asked, Task<CheckBatchResponseReader> call)
     {
-        var response = await call.ConfigureAwait(false);
+        var response = (await call.ConfigureAwait(false)).Response;
         return response.Results.Count == asked ? response : throw WrongCount(response.Results.Count, asked);
     }
 

@@ -75,6 +75,73 @@ public sealed class CheckClientRequestEncodingTests
         Assert.True(expected.ToByteArray().AsSpan().SequenceEqual(handler.Requests.Single().AsSpan(5)));
     }
 
+    public static TheoryData<string> ResponseShapes() =>
+    [
+        "verdicts", "provenance-and-errors", "sequence-and-request-id", "unknown-fields", "fields-out-of-order", "end-group-tag",
+        "result-with-unknown-wire-type",
+    ];
+
+    [Theory]
+    [MemberData(nameof(ResponseShapes))]
+    public async Task Response_IsReadAsGoogleProtobufReadsIt(string shape)
+    {
+        // CheckClient reads responses with its own reader (CheckBatchResponseReader): whatever the bytes, the caller gets
+        // what the generated parser makes of them (or INTERNAL where that parser fails).
+        var (message, subjects) = ResponseBytes(shape);
+        Pb.CheckBatchResponse? expected = null;
+        try
+        {
+            expected = Pb.CheckBatchResponse.Parser.ParseFrom(message);
+        }
+        catch (InvalidProtocolBufferException)
+        {
+            // The generated parser rejects these bytes: the call must fail with INTERNAL, below.
+        }
+
+        var handler = new CannedHandler(_ => Frame(message));
+        await using var client = Client(handler);
+        var request = new Pb.CheckBatchRequest();
+        for (var i = 0; i < subjects; i++)
+        {
+            request.Subjects.Add(new Pb.Subject { Url = $"https://example.kz/{i}" });
+        }
+
+        if (expected is null)
+        {
+            var error = await Assert.ThrowsAsync<RpcException>(() => client.CheckBatchAsync(request));
+            Assert.Equal(StatusCode.Internal, error.StatusCode);
+            return;
+        }
+
+        var response = await client.CheckBatchAsync(request);
+
+        Assert.Equal(expected, response);
+        Assert.True(expected.ToByteArray().AsSpan().SequenceEqual(response.ToByteArray()), $"{shape}: re-encoded bytes differ");
+    }
+
+    private static (byte[] Message, int Subjects) ResponseBytes(string shape)
+    {
+        var full = new Pb.CheckBatchResponse { AsOfSequence = 1234567890123, RequestId = "req-7/ü" };
+        full.Results.Add(new Pb.CheckResult { Verdict = Pb.Verdict.Disallowed, Matches = { new Pb.Match { ReservationId = "r-1", Verified = true, PolicyUrl = "https://example.kz/policy" } } });
+        full.Results.Add(new Pb.CheckResult { Verdict = Pb.Verdict.Unknown, Error = "url: not an absolute http(s) URL" });
+        full.Results.Add(new Pb.CheckResult { Verdict = Pb.Verdict.Allowed });
+        return shape switch
+        {
+            "verdicts" => (Answer(1000).ToByteArray(), 1000),
+            "provenance-and-errors" => (new Pb.CheckBatchResponse { Results = { full.Results } }.ToByteArray(), 3),
+            "sequence-and-request-id" => (full.ToByteArray(), 3),
+            // Fields 9 (varint) and 10 (length-delimited) are unknown to this client; they must survive a re-encode.
+            "unknown-fields" => ([.. full.ToByteArray(), 0x48, 0x2A, 0x52, 0x02, 0x68, 0x69], 3),
+            // request_id and as_of_sequence before the results, results split around them.
+            "fields-out-of-order" => ([.. new Pb.CheckBatchResponse { RequestId = "x", AsOfSequence = 5 }.ToByteArray(), .. Answer(2).ToByteArray(), .. Answer(1).ToByteArray()], 3),
+            // An end-group tag (field 7, wire type 4) stops the message; what follows is not read.
+            "end-group-tag" => ([.. Answer(2).ToByteArray(), 0x3C, .. Answer(1).ToByteArray()], 2),
+            // A result carrying a fixed32 field the client does not know.
+            "result-with-unknown-wire-type" => ([0x0A, 0x07, 0x08, 0x01, 0x4D, 0x01, 0x02, 0x03, 0x04], 1),
+            _ => throw new ArgumentOutOfRangeException(nameof(shape)),
+        };
+    }
+
     public static TheoryData<string, string> HostileAnswers() => new()
     {
         // name, text the RpcException's detail must contain (the request has 1,000 subjects)
