@@ -8,7 +8,7 @@ using OptOutRegistry.Benchmarks.Grpc;
 //                                       HttpClient, and a bare HttpClient client, alternating in one process
 //   client-bidi <address> <streams> <seconds> <rounds>                   the same for bidi streams
 //   client-alloc <address> ours|ours-httpclient|bare <calls> <concurrency>  bytes per unary call by type (sampled)
-//   sdk-encode [queries-file|-] [rounds] the SDK's CheckBatch request encoding, generated serializer vs CheckBatchRequestWriter,
+//   sdk-encode [queries-file|-] [rounds] the SDK's CheckBatch message code, generated vs CheckBatchRequestWriter/ResponseReader,
 //                                       in process without a network, alternating (SdkEncode.cs)
 //   anything else                       BenchmarkDotNet (e.g. --filter '*Framing*' --job short)
 switch (args.FirstOrDefault())

@@ -9,12 +9,13 @@ using Pb = OptOutRegistry.Api.V1;
 namespace OptOutRegistry.Benchmarks.Grpc;
 
 /// <summary>
-/// The SDK's CheckBatch request encoding in process, old against new in one run: the same 1,000-URL requests go through
-/// a channel whose handler answers at once without a network (one canned 1,000-result response), once as the generated
-/// <c>CheckBatchRequest</c> (<c>GrpcChannel.UnaryAsync</c> with the plain method: what <c>CheckClient.CheckBatchAsync</c>
-/// sent before round six) and once through <c>CheckClient.CheckBatchAsync</c> (its <c>CheckBatchRequestWriter</c>).
-/// Everything else on the path (framing, the HttpClient-transport call, parsing the response) is the same code for
-/// both, so the difference per 1,000 URLs is the encoder's. Blocks of calls alternate; CPU is the process's.
+/// The SDK's CheckBatch message code in process, old against new in one run: the same 1,000-URL requests go through
+/// a channel whose handler answers at once without a network (one canned 1,000-result response), once with the generated
+/// <c>CheckBatchRequest</c>/<c>CheckBatchResponse</c> code (<c>GrpcChannel.UnaryAsync</c> with the plain method: what
+/// <c>CheckClient.CheckBatchAsync</c> did before round six) and once through <c>CheckClient.CheckBatchAsync</c> (its
+/// <c>CheckBatchRequestWriter</c> and <c>CheckBatchResponseReader</c>). Everything else on the path (framing, the
+/// HttpClient-transport call) is the same code for both, so the difference per 1,000 URLs is the request encoding and
+/// response reading. Blocks of calls alternate; CPU is the process's.
 /// </summary>
 internal static class SdkEncode
 {
