@@ -16,9 +16,11 @@ public sealed class SnapshotReader : IDisposable
     private readonly Stream _input;
     private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
     private readonly bool _leaveOpen;
+    private readonly byte[] _staging = new byte[256 * 1024];
     private long _offset;
     private long _records;
     private byte[] _buffer = new byte[64 * 1024];
+    private int _staged;
 
     private SnapshotReader(Stream input, bool leaveOpen)
     {
@@ -216,6 +218,7 @@ public sealed class SnapshotReader : IDisposable
 
         var digest = new byte[32];
         ReadRaw(digest, "digest");
+        FlushHash();
         var computed = _hash.GetHashAndReset();
         Span<byte> algorithmAndLength = stackalloc byte[3];
         ReadRaw(algorithmAndLength, "signature algorithm");
@@ -252,7 +255,35 @@ public sealed class SnapshotReader : IDisposable
     private void ReadHashed(Span<byte> destination, string what)
     {
         ReadRaw(destination, what);
-        _hash.AppendData(destination);
+        Hash(destination);
+    }
+
+    // Each append to the hash is a call into the platform's crypto library, and a record is two small reads (5 bytes,
+    // then ~50-200): the bytes are staged and hashed 256 KiB at a time, one call instead of two per record. Reading a
+    // 1 M-record file: Benchmarks.Core RESULTS.md, round six.
+    private void Hash(ReadOnlySpan<byte> data)
+    {
+        if (data.Length > _staging.Length - _staged)
+        {
+            FlushHash();
+            if (data.Length >= _staging.Length)
+            {
+                _hash.AppendData(data);
+                return;
+            }
+        }
+
+        data.CopyTo(_staging.AsSpan(_staged));
+        _staged += data.Length;
+    }
+
+    private void FlushHash()
+    {
+        if (_staged > 0)
+        {
+            _hash.AppendData(_staging.AsSpan(0, _staged));
+            _staged = 0;
+        }
     }
 
     // Optimised at first call (no tier-0 code, no tiering delay): a bulk load (snapshot, rebuild) runs this ~10^6 times in a
