@@ -18,6 +18,11 @@
 # sends the calls due meanwhile together (bursts of ~100), and it counts latency from each request's submission, so its
 # percentiles describe 100-call bursts, not an even 10,000 calls/s (RESULTS.md, round five; the row prints how bunched
 # its starts were).
+#   LEAN_SECONDS=S     length of the `lean` rows, the figure for issue 7's p99 target (default 30)
+# The platform: before anything starts, a hiccup meter (real-time thread per CPU sleeping 1 ms) measures how often the
+# idle machine itself fails to run a thread on time, and for how long every CPU is stalled at once (the whole VM
+# paused); the `lean` rows run the same meter and say how many of their calls over 2 ms were in flight during such a
+# machine stall (of_them_in_machine_stalls) and the percentiles of the calls that were not (RESULTS.md, round six).
 #   GC_VARIANT=0       skip the last part, which restarts this tree's server with .NET's default GC setting, DATAS on
 #                      (DOTNET_GCDynamicAdaptationMode=1; the server project turns it off), and repeats the unary and
 #                      batch modes against it
@@ -30,6 +35,7 @@ grpc_port=57051
 base_port=57052
 redis_port=57379
 seconds="${SECONDS_PER_RUN:-10}"
+lean_seconds="${LEAN_SECONDS:-30}"
 base="${BASE:-}"
 trap 'kill ${server_pid:-} ${base_pid:-} ${redis_pid:-} 2>/dev/null || true; rm -rf "$work"' EXIT
 
@@ -65,6 +71,9 @@ with_server_cpu() { # label pid command...
   switches_after=$(switches_of "$pid")
   python3 -c "import sys; print(f'  server_cpu\t{sys.argv[1]}\tseconds={(int(sys.argv[3]) - int(sys.argv[2])) / int(sys.argv[4]):.2f}\tcontext_switches={max(0, int(sys.argv[6]) - int(sys.argv[5])) or \"n/a (threads exited)\"}')" "$label" "$before" "$after" "$ticks" "$switches_before" "$switches_after"
 }
+
+echo "== the platform alone: hiccup meter on the idle machine, 10 s (lateness of a real-time thread per CPU sleeping 1 ms)"
+$bench hiccups --seconds 10
 
 start_server "$server" "$grpc_port" "$work/data"
 server_pid=$!
@@ -126,8 +135,9 @@ for mode in batch h2batch stream lean unary single lean+watch h2unary; do
       batch)  with_server_cpu "$label" "$pid" $bench batch --server "$url" --queries "$work/queries.txt" --seconds "$seconds" --concurrency 4 ;;
       stream) with_server_cpu "$label" "$pid" $bench stream --server "$url" --queries "$work/queries.txt" --seconds "$seconds" ;;
       lean)
-        # The lean open-loop generator (LeanLoad.cs): one URL per raw CheckBatch call, 10,000/s, after a 1 s warm-up.
-        with_server_cpu "$label" "$pid" $bench lean --server "$url" --queries "$work/queries.txt" --seconds "$seconds" --rate 10000 ;;
+        # The lean open-loop generator (LeanLoad.cs): one URL per raw CheckBatch call, 10,000/s, after a 1 s warm-up,
+        # with the hiccup meter running beside it.
+        with_server_cpu "$label" "$pid" $bench lean --server "$url" --queries "$work/queries.txt" --seconds "$lean_seconds" --rate 10000 --hiccups 1 ;;
       lean+watch)
         # The same with the server watched over EventPipe: the server's GC pauses, bytes and request times meanwhile.
         watch_for "$pid" $((seconds + 2))
@@ -177,7 +187,7 @@ if [[ "${GC_VARIANT:-1}" != 0 ]]; then
   echo "-- h2batch (DATAS on)"
   with_server_cpu "datas-on" "$server_pid" h2 "$grpc_port" "$work/batch.bin" -c 1 -m 4 -D "$seconds" --warm-up-time=1
   echo "-- lean (DATAS on)"
-  with_server_cpu "datas-on" "$server_pid" $bench lean --server "$url" --queries "$work/queries.txt" --seconds "$seconds" --rate 10000
+  with_server_cpu "datas-on" "$server_pid" $bench lean --server "$url" --queries "$work/queries.txt" --seconds "$lean_seconds" --rate 10000 --hiccups 1
   echo "-- lean+watch (DATAS on)"
   watch_for "$server_pid" $((seconds + 2))
   with_server_cpu "datas-on" "$server_pid" $bench lean --server "$url" --queries "$work/queries.txt" --seconds "$seconds" --rate 10000 --warmup 0
