@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using OptOutRegistry.Grpc.Tests.TestAssets;
+using OptOutRegistry.Testing;
 using OptOutRegistry.Interop.V1;
 
 namespace OptOutRegistry.Grpc.Tests;
@@ -575,51 +576,5 @@ public sealed class ThreadPoolHeadroomTests(Xunit.Abstractions.ITestOutputHelper
         }
 
         Assert.Equal(5, n);
-    }
-
-    /// <summary>The runtime's thread-pool adjustment events (keyword Threading) in this process.</summary>
-    private sealed class PoolAdjustmentListener : System.Diagnostics.Tracing.EventListener
-    {
-        private const int StarvationReason = 6;
-        private readonly List<string> _seen = [];
-        private int _starvations;
-
-        public int Starvations => Volatile.Read(ref _starvations);
-
-        public string Describe()
-        {
-            lock (_seen)
-            {
-                return _seen.Count == 0 ? "no pool adjustments" : string.Join("; ", _seen);
-            }
-        }
-
-        protected override void OnEventSourceCreated(System.Diagnostics.Tracing.EventSource eventSource)
-        {
-            if (eventSource.Name == "Microsoft-Windows-DotNETRuntime")
-            {
-                EnableEvents(eventSource, System.Diagnostics.Tracing.EventLevel.Informational, (System.Diagnostics.Tracing.EventKeywords)0x10000);
-            }
-        }
-
-        protected override void OnEventWritten(System.Diagnostics.Tracing.EventWrittenEventArgs eventData)
-        {
-            if (eventData.EventName != "ThreadPoolWorkerThreadAdjustmentAdjustment" || eventData.PayloadNames is not { } names)
-            {
-                return;
-            }
-
-            var reason = Convert.ToInt32(eventData.Payload![names.IndexOf("Reason")], System.Globalization.CultureInfo.InvariantCulture);
-            var count = eventData.Payload[names.IndexOf("NewWorkerThreadCount")];
-            lock (_seen)
-            {
-                _seen.Add($"{eventData.TimeStamp:HH:mm:ss.fff} reason {reason} -> {count} threads");
-            }
-
-            if (reason == StarvationReason)
-            {
-                Interlocked.Increment(ref _starvations);
-            }
-        }
     }
 }
