@@ -10,20 +10,7 @@ rounds="${2:-1}"
 shift $(( $# >= 2 ? 2 : 1 ))
 sizes=("${@:-1000000}")
 [[ -z "${sizes[0]}" ]] && sizes=(1000000)
-root="$(git rev-parse --show-toplevel)"
-project=benchmarks/OptOutRegistry.Benchmarks.Core
-dll=bin/Release/net10.0/OptOutRegistry.Benchmarks.Core.dll
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-sides=()
-for commit in "${commits[@]}"; do
-  mkdir -p "$work/$commit"
-  git -C "$root" archive "$commit" | tar -x -C "$work/$commit"
-  dotnet build "$work/$commit/$project" -c Release -nologo -v q >/dev/null
-  sides+=("before $commit:$work/$commit")
-done
-dotnet build "$root/$project" -c Release -nologo -v q >/dev/null
-sides+=("after (working tree):$root")
+. "$(dirname "$0")/build-sides.sh"
 for ((round = 1; round <= rounds; round++)); do
   for side in "${sides[@]}"; do
     echo "== round $round, ${side%%:*}  $(date -u +%FT%TZ)  load $(cut -d' ' -f1-3 /proc/loadavg)"

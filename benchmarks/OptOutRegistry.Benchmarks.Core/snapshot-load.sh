@@ -14,20 +14,7 @@ read -r -a commits <<< "${3:-}"
 shift $(( $# >= 3 ? 3 : $# ))
 modes=("${@:-mirror}")
 [[ -z "${modes[0]}" ]] && modes=(mirror)
-root="$(git rev-parse --show-toplevel)"
-project=benchmarks/OptOutRegistry.Benchmarks.Core
-dll=bin/Release/net10.0/OptOutRegistry.Benchmarks.Core.dll
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-sides=()
-for commit in "${commits[@]}"; do
-  mkdir -p "$work/$commit"
-  git -C "$root" archive "$commit" | tar -x -C "$work/$commit"
-  dotnet build "$work/$commit/$project" -c Release -nologo -v q >/dev/null
-  sides+=("before $commit:$work/$commit")
-done
-dotnet build "$root/$project" -c Release -nologo -v q >/dev/null
-sides+=("after (working tree):$root")
+. "$(dirname "$0")/build-sides.sh"
 echo "snapshot $file ($(stat -c %s "$file") bytes), $(nproc) cores, $(date -u +%FT%TZ)"
 for mode in "${modes[@]}"; do
   for ((round = 1; round <= rounds; round++)); do
