@@ -179,6 +179,77 @@ public sealed class CheckClientRequestEncodingTests
         Assert.Contains(detail, error.Status.Detail, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task MutatedResponses_AreReadAsGoogleProtobufReadsThem_OrFailWithInternal()
+    {
+        // A hostile or broken server: 1,500 random mutations (byte changes, truncations, insertions) of a valid answer with
+        // provenance, request id and sequence. Whatever the bytes, the caller gets exactly what the generated parser makes of
+        // them when that is an answer with one result per subject, and RpcException(Internal) otherwise — never another
+        // exception, never a different answer.
+        const int Subjects = 3;
+        var (valid, _) = ResponseBytes("sequence-and-request-id");
+        var random = new Random(20261122);
+        var request = new Pb.CheckBatchRequest();
+        for (var i = 0; i < Subjects; i++)
+        {
+            request.Subjects.Add(new Pb.Subject { Url = $"https://example.kz/{i}" });
+        }
+
+        byte[] current = [];
+        var handler = new CannedHandler(_ => Frame(current));
+        await using var client = Client(handler);
+        int answered = 0, refused = 0;
+        for (var round = 0; round < 1500; round++)
+        {
+            var bytes = new List<byte>(valid);
+            for (var edits = random.Next(1, 4); edits > 0 && bytes.Count > 0; edits--)
+            {
+                var at = random.Next(bytes.Count);
+                switch (random.Next(4))
+                {
+                    case 0:
+                        bytes[at] = (byte)random.Next(256);
+                        break;
+                    case 1:
+                        bytes[at] ^= (byte)(1 << random.Next(8));
+                        break;
+                    case 2:
+                        bytes.RemoveRange(at, bytes.Count - at);
+                        break;
+                    default:
+                        bytes.Insert(at, (byte)random.Next(256));
+                        break;
+                }
+            }
+
+            current = [.. bytes];
+            Pb.CheckBatchResponse? expected = null;
+            try
+            {
+                expected = Pb.CheckBatchResponse.Parser.ParseFrom(current);
+            }
+            catch (InvalidProtocolBufferException)
+            {
+            }
+
+            if (expected is { Results.Count: Subjects })
+            {
+                var response = await client.CheckBatchAsync(request);
+                Assert.Equal(expected, response);
+                answered++;
+            }
+            else
+            {
+                var error = await Assert.ThrowsAsync<RpcException>(() => client.CheckBatchAsync(request));
+                Assert.Equal(StatusCode.Internal, error.StatusCode);
+                refused++;
+            }
+        }
+
+        // Both outcomes must occur, or the mutations did not exercise the reader.
+        Assert.True(answered > 50 && refused > 50, $"answered {answered}, refused {refused}");
+    }
+
     [Theory]
     [InlineData(0)]
     [InlineData(2)]
