@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Runtime.InteropServices;
 
 namespace OptOutRegistry.Benchmarks.Check;
 
@@ -35,7 +34,7 @@ internal sealed class HiccupMeter
             var meter = _meters[cpu] = new Meter(cpu, intervalMicroseconds * 1000L);
             _threads[cpu] = new Thread(() =>
             {
-                if (!Native.TryRealtime())
+                if (!LinuxNative.TryRealtime())
                 {
                     Interlocked.Exchange(ref _notRealtime, 1);
                 }
@@ -171,8 +170,8 @@ internal sealed class HiccupMeter
 
         public void Run(ref long stopAt)
         {
-            Native.PinToCpu(cpu);
-            Native.ReduceTimerSlack();
+            LinuxNative.PinToCpu(cpu);
+            LinuxNative.ReduceTimerSlack();
             var interval = intervalNs * Stopwatch.Frequency / 1_000_000_000;
             var oneMs = Stopwatch.Frequency / 1000;
             while (true)
@@ -183,7 +182,7 @@ internal sealed class HiccupMeter
                     return;
                 }
 
-                Native.Sleep(intervalNs);
+                LinuxNative.Sleep(intervalNs);
                 var after = Stopwatch.GetTimestamp();
                 var late = after - before - interval;
                 Samples++;
@@ -198,56 +197,5 @@ internal sealed class HiccupMeter
                 }
             }
         }
-    }
-
-    private static class Native
-    {
-        private const int PrSetTimerSlack = 29;
-
-        [StructLayout(LayoutKind.Sequential)]
-        private struct Timespec
-        {
-            public long Seconds;
-            public long Nanoseconds;
-        }
-
-        [DllImport("libc", EntryPoint = "nanosleep")]
-        private static extern int NanoSleep(ref Timespec request, IntPtr remaining);
-
-        [DllImport("libc", EntryPoint = "sched_setaffinity", SetLastError = true)]
-        private static extern int SchedSetAffinity(int pid, nuint size, ref ulong mask);
-
-        [DllImport("libc", EntryPoint = "sched_setscheduler")]
-        private static extern int SchedSetScheduler(int pid, int policy, ref int priority);
-
-        [DllImport("libc", EntryPoint = "prctl")]
-        private static extern int Prctl(int option, nuint value, nuint a3, nuint a4, nuint a5);
-
-        public static void Sleep(long nanoseconds)
-        {
-            var request = new Timespec { Seconds = nanoseconds / 1_000_000_000, Nanoseconds = nanoseconds % 1_000_000_000 };
-            _ = NanoSleep(ref request, IntPtr.Zero);
-        }
-
-        /// <summary>Pins the calling thread (pid 0 = this thread) to one CPU, so each meter watches its own CPU.</summary>
-        public static void PinToCpu(int cpu)
-        {
-            var mask = 1UL << cpu;
-            if (SchedSetAffinity(0, sizeof(ulong), ref mask) != 0)
-            {
-                throw new InvalidOperationException($"sched_setaffinity(cpu {cpu}) failed: errno {Marshal.GetLastPInvokeError()}");
-            }
-        }
-
-        /// <summary>SCHED_FIFO at the lowest real-time priority for the calling thread; false when not permitted.</summary>
-        public static bool TryRealtime()
-        {
-            const int SchedFifo = 1;
-            var priority = 1;
-            return SchedSetScheduler(0, SchedFifo, ref priority) == 0;
-        }
-
-        /// <summary>The default 50 µs timer slack would read as lateness; 1 ns asks the kernel to wake us on time.</summary>
-        public static void ReduceTimerSlack() => _ = Prctl(PrSetTimerSlack, 1, 0, 0, 0);
     }
 }

@@ -2,7 +2,6 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
 using System.Text;
 using Google.Protobuf;
 using OptOutRegistry.Grpc.Client.Http2;
@@ -155,7 +154,7 @@ internal sealed class LeanLoad
         {
             try
             {
-                Native.ReduceTimerSlack();
+                LinuxNative.ReduceTimerSlack();
                 (threadCpuNs, processCpu) = Loop(total, warmup);
             }
             catch (Exception ex)
@@ -294,9 +293,9 @@ internal sealed class LeanLoad
 
         var next = 0;
         var measuredFrom = warmup;
-        var cpuAtMeasure = Native.ThreadCpuNanoseconds();
+        var cpuAtMeasure = LinuxNative.ThreadCpuNanoseconds();
         var switchesAtMeasure = Load.ContextSwitches();
-        var (userAtMeasure, kernelAtMeasure) = Native.ThreadUserKernelTicks();
+        var (userAtMeasure, kernelAtMeasure) = LinuxNative.ThreadUserKernelTicks();
         var processAtMeasure = Process.GetCurrentProcess().TotalProcessorTime;
         var lastProgress = Stopwatch.GetTimestamp();
         var completedBefore = 0;
@@ -317,10 +316,10 @@ internal sealed class LeanLoad
             if (next == measuredFrom && next < total && _due[next] <= now)
             {
                 // The timed part starts with the first measured call: CPU counts from here.
-                cpuAtMeasure = Native.ThreadCpuNanoseconds();
+                cpuAtMeasure = LinuxNative.ThreadCpuNanoseconds();
                 processAtMeasure = Process.GetCurrentProcess().TotalProcessorTime;
                 switchesAtMeasure = Load.ContextSwitches();
-                (userAtMeasure, kernelAtMeasure) = Native.ThreadUserKernelTicks();
+                (userAtMeasure, kernelAtMeasure) = LinuxNative.ThreadUserKernelTicks();
                 measuredFrom = -1;
             }
 
@@ -376,7 +375,7 @@ internal sealed class LeanLoad
             }
 
             _waits++;
-            if (Native.WaitReadable(_socket, waitTicks * 1_000_000_000 / Stopwatch.Frequency))
+            if (LinuxNative.WaitReadable(_socket, waitTicks * 1_000_000_000 / Stopwatch.Frequency))
             {
                 Receive(Stopwatch.GetTimestamp());
                 Flush();
@@ -384,10 +383,10 @@ internal sealed class LeanLoad
         }
 
         _switches = Load.ContextSwitches() - switchesAtMeasure;
-        var (user, kernel) = Native.ThreadUserKernelTicks();
+        var (user, kernel) = LinuxNative.ThreadUserKernelTicks();
         _userTicks = user - userAtMeasure;
         _kernelTicks = kernel - kernelAtMeasure;
-        return (Native.ThreadCpuNanoseconds() - cpuAtMeasure, Process.GetCurrentProcess().TotalProcessorTime - processAtMeasure);
+        return (LinuxNative.ThreadCpuNanoseconds() - cpuAtMeasure, Process.GetCurrentProcess().TotalProcessorTime - processAtMeasure);
     }
 
     private void Receive(long now)
@@ -662,91 +661,5 @@ internal sealed class LeanLoad
         }
 
         _sendCount = 0;
-    }
-
-    /// <summary>Linux system calls the loop needs: a nanosecond-timeout poll, the thread's CPU clock, timer slack.</summary>
-    private static class Native
-    {
-        private const short PollIn = 0x1;
-        private const int ClockThreadCpuTime = 3;
-        private const int PrSetTimerSlack = 29;
-
-        [StructLayout(LayoutKind.Sequential)]
-        private struct PollFd
-        {
-            public int Fd;
-            public short Events;
-            public short Revents;
-        }
-
-        [StructLayout(LayoutKind.Sequential)]
-        private struct Timespec
-        {
-            public long Seconds;
-            public long Nanoseconds;
-        }
-
-        [DllImport("libc", EntryPoint = "ppoll", SetLastError = true)]
-        private static extern int Ppoll(ref PollFd fds, nuint count, ref Timespec timeout, IntPtr signalMask);
-
-        [DllImport("libc", EntryPoint = "clock_gettime")]
-        private static extern int ClockGetTime(int clock, out Timespec time);
-
-        [DllImport("libc", EntryPoint = "prctl")]
-        private static extern int Prctl(int option, nuint value, nuint a3, nuint a4, nuint a5);
-
-        /// <summary>
-        /// Waits up to <paramref name="nanoseconds"/> for the socket to be readable. <c>Socket.Poll</c> rounds to
-        /// milliseconds on Linux (poll(2)); at 10,000 calls/s the next call is due in 100 µs, so ppoll(2) it is.
-        /// </summary>
-        public static bool WaitReadable(Socket socket, long nanoseconds)
-        {
-            if (!OperatingSystem.IsLinux())
-            {
-                return socket.Poll((int)Math.Min(nanoseconds / 1000, int.MaxValue), SelectMode.SelectRead);
-            }
-
-            var fd = new PollFd { Fd = (int)socket.SafeHandle.DangerousGetHandle(), Events = PollIn };
-            var timeout = new Timespec { Seconds = nanoseconds / 1_000_000_000, Nanoseconds = nanoseconds % 1_000_000_000 };
-            var ready = Ppoll(ref fd, 1, ref timeout, IntPtr.Zero);
-            return ready > 0;
-        }
-
-        public static long ThreadCpuNanoseconds()
-        {
-            if (!OperatingSystem.IsLinux())
-            {
-                return 0;
-            }
-
-            _ = ClockGetTime(ClockThreadCpuTime, out var time);
-            return (time.Seconds * 1_000_000_000) + time.Nanoseconds;
-        }
-
-        /// <summary>
-        /// The calling thread's user and kernel CPU in clock ticks (fields 14 and 15 of /proc/thread-self/stat; 100 per
-        /// second on Linux): where a call's CPU goes, the program or the system calls and wake-ups.
-        /// </summary>
-        public static (long User, long Kernel) ThreadUserKernelTicks()
-        {
-            if (!OperatingSystem.IsLinux())
-            {
-                return (0, 0);
-            }
-
-            var stat = File.ReadAllText("/proc/thread-self/stat");
-            // The command name (field 2) is in parentheses and may contain spaces: count fields after its ')'.
-            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            return (long.Parse(fields[11], CultureInfo.InvariantCulture), long.Parse(fields[12], CultureInfo.InvariantCulture));
-        }
-
-        /// <summary>The default 50 µs timer slack would let the kernel wake us that much after a call is due.</summary>
-        public static void ReduceTimerSlack()
-        {
-            if (OperatingSystem.IsLinux())
-            {
-                _ = Prctl(PrSetTimerSlack, 1, 0, 0, 0);
-            }
-        }
     }
 }

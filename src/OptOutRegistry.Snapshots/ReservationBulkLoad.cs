@@ -38,6 +38,13 @@ public delegate void ReservationRefusedHandler(long index, string id, string rea
 /// flight and they are recycled, so memory stays bounded whatever the input size and the heap holds the matcher and
 /// little else.
 /// </summary>
+/// <remarks>
+/// The methods this path runs per payload or per selector (here, in <see cref="ReservationWireDecoder"/>,
+/// <see cref="SnapshotReader"/> and Core's builder) are marked <c>AggressiveOptimization</c>: a bulk load runs each of them
+/// ~10^6 times in a process's first seconds, while tier-1 promotion waits for a JIT thread the load keeps busy, so
+/// without it about half of a first 1 M load ran in tier-0 code (Benchmarks.Core RESULTS.md, round six). Methods the
+/// check path also runs are left to tiering and its profile-guided optimisation.
+/// </remarks>
 public static class ReservationBulkLoad
 {
     /// <summary>Builds a matcher from <paramref name="source"/>'s payloads; synchronous, on the calling thread.</summary>
@@ -96,8 +103,7 @@ public static class ReservationBulkLoad
 
         public bool Fits(int length) => Count < ChunkRows && (Count == 0 || Bytes + length <= ChunkBytes);
 
-        // Optimised at first call (no tier-0 code, no tiering delay): a bulk load (snapshot, rebuild) runs this ~10^6 times in a
-        // process's first seconds, while tier-1 promotion waits for a JIT thread the load keeps busy (Benchmarks.Core RESULTS.md).
+        // Bulk-load hot path, optimised at first call: see ReservationBulkLoad's remarks.
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Add(ReadOnlySpan<byte> payload)
         {
@@ -124,8 +130,7 @@ public static class ReservationBulkLoad
             Ends[Count++] = Bytes;
         }
 
-        // Optimised at first call (no tier-0 code, no tiering delay): a bulk load (snapshot, rebuild) runs this ~10^6 times in a
-        // process's first seconds, while tier-1 promotion waits for a JIT thread the load keeps busy (Benchmarks.Core RESULTS.md).
+        // Bulk-load hot path, optimised at first call: see ReservationBulkLoad's remarks.
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Decode(ReservationWireDecoder decoder)
         {
@@ -285,8 +290,7 @@ public static class ReservationBulkLoad
             return chunk;
         }
 
-        // Optimised at first call (no tier-0 code, no tiering delay): a bulk load (snapshot, rebuild) runs this ~10^6 times in a
-        // process's first seconds, while tier-1 promotion waits for a JIT thread the load keeps busy (Benchmarks.Core RESULTS.md).
+        // Bulk-load hot path, optimised at first call: see ReservationBulkLoad's remarks.
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void Add(MatcherBuilder builder, Chunk chunk, ReservationRefusedHandler? refused)
         {

@@ -44,8 +44,7 @@ public sealed class ReservationWireDecoder
     /// <param name="holderName">The holder's display name carried by the payload, or null when empty.</param>
     /// <param name="id">The reservation id when it could be read (also on failure, for the report), else empty.</param>
     /// <param name="error">On failure: <c>field: reason</c>.</param>
-    // Optimised at first call (no tier-0 code, no tiering delay): a bulk load (snapshot, rebuild) runs this ~10^6 times in a
-    // process's first seconds, while tier-1 promotion waits for a JIT thread the load keeps busy (Benchmarks.Core RESULTS.md).
+    // Bulk-load hot path, optimised at first call: see ReservationBulkLoad's remarks.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool TryDecode(ReadOnlySpan<byte> payload, List<PreparedSelector> selectors, out PreparedReservation reservation,
         out string? holderName, out string id, out string? error)
@@ -169,8 +168,7 @@ public sealed class ReservationWireDecoder
         public ulong State;
     }
 
-    // Optimised at first call (no tier-0 code, no tiering delay): a bulk load (snapshot, rebuild) runs this ~10^6 times in a
-    // process's first seconds, while tier-1 promotion waits for a JIT thread the load keeps busy (Benchmarks.Core RESULTS.md).
+    // Bulk-load hot path, optimised at first call: see ReservationBulkLoad's remarks.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool TryWalk(ReadOnlySpan<byte> payload, out Fields fields, out ushort statements, out string? error)
     {
@@ -266,8 +264,7 @@ public sealed class ReservationWireDecoder
         return true;
     }
 
-    // Optimised at first call (no tier-0 code, no tiering delay): a bulk load (snapshot, rebuild) runs this ~10^6 times in a
-    // process's first seconds, while tier-1 promotion waits for a JIT thread the load keeps busy (Benchmarks.Core RESULTS.md).
+    // Bulk-load hot path, optimised at first call: see ReservationBulkLoad's remarks.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool TryStatement(ReadOnlySpan<byte> body, int index, ref ushort packed, out string? error)
     {
@@ -346,8 +343,7 @@ public sealed class ReservationWireDecoder
 
     // ------------------------------------------------------------------------------------------------ selectors
 
-    // Optimised at first call (no tier-0 code, no tiering delay): a bulk load (snapshot, rebuild) runs this ~10^6 times in a
-    // process's first seconds, while tier-1 promotion waits for a JIT thread the load keeps busy (Benchmarks.Core RESULTS.md).
+    // Bulk-load hot path, optimised at first call: see ReservationBulkLoad's remarks.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool TrySelector(ReadOnlySpan<byte> body, bool verified, out PreparedSelector selector, out string field, out string? error)
     {
@@ -478,8 +474,7 @@ public sealed class ReservationWireDecoder
         }
     }
 
-    // Optimised at first call (no tier-0 code, no tiering delay): a bulk load (snapshot, rebuild) runs this ~10^6 times in a
-    // process's first seconds, while tier-1 promotion waits for a JIT thread the load keeps busy (Benchmarks.Core RESULTS.md).
+    // Bulk-load hot path, optimised at first call: see ReservationBulkLoad's remarks.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool TryPattern(ReadOnlySpan<byte> body, int start, int length, ref (int, int) host, ref (int, int) path, out string? error)
     {
@@ -530,8 +525,7 @@ public sealed class ReservationWireDecoder
         public long Seconds;
         public int Nanos;
 
-        // Optimised at first call (no tier-0 code, no tiering delay): a bulk load (snapshot, rebuild) runs this ~10^6 times in a
-        // process's first seconds, while tier-1 promotion waits for a JIT thread the load keeps busy (Benchmarks.Core RESULTS.md).
+        // Bulk-load hot path, optimised at first call: see ReservationBulkLoad's remarks.
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public bool TryMerge(ReadOnlySpan<byte> body, string name, out string? error)
         {
@@ -600,8 +594,7 @@ public sealed class ReservationWireDecoder
 
     // ------------------------------------------------------------------------------------------------ wire primitives
 
-    // Optimised at first call (no tier-0 code, no tiering delay): a bulk load (snapshot, rebuild) runs this ~10^6 times in a
-    // process's first seconds, while tier-1 promotion waits for a JIT thread the load keeps busy (Benchmarks.Core RESULTS.md).
+    // Bulk-load hot path, optimised at first call: see ReservationBulkLoad's remarks.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool TryString(ReadOnlySpan<byte> payload, (int Start, int Length) range, string name, bool cache, out string? value, out string? error)
     {
@@ -632,8 +625,7 @@ public sealed class ReservationWireDecoder
         return true;
     }
 
-    // Optimised at first call (no tier-0 code, no tiering delay): a bulk load (snapshot, rebuild) runs this ~10^6 times in a
-    // process's first seconds, while tier-1 promotion waits for a JIT thread the load keeps busy (Benchmarks.Core RESULTS.md).
+    // Bulk-load hot path, optimised at first call: see ReservationBulkLoad's remarks.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool TryDecodeString(ReadOnlySpan<byte> body, (int Start, int Length) range, out string value, out string? error)
     {
@@ -651,8 +643,7 @@ public sealed class ReservationWireDecoder
         }
     }
 
-    // Optimised at first call (no tier-0 code, no tiering delay): a bulk load (snapshot, rebuild) runs this ~10^6 times in a
-    // process's first seconds, while tier-1 promotion waits for a JIT thread the load keeps busy (Benchmarks.Core RESULTS.md).
+    // Bulk-load hot path, optimised at first call: see ReservationBulkLoad's remarks.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool TryTag(ReadOnlySpan<byte> span, ref int position, out int number, out int wire, out string? error)
     {
@@ -677,8 +668,7 @@ public sealed class ReservationWireDecoder
         return true;
     }
 
-    // Optimised at first call (no tier-0 code, no tiering delay): a bulk load (snapshot, rebuild) runs this ~10^6 times in a
-    // process's first seconds, while tier-1 promotion waits for a JIT thread the load keeps busy (Benchmarks.Core RESULTS.md).
+    // Bulk-load hot path, optimised at first call: see ReservationBulkLoad's remarks.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool TryLength(ReadOnlySpan<byte> span, ref int position, out int start, out int length, out string? error)
     {
@@ -697,8 +687,7 @@ public sealed class ReservationWireDecoder
         return true;
     }
 
-    // Optimised at first call (no tier-0 code, no tiering delay): a bulk load (snapshot, rebuild) runs this ~10^6 times in a
-    // process's first seconds, while tier-1 promotion waits for a JIT thread the load keeps busy (Benchmarks.Core RESULTS.md).
+    // Bulk-load hot path, optimised at first call: see ReservationBulkLoad's remarks.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool TrySkip(ReadOnlySpan<byte> span, ref int position, int wire, out string? error)
     {
@@ -761,8 +750,7 @@ public sealed class ReservationWireDecoder
         private readonly byte[]?[] _keys = new byte[Slots][];
         private readonly string?[] _values = new string[Slots];
 
-        // Optimised at first call (no tier-0 code, no tiering delay): a bulk load (snapshot, rebuild) runs this ~10^6 times in a
-        // process's first seconds, while tier-1 promotion waits for a JIT thread the load keeps busy (Benchmarks.Core RESULTS.md).
+        // Bulk-load hot path, optimised at first call: see ReservationBulkLoad's remarks.
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public bool TryGet(ReadOnlySpan<byte> bytes, out string? value)
         {
@@ -789,8 +777,7 @@ public sealed class ReservationWireDecoder
             _values[slot] = value;
         }
 
-        // Optimised at first call (no tier-0 code, no tiering delay): a bulk load (snapshot, rebuild) runs this ~10^6 times in a
-        // process's first seconds, while tier-1 promotion waits for a JIT thread the load keeps busy (Benchmarks.Core RESULTS.md).
+        // Bulk-load hot path, optimised at first call: see ReservationBulkLoad's remarks.
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static int Slot(ReadOnlySpan<byte> bytes)
         {

@@ -61,8 +61,7 @@ public sealed class SnapshotReader : IDisposable
     /// <summary>Reads the next record. Returns false at the end marker, after reading and checking the footer's layout.</summary>
     /// <param name="type">The record type.</param>
     /// <param name="payload">The protobuf bytes; valid until the next call.</param>
-    // Optimised at first call (no tier-0 code, no tiering delay): a bulk load (snapshot, rebuild) runs this ~10^6 times in a
-    // process's first seconds, while tier-1 promotion waits for a JIT thread the load keeps busy (Benchmarks.Core RESULTS.md).
+    // Bulk-load hot path, optimised at first call: see ReservationBulkLoad's remarks.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool TryReadRecord(out SnapshotRecordType type, out ReadOnlyMemory<byte> payload)
     {
@@ -249,8 +248,7 @@ public sealed class SnapshotReader : IDisposable
         return bytes;
     }
 
-    // Optimised at first call (no tier-0 code, no tiering delay): a bulk load (snapshot, rebuild) runs this ~10^6 times in a
-    // process's first seconds, while tier-1 promotion waits for a JIT thread the load keeps busy (Benchmarks.Core RESULTS.md).
+    // Bulk-load hot path, optimised at first call: see ReservationBulkLoad's remarks.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ReadHashed(Span<byte> destination, string what)
     {
@@ -286,8 +284,7 @@ public sealed class SnapshotReader : IDisposable
         }
     }
 
-    // Optimised at first call (no tier-0 code, no tiering delay): a bulk load (snapshot, rebuild) runs this ~10^6 times in a
-    // process's first seconds, while tier-1 promotion waits for a JIT thread the load keeps busy (Benchmarks.Core RESULTS.md).
+    // Bulk-load hot path, optimised at first call: see ReservationBulkLoad's remarks.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ReadRaw(Span<byte> destination, string what)
     {

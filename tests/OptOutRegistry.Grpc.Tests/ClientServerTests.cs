@@ -503,22 +503,12 @@ public sealed class ThreadPoolHeadroomTests(Xunit.Abstractions.ITestOutputHelper
         ThreadPool.GetMinThreads(out var savedMin, out var minIo);
         // From the runtime's default, so the minimum this test sees is the one Ensure sets (earlier hosts raised it).
         ThreadPool.SetMinThreads(Environment.ProcessorCount, minIo);
-        using var release = new ManualResetEvent(false);
-        using var parked = new CountdownEvent(Environment.ProcessorCount);
-        for (var i = 0; i < Environment.ProcessorCount; i++)
-        {
-            // A WaitHandle wait, as VSTest's socket loop and xunit's runner do: the pool does not count it as blocked.
-            ThreadPool.UnsafeQueueUserWorkItem(_ =>
-            {
-                parked.Signal();
-                release.WaitOne();
-            }, null);
-        }
-
+        // A WaitHandle wait per core, as VSTest's socket loop and xunit's runner do: the pool does not count it as blocked.
+        var parked = new ParkedPoolThreads(Environment.ProcessorCount);
         WebApplication? app = null;
         try
         {
-            Assert.True(parked.Wait(TimeSpan.FromSeconds(60)), "the parking work items did not all start");
+            Assert.True(parked.WaitStarted(TimeSpan.FromSeconds(60)), "the parking work items did not all start");
             using var adjustments = new PoolAdjustmentListener();
             var builder = WebApplication.CreateSlimBuilder();
             builder.Logging.ClearProviders();
@@ -555,7 +545,7 @@ public sealed class ThreadPoolHeadroomTests(Xunit.Abstractions.ITestOutputHelper
         }
         finally
         {
-            release.Set();
+            parked.Dispose();
             if (app is not null)
             {
                 await app.DisposeAsync();

@@ -21,20 +21,9 @@ public sealed class ThreadPoolHeadroomTests
     public async Task InProcessServer_WithPoolThreadsParked_ServesItsFirstCallsWithoutStarvationInjection()
     {
         // One parked thread per core, as a host does it: a WaitHandle wait, which the pool does not see as blocking.
-        using var release = new ManualResetEvent(false);
-        using var parked = new CountdownEvent(Environment.ProcessorCount);
-        for (var i = 0; i < Environment.ProcessorCount; i++)
+        using (var parked = new ParkedPoolThreads(Environment.ProcessorCount))
         {
-            ThreadPool.UnsafeQueueUserWorkItem(_ =>
-            {
-                parked.Signal();
-                release.WaitOne();
-            }, null);
-        }
-
-        try
-        {
-            Assert.True(parked.Wait(TimeSpan.FromSeconds(60)), "the parking work items did not all start");
+            Assert.True(parked.WaitStarted(TimeSpan.FromSeconds(60)), "the parking work items did not all start");
             using var adjustments = new PoolAdjustmentListener();
             await using var server = await SecurityServer.StartAsync();
             await using var client = CheckClient.Create(server.GrpcAddress);
@@ -50,10 +39,6 @@ public sealed class ThreadPoolHeadroomTests
             // Reason 6 = Starvation (ThreadPoolWorkerThreadAdjustmentAdjustment): no free worker took queued work for a whole
             // check interval, so the pool's gate thread added one.
             Assert.True(adjustments.Starvations == 0, $"the pool had to add threads for starvation {adjustments.Starvations} time(s): {adjustments.Describe()}");
-        }
-        finally
-        {
-            release.Set();
         }
     }
 }

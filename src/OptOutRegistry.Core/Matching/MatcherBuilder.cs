@@ -32,8 +32,7 @@ public sealed class MatcherBuilder
     /// <param name="error">On refusal: why.</param>
     /// <exception cref="ModelValidationException">The id is already in the index (as <see cref="MatcherIndex.Build"/>: the store is inconsistent).</exception>
     /// <exception cref="ArgumentException">A default (unprepared) reservation or selector.</exception>
-    // Optimised at first call (no tier-0 code, no tiering delay): a bulk load (snapshot, rebuild) runs this ~10^6 times in a
-    // process's first seconds, while tier-1 promotion waits for a JIT thread the load keeps busy (Benchmarks.Core RESULTS.md).
+    // Bulk-load hot path, optimised at first call: see ReservationBulkLoad's remarks.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool TryAdd(in PreparedReservation reservation, ReadOnlySpan<PreparedSelector> selectors, out string? field, out string? error)
     {

@@ -1205,8 +1205,7 @@ public sealed class MatcherIndex
     }
 
     /// <summary><see cref="MatcherBuilder.TryAdd"/>: the record and selectors of <see cref="AddReservation"/>, from prepared values.</summary>
-    // Optimised at first call (no tier-0 code, no tiering delay): a bulk load (snapshot, rebuild) runs this ~10^6 times in a
-    // process's first seconds, while tier-1 promotion waits for a JIT thread the load keeps busy (Benchmarks.Core RESULTS.md).
+    // Bulk-load hot path, optimised at first call: see ReservationBulkLoad's remarks.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal bool TryAddPrepared(in PreparedReservation reservation, ReadOnlySpan<PreparedSelector> selectors, out string? field, out string? error)
     {
@@ -1481,8 +1480,7 @@ public sealed class MatcherIndex
     private int GetOrAddHost(string authority) => GetOrAddHost(KeyHasher.HostHash(authority));
 
     /// <summary>The host-table slot of an authority's hash (<c>KeyHasher.HostHash</c>).</summary>
-    // Optimised at first call (no tier-0 code, no tiering delay): a bulk load (snapshot, rebuild) runs this ~10^6 times in a
-    // process's first seconds, while tier-1 promotion waits for a JIT thread the load keeps busy (Benchmarks.Core RESULTS.md).
+    // Bulk-load hot path, optimised at first call: see ReservationBulkLoad's remarks.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private int GetOrAddHost(ulong hash)
     {

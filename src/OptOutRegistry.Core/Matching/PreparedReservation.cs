@@ -95,8 +95,7 @@ public readonly struct PreparedReservation
     /// <param name="reservation">The result.</param>
     /// <param name="field">On failure: the field (e.g. <c>valid_until</c>).</param>
     /// <param name="error">On failure: why.</param>
-    // Optimised at first call (no tier-0 code, no tiering delay): a bulk load (snapshot, rebuild) runs this ~10^6 times in a
-    // process's first seconds, while tier-1 promotion waits for a JIT thread the load keeps busy (Benchmarks.Core RESULTS.md).
+    // Bulk-load hot path, optimised at first call: see ReservationBulkLoad's remarks.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static bool TryCreate(string id, string holderId, long registeredAtTicks, long validFromTicks, long? validUntilTicks,
         ReservationState state, long? stateChangedAtTicks, string? supersededBy, ushort packedStatements, string? policyUrl,
@@ -172,8 +171,7 @@ public readonly struct PreparedReservation
         return true;
     }
 
-    // Optimised at first call (no tier-0 code, no tiering delay): a bulk load (snapshot, rebuild) runs this ~10^6 times in a
-    // process's first seconds, while tier-1 promotion waits for a JIT thread the load keeps busy (Benchmarks.Core RESULTS.md).
+    // Bulk-load hot path, optimised at first call: see ReservationBulkLoad's remarks.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool CheckId(string name, string? id, out string? field, out string? error)
     {

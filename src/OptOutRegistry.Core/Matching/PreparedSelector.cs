@@ -73,8 +73,7 @@ public readonly struct PreparedSelector
     /// <param name="selector">The prepared selector.</param>
     /// <param name="field">On failure: <c>value</c>, <c>options</c> or <c>kind</c>.</param>
     /// <param name="error">On failure: why.</param>
-    // Optimised at first call (no tier-0 code, no tiering delay): a bulk load (snapshot, rebuild) runs this ~10^6 times in a
-    // process's first seconds, while tier-1 promotion waits for a JIT thread the load keeps busy (Benchmarks.Core RESULTS.md).
+    // Bulk-load hot path, optimised at first call: see ReservationBulkLoad's remarks.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static bool TryPrepare(SelectorKind kind, ReadOnlySpan<char> value, SelectorOptions options, bool hostVerified,
         out PreparedSelector selector, out string? field, out string? error)
@@ -119,8 +118,7 @@ public readonly struct PreparedSelector
     }
 
     [SkipLocalsInit]
-    // Optimised at first call (no tier-0 code, no tiering delay): a bulk load (snapshot, rebuild) runs this ~10^6 times in a
-    // process's first seconds, while tier-1 promotion waits for a JIT thread the load keeps busy (Benchmarks.Core RESULTS.md).
+    // Bulk-load hot path, optimised at first call: see ReservationBulkLoad's remarks.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool TryPrepareUrl(ReadOnlySpan<char> value, bool anyQuery, bool hostVerified, out PreparedSelector selector, out string? error)
     {
