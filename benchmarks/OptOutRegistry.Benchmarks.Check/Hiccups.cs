@@ -97,14 +97,72 @@ internal sealed class HiccupMeter
             $"realtime={(_notRealtime == 0 ? "yes" : "no")}\tsamples={_meters.Sum(m => m.Samples)}\tlate_over_1ms={_meters.Sum(m => m.Over1Ms)}\tlate_over_2ms={_meters.Sum(m => m.Over2Ms)}\tlate_over_5ms={_meters.Sum(m => m.Over5Ms)}\tmax_late_ms={Ms(_meters.Max(m => m.MaxLate)):F1}\tcpu_late_share={perCpuLate / wall:P2}\tmachine_stalls={allLate.Count}\tmachine_stalled_share={machineLate / wall:P2}\tlongest_machine_stall_ms={Ms(longest):F1}");
     }
 
-    /// <summary>The <c>hiccups</c> mode: the meter alone for <paramref name="seconds"/>.</summary>
-    public static int Run(double seconds, int intervalMicroseconds)
+    /// <summary>
+    /// The <c>hiccups</c> mode: the meter alone for <paramref name="seconds"/>. With <paramref name="busyCpus"/>, a
+    /// SCHED_IDLE thread pinned to each CPU spins meanwhile, so no virtual CPU ever halts: the real-time meters preempt the
+    /// spinners at once, so any lateness left is the hypervisor not running a vCPU that was busy. The difference between
+    /// the two runs is the cost of waking a halted vCPU (round seven, RESULTS.md).
+    /// </summary>
+    public static int Run(double seconds, int intervalMicroseconds, bool busyCpus = false)
     {
+        using var spinners = busyCpus ? IdleSpinners.Start() : null;
         var meter = Start(intervalMicroseconds);
         Thread.Sleep(TimeSpan.FromSeconds(seconds));
+        var figures = meter.Stop(seconds);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"hiccups\tseconds={seconds:F0}\tcpus={Environment.ProcessorCount}\tinterval_us={intervalMicroseconds}\t{meter.Stop(seconds)}"));
+            $"hiccups\tseconds={seconds:F0}\tcpus={Environment.ProcessorCount}\tinterval_us={intervalMicroseconds}\tbusy_cpus={(busyCpus ? "yes" : "no")}\t{figures}"));
         return 0;
+    }
+
+    /// <summary>One SCHED_IDLE busy loop pinned to each CPU: it runs only when nothing else wants that CPU.</summary>
+    private sealed class IdleSpinners : IDisposable
+    {
+        private readonly Thread[] _threads;
+        private volatile bool _stop;
+
+        private IdleSpinners()
+        {
+            _threads = new Thread[Environment.ProcessorCount];
+            for (var cpu = 0; cpu < _threads.Length; cpu++)
+            {
+                var pinned = cpu;
+                _threads[cpu] = new Thread(() =>
+                {
+                    LinuxNative.PinToCpu(pinned);
+                    if (!LinuxNative.TrySchedIdle())
+                    {
+                        // At normal priority the spinner would compete with the meters and the machine's work.
+                        throw new InvalidOperationException("hiccups --busy-cpus: sched_setscheduler(SCHED_IDLE) failed");
+                    }
+
+                    while (!_stop)
+                    {
+                        Thread.SpinWait(64);
+                    }
+                })
+                { IsBackground = true, Name = $"idle spin cpu{cpu}" };
+            }
+        }
+
+        public static IdleSpinners Start()
+        {
+            var spinners = new IdleSpinners();
+            foreach (var thread in spinners._threads)
+            {
+                thread.Start();
+            }
+
+            return spinners;
+        }
+
+        public void Dispose()
+        {
+            _stop = true;
+            foreach (var thread in _threads)
+            {
+                thread.Join();
+            }
+        }
     }
 
     /// <summary>The union of sorted, non-overlapping interval lists, as one sorted, non-overlapping list.</summary>

@@ -115,6 +115,14 @@ internal static class LinuxNative
         }
     }
 
+    /// <summary>SCHED_IDLE for the calling thread (runs only when its CPU has nothing else to do); false when refused.</summary>
+    public static bool TrySchedIdle()
+    {
+        const int SchedIdle = 5;
+        var priority = 0;
+        return SchedSetScheduler(0, SchedIdle, ref priority) == 0;
+    }
+
     /// <summary>SCHED_FIFO at the lowest real-time priority for the calling thread; false when not permitted.</summary>
     public static bool TryRealtime()
     {

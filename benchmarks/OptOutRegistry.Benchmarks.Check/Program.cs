@@ -24,7 +24,9 @@ using OptOutRegistry.Benchmarks.Check;
 //                                                      (1000) again and again; prints how often and how long they woke late
 //                                                      and the share of time when every CPU was stalled at once (the whole
 //                                                      VM paused: no code can answer then). Beside `lean` it says how much
-//                                                      of that run's tail was the platform (Hiccups.cs)
+//                                                      of that run's tail was the platform (Hiccups.cs); --busy-cpus 1:
+//                                                      a SCHED_IDLE busy loop on each CPU meanwhile, so no vCPU halts (the
+//                                                      difference is the hypervisor's late wake-up of halted vCPUs)
 //   watch  --pid PID --seconds S                       the --watch figures of a server for S seconds while another client
 //                                                      (h2load) loads it
 //   profile --pid PID --seconds S [--top N] [--focus TEXT]   EventPipe sample profile of a running server while another
@@ -55,7 +57,8 @@ switch (args.FirstOrDefault())
             double.Parse(options.GetValueOrDefault("warmup", "1"), System.Globalization.CultureInfo.InvariantCulture),
             int.Parse(options.GetValueOrDefault("tick-us", "0")), options.GetValueOrDefault("hiccups") == "1");
     case "hiccups":
-        return HiccupMeter.Run(Seconds(options), int.Parse(options.GetValueOrDefault("interval-us", "1000")));
+        return HiccupMeter.Run(Seconds(options), int.Parse(options.GetValueOrDefault("interval-us", "1000")),
+            options.GetValueOrDefault("busy-cpus") == "1");
     case "watch":
         using (var watch = ServerWatch.TryAttach(int.Parse(options["pid"])))
         {
