@@ -12,9 +12,14 @@ using OptOutRegistry.Benchmarks.Check;
 //                                                      pauses, bytes allocated per call and server-side request times
 //   single --server URL --queries FILE [--seconds S] [--rate R] [--watch PID]   the same through the SDK's single check
 //                                                      (CheckClient.CheckUrlAsync: provenance on, adaptive batching)
-//   lean   --server URL --queries FILE [--seconds S] [--rate R] [--warmup S] [--tick-us N] [--hiccups 1]   the same one-URL raw calls from a lean
-//                                                      open-loop generator: one thread, one HTTP/2 connection, its own
-//                                                      framing (LeanLoad.cs); prints p50..p99.9 and its CPU per call;
+//   lean   --server URL --queries FILE [--seconds S] [--rate R] [--warmup S] [--tick-us N] [--hiccups 1]
+//          [--connections N] [--hedge-after-ms D]    the same one-URL raw calls from a lean
+//                                                      open-loop generator: one thread, N HTTP/2 connections (default 1,
+//                                                      calls round-robin), its own framing (LeanLoad.cs); prints
+//                                                      p50..p99.9 and its CPU per call; --hedge-after-ms D (needs N >= 2):
+//                                                      a call unanswered D ms after it was sent goes out again on the next
+//                                                      connection, first answer wins, the other is reset (hedges_sent,
+//                                                      hedges_won, hedge_share, server_calls_per_check);
 //                                                      exits 1 when any call failed or had a wrong verdict;
 //                                                      --tick-us N: wake at most every N us (calls due meanwhile
 //                                                      leave together, their wait counted as latency); --hiccups 1:
@@ -55,7 +60,9 @@ switch (args.FirstOrDefault())
     case "lean":
         return LeanLoad.Run(options["server"], options["queries"], Seconds(options), int.Parse(options.GetValueOrDefault("rate", "10000")),
             double.Parse(options.GetValueOrDefault("warmup", "1"), System.Globalization.CultureInfo.InvariantCulture),
-            int.Parse(options.GetValueOrDefault("tick-us", "0")), options.GetValueOrDefault("hiccups") == "1");
+            int.Parse(options.GetValueOrDefault("tick-us", "0")), options.GetValueOrDefault("hiccups") == "1",
+            int.Parse(options.GetValueOrDefault("connections", "1")),
+            double.Parse(options.GetValueOrDefault("hedge-after-ms", "0"), System.Globalization.CultureInfo.InvariantCulture));
     case "hiccups":
         return HiccupMeter.Run(Seconds(options), int.Parse(options.GetValueOrDefault("interval-us", "1000")),
             options.GetValueOrDefault("busy-cpus") == "1");
