@@ -26,6 +26,10 @@ internal sealed class TestSite : IAsyncDisposable
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         var app = builder.Build();
+        // The test host parks pool threads for the whole run (VSTest's socket loop, xunit's runner) and the pool does not
+        // count them as blocked: on 2 cores that leaves Kestrel no free worker once hill climbing settles, and a request
+        // waits 0.5-1 s for the pool's starvation check (ThreadPoolHeadroom's remarks; TemporaryServer does the same).
+        OptOutRegistry.Grpc.ThreadPoolHeadroom.Ensure();
         var site = new TestSite(app);
         app.Run(async context =>
         {
