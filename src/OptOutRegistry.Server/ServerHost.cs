@@ -104,6 +104,7 @@ public static partial class ServerHost
         builder.Services.AddRegistry(configuration);
         builder.Services.AddCheckServices(configuration);
         builder.Services.AddRequestRateLimits(configuration);
+        builder.Services.AddKeepCpusAwake(configuration);
 
         var app = builder.Build();
 
