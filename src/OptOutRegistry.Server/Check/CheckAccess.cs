@@ -18,7 +18,7 @@ public sealed record CheckAccessOptions
 /// this process stops working for checks at once too. Failures are <see cref="RpcException"/>s (UNAUTHENTICATED,
 /// RESOURCE_EXHAUSTED with a <c>retry-after-ms</c> trailer), which the HTTP gateways translate to 401/429.
 /// </summary>
-public sealed class CheckAccess(CheckAccessOptions options, CheckRateLimiter limiter, CallerResolver callers)
+public sealed class CheckAccess(CheckAccessOptions options, CheckRateLimiter limiter, CallerResolver callers, Hosting.CheckActivity activity)
 {
     /// <summary>The trailer (gRPC) carrying how long to wait before retrying, in milliseconds.</summary>
     public const string RetryAfterTrailer = "retry-after-ms";
@@ -34,6 +34,7 @@ public sealed class CheckAccess(CheckAccessOptions options, CheckRateLimiter lim
     /// <param name="subjects">How many subjects the request checks.</param>
     public ValueTask AdmitAsync(HttpContext http, int subjects)
     {
+        activity.OnCheck(); // --keep-cpus-awake: a counter store and one branch (Hosting/CheckActivity.cs)
         var key = KeyOf(http.Request.Headers.Authorization.ToString());
         if (!options.RequireKey)
         {
