@@ -129,11 +129,16 @@ internal static class Load
     /// <c>CheckBatch</c> call per check (what h2load sends); true: the SDK's single check, <c>CheckClient.CheckUrlAsync</c>
     /// with its default options (provenance on, adaptive batching). <paramref name="watchPid"/>: the server process to
     /// watch over EventPipe during the timed part (GC pauses, allocations, server-side request times).
+    /// <paramref name="hedgeAfterMs"/> &gt; 0: the SDK's hedging (<see cref="CheckClientOptions.Hedging"/>, 2 attempts, this
+    /// delay): a check unanswered that long goes out again on another connection.
     /// </summary>
-    public static async Task UnaryAsync(string server, string queriesPath, double seconds, int rate, bool sdk, int? watchPid)
+    public static async Task UnaryAsync(string server, string queriesPath, double seconds, int rate, bool sdk, int? watchPid, double hedgeAfterMs = 0)
     {
         var lines = File.ReadAllLines(queriesPath);
-        await using var client = CheckClient.Create(server);
+        var options = hedgeAfterMs > 0
+            ? new CheckClientOptions { Hedging = new OptOutRegistry.Grpc.HedgingPolicy { MaxAttempts = 2, Delay = TimeSpan.FromMilliseconds(hedgeAfterMs) } }
+            : null;
+        await using var client = CheckClient.Create(server, options);
         var urls = lines.AsSpan(0, Math.Min(lines.Length, 100_000)).ToArray();
         var requests = new Pb.CheckBatchRequest[urls.Length];
         for (var i = 0; i < requests.Length; i++)
@@ -203,7 +208,7 @@ internal static class Load
         var clientGc = string.Create(System.Globalization.CultureInfo.InvariantCulture,
             $"client_context_switches_per_call={switches / (double)total:F2}\tclient_gc_gen0/1/2={GC.CollectionCount(0) - gen0}/{GC.CollectionCount(1) - gen1}/{GC.CollectionCount(2) - gen2}\tclient_gc_pause_ms={(GC.GetTotalPauseDuration() - gcPause).TotalMilliseconds:F1}\tclient_bytes_per_call={(GC.GetTotalAllocatedBytes(precise: false) - allocated) / (double)total:F0}");
         Array.Sort(latencies);
-        Console.WriteLine($"{(sdk ? "single" : "unary")}\trate={rate}\tcalls={total}\tachieved_per_s={total / elapsed:F0}\tp50_ms={latencies[total / 2]:F3}\tp90_ms={latencies[(int)(total * 0.9)]:F3}\tp99_ms={latencies[(int)(total * 0.99)]:F3}\tp999_ms={latencies[(int)(total * 0.999)]:F3}\tmax_ms={latencies[total - 1]:F3}\tclient_cpu_us_per_call={cpuUs / total:F1}\t{clientGc}");
+        Console.WriteLine($"{(sdk ? "single" : "unary")}\trate={rate}\tcalls={total}\tachieved_per_s={total / elapsed:F0}\tp50_ms={latencies[total / 2]:F3}\tp90_ms={latencies[(int)(total * 0.9)]:F3}\tp99_ms={latencies[(int)(total * 0.99)]:F3}\tp999_ms={latencies[(int)(total * 0.999)]:F3}\tmax_ms={latencies[total - 1]:F3}\tclient_cpu_us_per_call={cpuUs / total:F1}\t{clientGc}\thedge_after_ms={hedgeAfterMs}");
         watch?.Report(total);
     }
 

@@ -11,7 +11,9 @@ using OptOutRegistry.Benchmarks.Check;
 //                                                      (open loop): p50/p99, client CPU and GC; --watch: the server's GC
 //                                                      pauses, bytes allocated per call and server-side request times
 //   single --server URL --queries FILE [--seconds S] [--rate R] [--watch PID]   the same through the SDK's single check
-//                                                      (CheckClient.CheckUrlAsync: provenance on, adaptive batching)
+//                                                      (CheckClient.CheckUrlAsync: provenance on, adaptive batching);
+//                                                      unary and single: --hedge-after-ms D turns on the SDK's hedging
+//                                                      (CheckClientOptions.Hedging: 2 attempts, delay D ms)
 //   lean   --server URL --queries FILE [--seconds S] [--rate R] [--warmup S] [--tick-us N] [--hiccups 1]
 //          [--connections N] [--hedge-after-ms D]    the same one-URL raw calls from a lean
 //                                                      open-loop generator: one thread, N HTTP/2 connections (default 1,
@@ -55,7 +57,8 @@ switch (args.FirstOrDefault())
         break;
     case "unary" or "single":
         await Load.UnaryAsync(options["server"], options["queries"], Seconds(options), int.Parse(options.GetValueOrDefault("rate", "10000")),
-            sdk: args[0] == "single", watchPid: options.TryGetValue("watch", out var watchPid) ? int.Parse(watchPid) : null);
+            sdk: args[0] == "single", watchPid: options.TryGetValue("watch", out var watchPid) ? int.Parse(watchPid) : null,
+            hedgeAfterMs: double.Parse(options.GetValueOrDefault("hedge-after-ms", "0"), System.Globalization.CultureInfo.InvariantCulture));
         break;
     case "lean":
         return LeanLoad.Run(options["server"], options["queries"], Seconds(options), int.Parse(options.GetValueOrDefault("rate", "10000")),

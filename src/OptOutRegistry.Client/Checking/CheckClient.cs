@@ -25,6 +25,14 @@ public sealed record CheckClientOptions
 
     /// <summary>Whether single checks ask for provenance (reservation ids, selector, policy URL). On by default.</summary>
     public bool IncludeMatches { get; init; } = true;
+
+    /// <summary>
+    /// Hedges every <c>CheckBatch</c> call (single checks and <see cref="CheckClient.CheckBatchAsync"/>): when an answer
+    /// is late by <see cref="HedgingPolicy.Delay"/> the same check goes out again on another connection and the first
+    /// answer wins (gRFC A6; checks are idempotent reads). Costs extra server calls only for the late ones. Null (the
+    /// default) turns it off. Validated when the client is created.
+    /// </summary>
+    public HedgingPolicy? Hedging { get; init; }
 }
 
 /// <summary>
@@ -90,6 +98,7 @@ public sealed class CheckClient : IUrlChecker, IAsyncDisposable
             throw new ArgumentOutOfRangeException(nameof(options), "MaxBatchDelay must not be negative");
         }
 
+        _options.Hedging?.Validate();
         _maxConcurrentBatches = Math.Max(1, _options.MaxConcurrentBatches);
         // Built once: the transport only reads call headers.
         _headers = _options.ApiKey is { Length: > 0 } key ? new Metadata { { "authorization", "Bearer " + key } } : null;
@@ -106,7 +115,7 @@ public sealed class CheckClient : IUrlChecker, IAsyncDisposable
     public Task<Pb.CheckBatchResponse> CheckBatchAsync(Pb.CheckBatchRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
-        return CheckBatchCountedAsync(request.Subjects.Count, _channel.UnaryAsync(CheckBatchMethod, new CheckBatchRequestWriter(request), Call(cancellationToken)));
+        return CheckBatchCountedAsync(request.Subjects.Count, _channel.UnaryAsync(CheckBatchMethod, new CheckBatchRequestWriter(request), Call(cancellationToken) with { Hedging = _options.Hedging }));
     }
 
     private static async Task<Pb.CheckBatchResponse> CheckBatchCountedAsync(int asked, Task<CheckBatchResponseReader> call)

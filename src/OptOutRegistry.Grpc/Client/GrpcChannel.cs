@@ -119,12 +119,22 @@ public sealed class GrpcChannel : IDisposable
         return new GrpcChannel(address, options ?? new GrpcChannelOptions());
     }
 
-    /// <summary>Makes a unary call and returns the response; throws <see cref="RpcException"/> on a non-OK status.</summary>
+    /// <summary>
+    /// Makes a unary call and returns the response; throws <see cref="RpcException"/> on a non-OK status. With
+    /// <see cref="CallOptions.Hedging"/> the call is hedged (<see cref="HedgingPolicy"/>): an invalid policy throws
+    /// <see cref="ArgumentException"/> naming the field.
+    /// </summary>
     public Task<TResponse> UnaryAsync<TRequest, TResponse>(Method<TRequest, TResponse> method, TRequest request, CallOptions options = default)
         where TRequest : class, IMessage<TRequest>, new()
         where TResponse : class, IMessage<TResponse>, new()
     {
         ArgumentNullException.ThrowIfNull(request);
+        if (options.Hedging is { } hedging)
+        {
+            ArgumentNullException.ThrowIfNull(method);
+            hedging.Validate();
+            return Client.HedgedUnaryCall<TRequest, TResponse>.RunAsync(this, method, request, options, hedging);
+        }
         var call = new GrpcCall<TRequest, TResponse>(this, method, options);
         return Http2Transport is { } transport ? call.RunUnaryDirectAsync(transport, request) : call.RunUnaryFastAsync(request);
     }

@@ -86,4 +86,8 @@ public sealed class GrpcChannelOptions
 /// <param name="Headers">Custom request metadata.</param>
 /// <param name="Deadline">The deadline in UTC; null for none.</param>
 /// <param name="CancellationToken">Cancels the call (RST_STREAM CANCEL), giving CANCELLED.</param>
-public readonly record struct CallOptions(Metadata? Headers = null, DateTime? Deadline = null, CancellationToken CancellationToken = default);
+/// <param name="Hedging">
+/// Hedges a unary call made with <see cref="GrpcChannel.UnaryAsync"/> (gRFC A6; see <see cref="HedgingPolicy"/>); null (the
+/// default) sends one attempt. Only for idempotent calls. Ignored by the other call kinds.
+/// </param>
+public readonly record struct CallOptions(Metadata? Headers = null, DateTime? Deadline = null, CancellationToken CancellationToken = default, HedgingPolicy? Hedging = null);

@@ -116,14 +116,17 @@ internal sealed class GrpcCall<TRequest, TResponse> : IGrpcCall, IAsyncStreamRea
     public Task<TResponse> RunUnaryFastAsync(TRequest request)
     {
         HttpRequestMessage message;
+        UnaryContent? content = null;
         try
         {
-            var content = CreateUnaryContent(request);
+            content = CreateUnaryContent(request);
             var remaining = PrepareStart();
             message = _request = CreateRequest(content, remaining);
         }
         catch (Exception ex)
         {
+            // Returns the pooled request buffer when no request message took the content (Cleanup disposes one that did).
+            content?.Dispose();
             var rpc = Fail(ex);
             Cleanup();
             return Task.FromException<TResponse>(rpc);
@@ -133,26 +136,35 @@ internal sealed class GrpcCall<TRequest, TResponse> : IGrpcCall, IAsyncStreamRea
 
     private UnaryContent CreateUnaryContent(TRequest request) => new(CreateUnaryPayload(request));
 
-    private byte[] CreateUnaryPayload(TRequest request)
+    /// <summary>
+    /// The framed request in a pooled buffer (<see cref="Client.RequestPayload"/>): the caller holds its one reference and
+    /// releases it once every send that needs the bytes has taken its own.
+    /// </summary>
+    internal Client.RequestPayload CreateUnaryPayload(TRequest request)
     {
         var size = request.CalculateSize();
         if (size > _channel.MaxSendMessageSize)
         {
             throw StatusException(MessageFraming.SendingMessageExceedsLimitStatus);
         }
-        byte[] payload;
         if (_channel.RequestGzip)
         {
             var writer = new ArrayBufferWriter<byte>(size + MessageFraming.HeaderSize);
             MessageFraming.WriteMessage(writer, request, _channel.MaxSendMessageSize, gzip: true);
-            payload = writer.WrittenSpan.ToArray();
+            return Client.RequestPayload.Wrap(writer.WrittenSpan.ToArray());
         }
-        else
+        var payload = Client.RequestPayload.Rent(MessageFraming.HeaderSize + size);
+        try
         {
-            // Not pooled: HttpClient may re-send the content on a retryable connection failure after we stop caring.
-            payload = new byte[MessageFraming.HeaderSize + size];
-            BinaryPrimitives.WriteUInt32BigEndian(payload.AsSpan(1), (uint)size);
-            request.WriteTo(payload.AsSpan(MessageFraming.HeaderSize));
+            var span = payload.WritableSpan;
+            span[0] = 0;
+            BinaryPrimitives.WriteUInt32BigEndian(span.Slice(1), (uint)size);
+            request.WriteTo(span.Slice(MessageFraming.HeaderSize));
+        }
+        catch
+        {
+            payload.Release();
+            throw;
         }
         return payload;
     }
@@ -164,7 +176,7 @@ internal sealed class GrpcCall<TRequest, TResponse> : IGrpcCall, IAsyncStreamRea
     /// </summary>
     public Task<TResponse> RunUnaryDirectAsync(Client.Http2.Http2Handler transport, TRequest request)
     {
-        byte[] payload;
+        Client.RequestPayload? payload = null;
         TimeSpan remaining;
         try
         {
@@ -173,6 +185,7 @@ internal sealed class GrpcCall<TRequest, TResponse> : IGrpcCall, IAsyncStreamRea
         }
         catch (Exception ex)
         {
+            payload?.Release();
             var rpc = Fail(ex);
             Cleanup();
             return Task.FromException<TResponse>(rpc);
@@ -180,16 +193,62 @@ internal sealed class GrpcCall<TRequest, TResponse> : IGrpcCall, IAsyncStreamRea
         return RunDirectAsync(transport, payload, remaining);
     }
 
-    private async Task<TResponse> RunDirectAsync(Client.Http2.Http2Handler transport, byte[] payload, TimeSpan remaining)
+    /// <summary>
+    /// One attempt of a hedged call (<see cref="Client.HedgedUnaryCall{TRequest, TResponse}"/>) on the own HTTP/2 transport:
+    /// sends <paramref name="payload"/>, framed once for every attempt, on a connection other than <paramref name="avoid"/>
+    /// when the pool has one. Takes over the reference to <paramref name="payload"/> the caller took for it.
+    /// </summary>
+    internal Task<TResponse> RunAttemptDirectAsync(Client.Http2.Http2Handler transport, Client.RequestPayload payload, Client.Http2.Http2ClientConnection? avoid)
+    {
+        TimeSpan remaining;
+        try
+        {
+            remaining = PrepareStart();
+        }
+        catch (Exception ex)
+        {
+            payload.Release();
+            _started?.TrySetResult();
+            var rpc = Fail(ex);
+            Cleanup();
+            return Task.FromException<TResponse>(rpc);
+        }
+        return RunDirectAsync(transport, payload, remaining, avoid);
+    }
+
+    /// <summary>The connection this call's stream went out on (direct path), once it is started; else null.</summary>
+    internal Client.Http2.Http2ClientConnection? StartedConnection => _direct?.Connection;
+
+    private TaskCompletionSource? _started;
+
+    /// <summary>
+    /// A hedged attempt's: completes once its stream is open on a connection, or it failed before that (then
+    /// <see cref="StartedConnection"/> stays null). Must be asked for before the attempt runs.
+    /// </summary>
+    internal Task AttemptStarted => (_started ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+
+    /// <summary>Runs the call; releases the caller's reference to <paramref name="payload"/> once the stream is started.</summary>
+    private async Task<TResponse> RunDirectAsync(Client.Http2.Http2Handler transport, Client.RequestPayload payload, TimeSpan remaining,
+        Client.Http2.Http2ClientConnection? avoid = null)
     {
         try
         {
             var timeout = _deadline != DateTime.MaxValue ? GrpcProtocolHelpers.EncodeTimeout(remaining.Ticks) : null;
             // Room for one message past the limit, so an oversized response is recognised from its prefix.
             var maxBody = (long)_channel.MaxReceiveMessageSize + MessageFraming.HeaderSize + 1;
-            var startTask = transport.StartUnaryAsync(_channel.GetMethodUri(_method, _method.FullName), timeout, _options.Headers, payload, maxBody, Token);
-            var stream = startTask.IsCompletedSuccessfully ? startTask.Result : await startTask.ConfigureAwait(false);
-            _direct = stream;
+            Client.Http2.Http2ClientStream stream;
+            try
+            {
+                var startTask = transport.StartUnaryAsync(_channel.GetMethodUri(_method, _method.FullName), timeout, _options.Headers, payload, maxBody, Token, avoid);
+                stream = startTask.IsCompletedSuccessfully ? startTask.Result : await startTask.ConfigureAwait(false);
+                _direct = stream;
+            }
+            finally
+            {
+                // The transport took its own reference for as long as it still copies the bytes.
+                payload.Release();
+                _started?.TrySetResult();
+            }
             if (_disposed || (_cts?.IsCancellationRequested ?? false))
             {
                 // Cancelled while the stream was being opened: OnCallCancelled did not see it.
@@ -275,7 +334,17 @@ internal sealed class GrpcCall<TRequest, TResponse> : IGrpcCall, IAsyncStreamRea
 
     private void Start(HttpContent content)
     {
-        var remaining = PrepareStart();
+        TimeSpan remaining;
+        try
+        {
+            remaining = PrepareStart();
+        }
+        catch
+        {
+            // Nothing took the content: give back its pooled request buffer now rather than to the GC.
+            content.Dispose();
+            throw;
+        }
         _request = CreateRequest(content, remaining);
         _responseTask = SendAsync(_request);
     }
@@ -1194,22 +1263,70 @@ internal sealed class GrpcCall<TRequest, TResponse> : IGrpcCall, IAsyncStreamRea
     }
 }
 
-/// <summary>The framed request of a unary or server-streaming call; re-sendable if HttpClient retries.</summary>
-internal sealed class UnaryContent(byte[] payload) : HttpContent
+/// <summary>
+/// The framed request of a unary or server-streaming call; re-sendable if HttpClient retries. Holds one reference to
+/// its pooled <see cref="Client.RequestPayload"/>, given up when the request message is disposed (the call's cleanup);
+/// each serialization takes its own for as long as it writes, so the buffer outlives a write still running then.
+/// </summary>
+internal sealed class UnaryContent(Client.RequestPayload payload) : HttpContent
 {
+    private int _disposed;
+
     /// <summary>The framed message; the HTTP/2 transport sends it in the same write as the request headers.</summary>
-    public byte[] Payload => payload;
+    public Client.RequestPayload Payload => payload;
 
     protected override Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context)
-        => stream.WriteAsync(payload, 0, payload.Length);
+        => SerializeToStreamAsync(stream, context, CancellationToken.None);
 
     protected override Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context, CancellationToken cancellationToken)
-        => stream.WriteAsync(payload.AsMemory(), cancellationToken).AsTask();
+    {
+        if (!payload.TryAddReference())
+        {
+            return Task.FromException(new ObjectDisposedException(nameof(UnaryContent)));
+        }
+        ValueTask write;
+        try
+        {
+            write = stream.WriteAsync(payload.Memory, cancellationToken);
+        }
+        catch
+        {
+            payload.Release();
+            throw;
+        }
+        if (write.IsCompletedSuccessfully)
+        {
+            payload.Release();
+            return Task.CompletedTask;
+        }
+        return AwaitWriteAsync(write);
+    }
+
+    private async Task AwaitWriteAsync(ValueTask write)
+    {
+        try
+        {
+            await write.ConfigureAwait(false);
+        }
+        finally
+        {
+            payload.Release();
+        }
+    }
 
     protected override bool TryComputeLength(out long length)
     {
         length = payload.Length;
         return true;
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing && Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            payload.Release();
+        }
+        base.Dispose(disposing);
     }
 }
 

@@ -314,7 +314,14 @@ internal sealed class Http2ClientConnection : IThreadPoolWorkItem
         var stream = new Http2ClientStream(this, request);
         var block = RequestHeaderEncoder.Encode(pseudoHeaders, request, out var headerListSize);
         var content = request.Content;
-        var payload = content is UnaryContent unary ? unary.Payload : null;
+        // A unary request's pooled bytes: referenced while this send copies them (null if the content was already disposed).
+        var payload = content is UnaryContent unary && unary.Payload.TryAddReference() ? unary.Payload : null;
+        if (content is UnaryContent && payload is null)
+        {
+            Interlocked.Decrement(ref _activeStreams);
+            _owner.OnStreamSlotFreed();
+            return Task.FromException<HttpResponseMessage>(new ObjectDisposedException(nameof(UnaryContent)));
+        }
         var sentBody = false;
         var flushInline = false;
         lock (_lock)
@@ -322,6 +329,7 @@ internal sealed class Http2ClientConnection : IThreadPoolWorkItem
             if (_failure is { } failure)
             {
                 Interlocked.Decrement(ref _activeStreams);
+                payload?.Release();
                 return Task.FromException<HttpResponseMessage>(new HttpRequestException($"The connection is closed: {failure.Message}", failure));
             }
             if (headerListSize > _peerMaxHeaderListSize)
@@ -330,6 +338,7 @@ internal sealed class Http2ClientConnection : IThreadPoolWorkItem
                 // (HttpClient does the same, with the same words).
                 Interlocked.Decrement(ref _activeStreams);
                 _owner.OnStreamSlotFreed();
+                payload?.Release();
                 return Task.FromException<HttpResponseMessage>(new HttpRequestException(
                     $"The HTTP request headers length exceeded the server limit of {_peerMaxHeaderListSize} bytes."));
             }
@@ -341,9 +350,14 @@ internal sealed class Http2ClientConnection : IThreadPoolWorkItem
             }
             else if (payload is not null)
             {
-                sentBody = TryAppendWholePayloadLocked(stream, payload);
+                sentBody = TryAppendWholePayloadLocked(stream, payload.Span);
             }
             flushInline = ClaimFlushLocked();
+        }
+        if (sentBody)
+        {
+            // Copied into the write buffer: the bytes are no longer needed here.
+            payload?.Release();
         }
         if (flushInline)
         {
@@ -365,16 +379,22 @@ internal sealed class Http2ClientConnection : IThreadPoolWorkItem
     /// header block and the framed request go into the write buffer in one locked append. A failure is reported
     /// through the returned stream.
     /// </summary>
-    public Http2ClientStream StartDirect(byte[] pseudoHeaders, string? timeout, Metadata? metadata, byte[] payload, long maxBody)
+    public Http2ClientStream StartDirect(byte[] pseudoHeaders, string? timeout, Metadata? metadata, RequestPayload payload, long maxBody)
     {
         var stream = new Http2ClientStream(this, null) { DirectMaxBody = maxBody };
         var block = RequestHeaderEncoder.EncodeDirect(pseudoHeaders, timeout, _owner.CallDefinition, metadata, out var headerListSize);
         var sent = false;
         var flushInline = false;
-        Exception? refused = null;
+        // This send's own reference: the bytes stay out of the pool until they are in the write buffer.
+        var referenced = payload.TryAddReference();
+        Exception? refused = referenced ? null : new ObjectDisposedException(nameof(RequestPayload), "The request payload was released before the call was sent.");
         lock (_lock)
         {
-            if (_failure is { } failure)
+            if (refused is not null)
+            {
+                // Reported below.
+            }
+            else if (_failure is { } failure)
             {
                 refused = new HttpRequestException($"The connection is closed: {failure.Message}", failure);
             }
@@ -384,6 +404,10 @@ internal sealed class Http2ClientConnection : IThreadPoolWorkItem
             }
             if (refused is not null)
             {
+                if (referenced)
+                {
+                    payload.Release();
+                }
                 Interlocked.Decrement(ref _activeStreams);
                 stream.Closed = true;
                 _owner.OnStreamSlotFreed();
@@ -391,9 +415,13 @@ internal sealed class Http2ClientConnection : IThreadPoolWorkItem
             else
             {
                 OpenStreamLocked(stream, block, endStream: false);
-                sent = TryAppendWholePayloadLocked(stream, payload);
+                sent = TryAppendWholePayloadLocked(stream, payload.Span);
                 flushInline = ClaimFlushLocked();
             }
+        }
+        if (sent)
+        {
+            payload.Release();
         }
         if (flushInline)
         {
@@ -431,7 +459,7 @@ internal sealed class Http2ClientConnection : IThreadPoolWorkItem
     /// Appends a whole framed message as one DATA frame with END_STREAM when both send windows and the peer's frame
     /// size have room (the usual unary request); false leaves it to the stream's own send task.
     /// </summary>
-    private bool TryAppendWholePayloadLocked(Http2ClientStream stream, byte[] payload)
+    private bool TryAppendWholePayloadLocked(Http2ClientStream stream, ReadOnlySpan<byte> payload)
     {
         if (payload.Length > _connectionSendWindow || payload.Length > stream.SendWindow || payload.Length > _peerMaxFrameSize)
         {

@@ -140,16 +140,20 @@ internal sealed class Http2ClientStream : IValueTaskSource<int>
         Fail(new OperationCanceledException(token));
     }
 
-    /// <summary>Sends a payload that did not fit the windows at once.</summary>
-    public async Task SendPayloadAsync(byte[] payload)
+    /// <summary>Sends a payload that did not fit the windows at once; releases the caller's reference to it when done.</summary>
+    public async Task SendPayloadAsync(RequestPayload payload)
     {
         try
         {
-            await WriteAsync(payload, endStream: true, CancellationToken.None).ConfigureAwait(false);
+            await WriteAsync(payload.Memory, endStream: true, CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
             FailRequest(ex);
+        }
+        finally
+        {
+            payload.Release();
         }
     }
 

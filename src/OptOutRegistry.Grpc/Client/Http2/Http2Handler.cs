@@ -54,20 +54,25 @@ internal sealed class Http2Handler : HttpMessageHandler
     /// <summary>
     /// Opens a unary call's stream without an HttpRequestMessage: the pseudo-headers of the method, then grpc-timeout
     /// (PROTOCOL-HTTP2.md: straight after them), the call definition, custom metadata; the framed request in the same write.
+    /// The caller keeps its reference to <paramref name="payload"/>; the connection takes its own while it copies the bytes.
+    /// <paramref name="avoid"/>: a connection not to use when another one has a free slot (a hedged attempt goes to
+    /// another connection than the attempts before it, gRFC A6).
     /// </summary>
-    public ValueTask<Http2ClientStream> StartUnaryAsync(Uri uri, string? timeout, Metadata? metadata, byte[] payload, long maxBody, CancellationToken cancellationToken)
+    public ValueTask<Http2ClientStream> StartUnaryAsync(Uri uri, string? timeout, Metadata? metadata, RequestPayload payload, long maxBody, CancellationToken cancellationToken,
+        Http2ClientConnection? avoid = null)
     {
         var pseudo = GetPseudoHeaders(uri);
         cancellationToken.ThrowIfCancellationRequested();
-        var connection = TryReserve();
+        var connection = TryReserve(avoid);
         return connection is not null
             ? ValueTask.FromResult(connection.StartDirect(pseudo, timeout, metadata, payload, maxBody))
-            : StartUnarySlowAsync(pseudo, timeout, metadata, payload, maxBody, cancellationToken);
+            : StartUnarySlowAsync(pseudo, timeout, metadata, payload, maxBody, avoid, cancellationToken);
     }
 
-    private async ValueTask<Http2ClientStream> StartUnarySlowAsync(byte[] pseudo, string? timeout, Metadata? metadata, byte[] payload, long maxBody, CancellationToken cancellationToken)
+    private async ValueTask<Http2ClientStream> StartUnarySlowAsync(byte[] pseudo, string? timeout, Metadata? metadata, RequestPayload payload, long maxBody,
+        Http2ClientConnection? avoid, CancellationToken cancellationToken)
     {
-        var connection = await ReserveSlowAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await ReserveSlowAsync(avoid, cancellationToken).ConfigureAwait(false);
         return connection.StartDirect(pseudo, timeout, metadata, payload, maxBody);
     }
 
@@ -139,7 +144,7 @@ internal sealed class Http2Handler : HttpMessageHandler
             : SendSlowAsync(request, pseudo, cancellationToken);
     }
 
-    private Http2ClientConnection? TryReserve()
+    private Http2ClientConnection? TryReserve(Http2ClientConnection? avoid = null)
     {
         var connections = Volatile.Read(ref _connections);
         var n = connections.Length;
@@ -152,7 +157,7 @@ internal sealed class Http2Handler : HttpMessageHandler
         for (var i = 0; i < n; i++)
         {
             var connection = connections[(start + i) % n];
-            if (connection.TryReserveStream())
+            if (!ReferenceEquals(connection, avoid) && connection.TryReserveStream())
             {
                 return connection;
             }
@@ -162,12 +167,17 @@ internal sealed class Http2Handler : HttpMessageHandler
 
     private async Task<HttpResponseMessage> SendSlowAsync(HttpRequestMessage request, byte[] pseudo, CancellationToken cancellationToken)
     {
-        var connection = await ReserveSlowAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await ReserveSlowAsync(null, cancellationToken).ConfigureAwait(false);
         return await connection.SendAsync(request, pseudo, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Waits for a stream slot: on a new connection if fewer than the maximum are open, else on a freed slot.</summary>
-    private async Task<Http2ClientConnection> ReserveSlowAsync(CancellationToken cancellationToken)
+    /// <remarks>
+    /// With <paramref name="avoid"/> set (a hedged attempt), another connection is opened when the pool has room and no
+    /// other connection is open, so the hedge does not share the connection of the attempt it covers for; at the
+    /// connection limit it takes whatever slot frees, <paramref name="avoid"/>'s too (gRFC A6 allows any connection).
+    /// </remarks>
+    private async Task<Http2ClientConnection> ReserveSlowAsync(Http2ClientConnection? avoid, CancellationToken cancellationToken)
     {
         while (true)
         {
@@ -175,7 +185,7 @@ internal sealed class Http2Handler : HttpMessageHandler
             lock (_lock)
             {
                 ObjectDisposedException.ThrowIf(_disposed, this);
-                if (TryReserve() is { } connection)
+                if (TryReserve(avoid) is { } connection)
                 {
                     return connection;
                 }
@@ -186,6 +196,10 @@ internal sealed class Http2Handler : HttpMessageHandler
                 else if (_connections.Length < _maxConnections)
                 {
                     wait = _connecting = ConnectAsync();
+                }
+                else if (avoid is not null && TryReserve() is { } any)
+                {
+                    return any;
                 }
                 else
                 {
