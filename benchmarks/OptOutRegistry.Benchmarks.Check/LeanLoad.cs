@@ -38,6 +38,12 @@ internal sealed class LeanLoad
     private readonly int _requestHeaderBlockLength;
     private readonly LeanConnection[] _connections;
     private readonly long _hedgeAfter;
+
+    // The hedge budget, as the SDK's HedgingPolicy.MaxHedgesPerCall: each call sent adds _hedgesPerCall, each hedge takes
+    // one, at most HedgeBurst banked; 0 = unlimited.
+    private readonly double _hedgesPerCall;
+    private double _hedgeTokens = OptOutRegistry.Grpc.HedgingPolicy.HedgeBurst;
+    private int _hedgesSkipped;
     private long[] _due = [];
     private long[] _sent = [];
     private HedgeBook _book = new(0, 0);
@@ -52,9 +58,10 @@ internal sealed class LeanLoad
     private int _disallowed;
     private readonly List<string> _errorSamples = [];
 
-    private LeanLoad(Socket[] sockets, string authority, string[] urls, long hedgeAfterTicks)
+    private LeanLoad(Socket[] sockets, string authority, string[] urls, long hedgeAfterTicks, double hedgesPerCall)
     {
         _hedgeAfter = hedgeAfterTicks;
+        _hedgesPerCall = hedgesPerCall;
         _connections = new LeanConnection[sockets.Length];
         for (var c = 0; c < sockets.Length; c++)
         {
@@ -109,9 +116,16 @@ internal sealed class LeanLoad
     /// <param name="hiccups">Run a <see cref="HiccupMeter"/> meanwhile and relate the slow calls to the machine's stalls.</param>
     /// <param name="connections">HTTP/2 connections; call i goes out on connection i mod N.</param>
     /// <param name="hedgeAfterMs">Hedge a call unanswered this long after it was sent (on the next connection); 0: off.</param>
+    /// <param name="hedgesPerCall">The hedge budget (the SDK's default 0.1: one hedge per ten calls, ten banked); 0: unlimited.</param>
     public static int Run(string server, string queriesPath, double seconds, int rate, double warmupSeconds, int tickMicroseconds, bool hiccups,
-        int connections = 1, double hedgeAfterMs = 0)
+        int connections = 1, double hedgeAfterMs = 0, double hedgesPerCall = 0.1)
     {
+        if (hedgesPerCall < 0 || hedgesPerCall > 1)
+        {
+            Console.Error.WriteLine($"lean: --hedge-budget must be 0 (unlimited) or a share of calls up to 1, not {hedgesPerCall}");
+            return 2;
+        }
+
         if (connections is < 1 or > 64)
         {
             Console.Error.WriteLine($"lean: --connections must be 1..64, not {connections}");
@@ -136,7 +150,7 @@ internal sealed class LeanLoad
                 sockets[c].Connect(uri.Host == "localhost" ? "127.0.0.1" : uri.Host, uri.Port);
             }
 
-            var load = new LeanLoad(sockets, uri.Authority, urls, (long)(hedgeAfterMs * Stopwatch.Frequency / 1000))
+            var load = new LeanLoad(sockets, uri.Authority, urls, (long)(hedgeAfterMs * Stopwatch.Frequency / 1000), hedgesPerCall)
             {
                 _tick = tickMicroseconds * Stopwatch.Frequency / 1_000_000,
             };
@@ -225,7 +239,7 @@ internal sealed class LeanLoad
         long At(long[] sorted, double p) => sorted[Math.Min(sorted.Length - 1, (int)(sorted.Length * p))];
         // The hedging figures: how much extra load the hedges cost (server calls per check) and how often they helped.
         var hedgeFields = string.Create(inv,
-            $"\tconnections={_connections.Length}\thedge_after_ms={Ms(_hedgeAfter):F2}\thedges_sent={_book.MeasuredHedgesSent}\thedges_won={_book.MeasuredHedgesWon}\thedge_share={(double)_book.MeasuredHedgesSent / measured:F4}\tserver_calls_per_check={(double)(measured + _book.MeasuredHedgesSent) / measured:F4}\tlate_answers_dropped={_book.MeasuredLateAnswers}");
+            $"\tconnections={_connections.Length}\thedge_after_ms={Ms(_hedgeAfter):F2}\thedges_sent={_book.MeasuredHedgesSent}\thedges_won={_book.MeasuredHedgesWon}\thedge_share={(double)_book.MeasuredHedgesSent / measured:F4}\tserver_calls_per_check={(double)(measured + _book.MeasuredHedgesSent) / measured:F4}\tlate_answers_dropped={_book.MeasuredLateAnswers}\thedge_budget_per_call={_hedgesPerCall}\thedges_skipped_budget={_hedgesSkipped}");
         Console.WriteLine(string.Create(inv,
             $"lean\trate={rate}\ttick_us={_tick * 1_000_000 / Stopwatch.Frequency}\tcalls={measured}\tachieved_per_s={measured / elapsed:F0}\tp50_ms={Ms(At(latencies, 0.5)):F3}\tp90_ms={Ms(At(latencies, 0.9)):F3}\tp99_ms={Ms(At(latencies, 0.99)):F3}\tp999_ms={Ms(At(latencies, 0.999)):F3}\tmax_ms={Ms(latencies[^1]):F3}\tsend_lag_p99_ms={Ms(At(sendLag, 0.99)):F3}\terrors={_errors}\tverdict_mismatches={_mismatches}\tdisallowed_share={(double)_disallowed / total:F3}\tloop_cpu_us_per_call={threadCpuNs / 1000.0 / measured:F1}\tloop_user_kernel_us_per_call={_userTicks * 10_000.0 / measured:F0}+{_kernelTicks * 10_000.0 / measured:F0}\tprocess_cpu_us_per_call={processCpu.TotalMicroseconds / measured:F1}\tclient_context_switches_per_call={(double)_switches / measured:F2}\twaits_per_call={(double)_waits / total:F2}\treceives_per_call={(double)_receives / total:F2}{stallFields}{hedgeFields}"));
         if (platform is not null)
@@ -344,6 +358,10 @@ internal sealed class LeanLoad
                 _book.OnSent(next, connection.Index, slot);
                 _sent[next] = now;
                 next++;
+                if (_hedgesPerCall > 0)
+                {
+                    _hedgeTokens = Math.Min(OptOutRegistry.Grpc.HedgingPolicy.HedgeBurst, _hedgeTokens + _hedgesPerCall);
+                }
             }
 
             // Hedges: calls sent at least _hedgeAfter ago and still unanswered go out again on the next connection. Calls
@@ -364,6 +382,14 @@ internal sealed class LeanLoad
                         break;
                     }
 
+                    if (_hedgesPerCall > 0 && _hedgeTokens < 1)
+                    {
+                        // Budget spent: this call waits for its first attempt.
+                        _hedgesSkipped += hedgeScan >= warmup ? 1 : 0;
+                        hedgeScan++;
+                        continue;
+                    }
+
                     var target = _connections[(hedgeScan + 1) % n];
                     var slot = target.TrySend(hedgeScan, now);
                     if (slot < 0)
@@ -373,6 +399,7 @@ internal sealed class LeanLoad
                     }
 
                     _book.OnHedgeSent(hedgeScan, target.Index, slot);
+                    _hedgeTokens -= _hedgesPerCall > 0 ? 1 : 0;
                     hedgeScan++;
                 }
             }

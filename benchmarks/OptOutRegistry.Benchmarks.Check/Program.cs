@@ -21,7 +21,9 @@ using OptOutRegistry.Benchmarks.Check;
 //                                                      p50..p99.9 and its CPU per call; --hedge-after-ms D (needs N >= 2):
 //                                                      a call unanswered D ms after it was sent goes out again on the next
 //                                                      connection, first answer wins, the other is reset (hedges_sent,
-//                                                      hedges_won, hedge_share, server_calls_per_check);
+//                                                      hedges_won, hedge_share, server_calls_per_check); --hedge-budget B:
+//                                                      at most B hedges per call on average, 10 banked (the SDK's
+//                                                      HedgingPolicy.MaxHedgesPerCall, default 0.1; 0: unlimited);
 //                                                      exits 1 when any call failed or had a wrong verdict;
 //                                                      --tick-us N: wake at most every N us (calls due meanwhile
 //                                                      leave together, their wait counted as latency); --hiccups 1:
@@ -65,7 +67,8 @@ switch (args.FirstOrDefault())
             double.Parse(options.GetValueOrDefault("warmup", "1"), System.Globalization.CultureInfo.InvariantCulture),
             int.Parse(options.GetValueOrDefault("tick-us", "0")), options.GetValueOrDefault("hiccups") == "1",
             int.Parse(options.GetValueOrDefault("connections", "1")),
-            double.Parse(options.GetValueOrDefault("hedge-after-ms", "0"), System.Globalization.CultureInfo.InvariantCulture));
+            double.Parse(options.GetValueOrDefault("hedge-after-ms", "0"), System.Globalization.CultureInfo.InvariantCulture),
+            double.Parse(options.GetValueOrDefault("hedge-budget", "0.1"), System.Globalization.CultureInfo.InvariantCulture));
     case "hiccups":
         return HiccupMeter.Run(Seconds(options), int.Parse(options.GetValueOrDefault("interval-us", "1000")),
             options.GetValueOrDefault("busy-cpus") == "1");

@@ -30,7 +30,7 @@ public sealed class HedgingTests(HedgingTests.ScriptedServer server) : IClassFix
     public async Task FirstAttemptHeld_HedgeAnswers_HeldAttemptIsCancelledOnTheServer(GrpcTransport transport)
     {
         // Attempt 1 is held until cancelled; the hedge (sent at once: delay 0) answers.
-        var script = server.NewScript((attempt, _) => attempt == 0 ? Hold() : Answer("from hedge"));
+        var script = server.NewScript((attempt, _) => attempt == 0 ? Hold() : AnswerOnceTheFirstArrived("from hedge"));
         using var channel = Channel(transport);
 
         var response = await channel.UnaryAsync(Methods.UnaryEcho, script.Request, Hedged(2, TimeSpan.Zero)).WaitAsync(Patience);
@@ -177,7 +177,7 @@ public sealed class HedgingTests(HedgingTests.ScriptedServer server) : IClassFix
     [Fact]
     public async Task CustomMetadata_GoesWithEveryAttempt()
     {
-        var script = server.NewScript((attempt, _) => attempt == 0 ? Hold() : Answer("ok"));
+        var script = server.NewScript((attempt, _) => attempt == 0 ? Hold() : AnswerOnceTheFirstArrived("ok"));
         using var channel = Channel(GrpcTransport.Http2);
         var headers = new Metadata { { "x-tenant", "acme" } };
 
@@ -188,14 +188,39 @@ public sealed class HedgingTests(HedgingTests.ScriptedServer server) : IClassFix
         Assert.Equal("1", script.Attempts[1].PreviousAttempts);
     }
 
+    [Fact]
+    public async Task HedgeBudget_Spent_LaterCallsWaitForTheirFirstAttempt()
+    {
+        // A budget of 0.01 hedges per call: the burst of HedgeBurst (10) hedges goes out, then the 11th call gets none.
+        var policy = new HedgingPolicy { MaxAttempts = 2, Delay = TimeSpan.Zero, MaxHedgesPerCall = 0.01 };
+        using var channel = Channel(GrpcTransport.Http2);
+        for (var i = 0; i < HedgingPolicy.HedgeBurst; i++)
+        {
+            var hedged = server.NewScript((attempt, _) => attempt == 0 ? Hold() : AnswerOnceTheFirstArrived("hedge " + i));
+            var response = await channel.UnaryAsync(Methods.UnaryEcho, hedged.Request, new CallOptions(Hedging: policy)).WaitAsync(Patience);
+            Assert.Equal("hedge " + i, response.Message);
+            Assert.Equal(2, hedged.Attempts.Count);
+        }
+
+        var script = server.NewScript((attempt, _) => attempt == 0 ? Hold() : Answer("budget was not spent"));
+        var ex = await Assert.ThrowsAsync<RpcException>(() => channel.UnaryAsync(Methods.UnaryEcho, script.Request,
+            new CallOptions(Hedging: policy, Deadline: DateTime.UtcNow.AddSeconds(1))).WaitAsync(Patience));
+
+        Assert.Equal(StatusCode.DeadlineExceeded, ex.StatusCode);
+        Assert.Single(script.Attempts);
+    }
+
     [Theory]
     [InlineData(1, 1, false, "MaxAttempts")]
     [InlineData(6, 1, false, "MaxAttempts")]
     [InlineData(2, -1, false, "Delay")]
     [InlineData(2, 1, true, "NonFatalStatusCodes")]
-    public void InvalidPolicy_IsRefusedBeforeAnythingIsSent_NamingTheField(int maxAttempts, int delayMs, bool okNonFatal, string field)
+    [InlineData(2, 1, false, "MaxHedgesPerCall", 0.0)]
+    [InlineData(2, 1, false, "MaxHedgesPerCall", 1.5)]
+    [InlineData(3, 1, false, "MaxHedgesPerCall", double.NaN)]
+    public void InvalidPolicy_IsRefusedBeforeAnythingIsSent_NamingTheField(int maxAttempts, int delayMs, bool okNonFatal, string field, double hedgesPerCall = 0.1)
     {
-        var policy = new HedgingPolicy { MaxAttempts = maxAttempts, Delay = TimeSpan.FromMilliseconds(delayMs) };
+        var policy = new HedgingPolicy { MaxAttempts = maxAttempts, Delay = TimeSpan.FromMilliseconds(delayMs), MaxHedgesPerCall = hedgesPerCall };
         if (okNonFatal)
         {
             policy.NonFatalStatusCodes.Add(StatusCode.OK);
@@ -217,7 +242,7 @@ public sealed class HedgingTests(HedgingTests.ScriptedServer server) : IClassFix
     {
         // 200 KB: larger than a DATA frame, so each attempt's bytes go out through the stream's own send task.
         var payload = Google.Protobuf.ByteString.CopyFrom(Enumerable.Range(0, 200_000).Select(i => (byte)(i * 31)).ToArray());
-        var script = server.NewScript((attempt, _) => attempt == 0 ? Hold() : Answer("big"));
+        var script = server.NewScript((attempt, _) => attempt == 0 ? Hold() : AnswerOnceTheFirstArrived("big"));
         script.Request.Payload = payload;
         using var channel = Channel(GrpcTransport.Http2);
 
@@ -258,6 +283,16 @@ public sealed class HedgingTests(HedgingTests.ScriptedServer server) : IClassFix
 
     private static Func<ServerCallContext, Attempt, Task<EchoResponse>> Answer(string message) => (_, _) => Task.FromResult(new EchoResponse { Message = message });
 
+    /// <summary>
+    /// The hedge's answer, held until the first attempt is in the server's handler: otherwise the hedge may win before the
+    /// first attempt's HEADERS were even processed, and the server never sees the attempt whose cancellation is checked.
+    /// </summary>
+    private static Func<ServerCallContext, Attempt, Task<EchoResponse>> AnswerOnceTheFirstArrived(string message) => async (_, attempt) =>
+    {
+        await attempt.Owner.FirstArrived.WaitAsync(Patience);
+        return new EchoResponse { Message = message };
+    };
+
     private static Func<ServerCallContext, Attempt, Task<EchoResponse>> Hold() => async (context, attempt) =>
     {
         try
@@ -288,6 +323,8 @@ public sealed class HedgingTests(HedgingTests.ScriptedServer server) : IClassFix
     /// <summary>One attempt as the server saw it.</summary>
     public sealed class Attempt
     {
+        public required Script Owner { get; init; }
+
         public int Number { get; init; }
 
         public string? PreviousAttempts { get; init; }
@@ -307,8 +344,12 @@ public sealed class HedgingTests(HedgingTests.ScriptedServer server) : IClassFix
     public sealed class Script(EchoRequest request, Func<int, ServerCallContext, Func<ServerCallContext, Attempt, Task<EchoResponse>>> behaviour)
     {
         private readonly List<Attempt> _attempts = [];
+        private readonly TaskCompletionSource _firstArrived = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public EchoRequest Request { get; } = request;
+
+        /// <summary>Completes when attempt 0 reaches the handler.</summary>
+        public Task FirstArrived => _firstArrived.Task;
 
         /// <summary>The attempts that arrived, by attempt number (arrival order is a race when hedges go out at once).</summary>
         public IReadOnlyList<Attempt> Attempts
@@ -337,6 +378,7 @@ public sealed class HedgingTests(HedgingTests.ScriptedServer server) : IClassFix
             var previous = context.RequestHeaders.GetValue("grpc-previous-rpc-attempts");
             var attempt = new Attempt
             {
+                Owner = this,
                 // gRFC A6: the first attempt has no header, hedge n carries n.
                 Number = previous is null ? 0 : int.Parse(previous, System.Globalization.CultureInfo.InvariantCulture),
                 PreviousAttempts = previous,
@@ -348,6 +390,11 @@ public sealed class HedgingTests(HedgingTests.ScriptedServer server) : IClassFix
             lock (_attempts)
             {
                 _attempts.Add(attempt);
+            }
+
+            if (attempt.Number == 0)
+            {
+                _firstArrived.TrySetResult();
             }
 
             return behaviour(attempt.Number, context)(context, attempt);

@@ -36,6 +36,7 @@ internal static class HedgedUnaryCall<TRequest, TResponse>
         var started = 0;
         var hedgingStopped = false;
         RequestPayload? payload = null;
+        policy.OnCall();
         // Cancelled when the call is decided: stops the hedging timer and cancels the attempts still running (on HttpClient
         // an attempt whose response headers have not arrived can only be reset through its token). Linked to the
         // caller's token, so a caller's cancel reaches every attempt as CANCELLED.
@@ -62,9 +63,20 @@ internal static class HedgedUnaryCall<TRequest, TResponse>
                 var finished = timer is null ? await Task.WhenAny(tasks).ConfigureAwait(false) : await WhenAnyWithTimerAsync(tasks, timer).ConfigureAwait(false);
                 if (finished is null)
                 {
-                    // The hedging delay passed with no answer: the next attempt, on another connection.
                     timer = null;
                     nextDelay = policy.Delay;
+                    if (!policy.TryTakeHedge())
+                    {
+                        // The hedge budget is spent: the call waits for the attempts it has (or, when every one has
+                        // failed with a non-fatal status, ends with the last of them).
+                        hedgingStopped = true;
+                        if (tasks.Count == 0)
+                        {
+                            throw lastNonFatal!;
+                        }
+                        continue;
+                    }
+                    // The hedging delay passed with no answer: the next attempt, on another connection.
                     tasks.Add(Start());
                     continue;
                 }

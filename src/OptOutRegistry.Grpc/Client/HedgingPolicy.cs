@@ -6,6 +6,8 @@ namespace OptOutRegistry.Grpc;
 /// channel has (or may open) more than one; the first OK or fatal answer is the call's, the other attempts are cancelled
 /// (RST_STREAM CANCEL). Only for idempotent calls such as checks: the server may run the request several times. Set
 /// it per call with <see cref="CallOptions.Hedging"/> (or <c>CheckClientOptions.Hedging</c> for checks); off when null.
+/// Beyond gRFC A6, hedges are budgeted (<see cref="MaxHedgesPerCall"/>), so a server that is slow for everyone is not
+/// sent twice the calls. Reuse one policy object for a stream of calls: the budget lives in it.
 /// </summary>
 /// <example>
 /// <code>
@@ -34,6 +36,56 @@ public sealed class HedgingPolicy
     /// </summary>
     public ISet<StatusCode> NonFatalStatusCodes { get; } = new HashSet<StatusCode>();
 
+    /// <summary>Hedges a policy may send at once when its budget is full (the bucket's size).</summary>
+    public const int HedgeBurst = 10;
+
+    private const long TokenScale = 1_000_000;
+
+    // The hedge budget, shared by every call using this policy object: hedges left, in millionths (starts full).
+    private long _budget = HedgeBurst * TokenScale;
+
+    /// <summary>
+    /// The most hedges sent per call, on average over the calls made with this policy object: each call adds this much
+    /// to a budget of at most <see cref="HedgeBurst"/> hedges and each hedge takes one. When a server slows down for
+    /// everyone, unbudgeted hedging would send a second call for nearly every check just when the server has least room
+    /// for it ("The Tail at Scale" sends hedges only for the slowest few percent); with the budget spent, calls wait for
+    /// their first attempt. Default 0.1 (one hedge per ten calls); at most <see cref="MaxAttempts"/> - 1.
+    /// </summary>
+    public double MaxHedgesPerCall { get; set; } = 0.1;
+
+    /// <summary>A call made with this policy: adds its share to the budget.</summary>
+    internal void OnCall()
+    {
+        var add = (long)(MaxHedgesPerCall * TokenScale);
+        var cap = HedgeBurst * TokenScale;
+        var current = Volatile.Read(ref _budget);
+        while (current < cap)
+        {
+            var seen = Interlocked.CompareExchange(ref _budget, Math.Min(cap, current + add), current);
+            if (seen == current)
+            {
+                return;
+            }
+            current = seen;
+        }
+    }
+
+    /// <summary>Takes one hedge from the budget; false when it is spent (the hedge is not sent).</summary>
+    internal bool TryTakeHedge()
+    {
+        var current = Volatile.Read(ref _budget);
+        while (current >= TokenScale)
+        {
+            var seen = Interlocked.CompareExchange(ref _budget, current - TokenScale, current);
+            if (seen == current)
+            {
+                return true;
+            }
+            current = seen;
+        }
+        return false;
+    }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the field when the policy cannot be used.</summary>
     public void Validate()
     {
@@ -44,6 +96,10 @@ public sealed class HedgingPolicy
         if (Delay < TimeSpan.Zero || Delay.TotalMilliseconds > int.MaxValue)
         {
             throw new ArgumentException($"HedgingPolicy.Delay must be zero or positive and below 24 days, not {Delay}.", nameof(Delay));
+        }
+        if (!(MaxHedgesPerCall > 0 && MaxHedgesPerCall <= MaxAttempts - 1))
+        {
+            throw new ArgumentException($"HedgingPolicy.MaxHedgesPerCall must be above 0 and at most MaxAttempts - 1 ({MaxAttempts - 1}), not {MaxHedgesPerCall}.", nameof(MaxHedgesPerCall));
         }
         if (NonFatalStatusCodes.Contains(StatusCode.OK))
         {
