@@ -40,7 +40,7 @@ internal static class HedgedUnaryCall<TRequest, TResponse>
         // Cancelled when the call is decided: stops the hedging timer and cancels the attempts still running (on HttpClient
         // an attempt whose response headers have not arrived can only be reset through its token). Linked to the
         // caller's token, so a caller's cancel reaches every attempt as CANCELLED.
-        using var decided = CancellationTokenSource.CreateLinkedTokenSource(options.CancellationToken);
+        using var decided = options.CancellationToken.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(options.CancellationToken) : new CancellationTokenSource();
         var shared = options with { CancellationToken = decided.Token };
         Task? timer = null;
         try
@@ -58,9 +58,30 @@ internal static class HedgedUnaryCall<TRequest, TResponse>
             {
                 if (timer is null && !hedgingStopped && started < attempts.Length)
                 {
-                    timer = nextDelay <= TimeSpan.Zero ? Task.CompletedTask : Task.Delay(nextDelay, decided.Token);
+                    if (policy.HasHedge || tasks.Count == 0)
+                    {
+                        timer = nextDelay <= TimeSpan.Zero ? Task.CompletedTask : Task.Delay(nextDelay, decided.Token);
+                    }
+                    else
+                    {
+                        // The budget is spent: no timer (it could only wake up to find nothing to send).
+                        hedgingStopped = true;
+                    }
                 }
-                var finished = timer is null ? await Task.WhenAny(tasks).ConfigureAwait(false) : await WhenAnyWithTimerAsync(tasks, timer).ConfigureAwait(false);
+                Task<TResponse>? finished;
+                if (timer is null)
+                {
+                    finished = await Task.WhenAny(tasks).ConfigureAwait(false);
+                }
+                else if (tasks.Count == 1 && !timer.IsCompleted)
+                {
+                    // The usual wait: one attempt against the hedging delay (the two-task overload, no array).
+                    finished = await Task.WhenAny(tasks[0], timer).ConfigureAwait(false) == timer ? null : tasks[0];
+                }
+                else
+                {
+                    finished = await WhenAnyWithTimerAsync(tasks, timer).ConfigureAwait(false);
+                }
                 if (finished is null)
                 {
                     timer = null;
@@ -152,12 +173,7 @@ internal static class HedgedUnaryCall<TRequest, TResponse>
             }
             if (index == 0)
             {
-                _ = attempt.AttemptStarted;
                 return attempt.RunAttemptDirectAsync(transport, payload, null);
-            }
-            if (index < attempts.Length - 1)
-            {
-                _ = attempt.AttemptStarted;
             }
             var previous = attempts[index - 1];
             return previous.AttemptStarted.IsCompleted

@@ -208,7 +208,8 @@ internal sealed class GrpcCall<TRequest, TResponse> : IGrpcCall, IAsyncStreamRea
         catch (Exception ex)
         {
             payload.Release();
-            _started?.TrySetResult();
+            _startFinished = true;
+            Volatile.Read(ref _started)?.TrySetResult();
             var rpc = Fail(ex);
             Cleanup();
             return Task.FromException<TResponse>(rpc);
@@ -220,12 +221,30 @@ internal sealed class GrpcCall<TRequest, TResponse> : IGrpcCall, IAsyncStreamRea
     internal Client.Http2.Http2ClientConnection? StartedConnection => _direct?.Connection;
 
     private TaskCompletionSource? _started;
+    private volatile bool _startFinished;
 
     /// <summary>
     /// A hedged attempt's: completes once its stream is open on a connection, or it failed before that (then
-    /// <see cref="StartedConnection"/> stays null). Must be asked for before the attempt runs.
+    /// <see cref="StartedConnection"/> stays null). Created only when a hedge needs to wait for it (most calls never ask).
     /// </summary>
-    internal Task AttemptStarted => (_started ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+    internal Task AttemptStarted
+    {
+        get
+        {
+            if (_startFinished)
+            {
+                return Task.CompletedTask;
+            }
+            var created = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var source = Interlocked.CompareExchange(ref _started, created, null) ?? created;
+            if (_startFinished)
+            {
+                // The start finished while the source was being created: it may not have seen it.
+                source.TrySetResult();
+            }
+            return source.Task;
+        }
+    }
 
     /// <summary>Runs the call; releases the caller's reference to <paramref name="payload"/> once the stream is started.</summary>
     private async Task<TResponse> RunDirectAsync(Client.Http2.Http2Handler transport, Client.RequestPayload payload, TimeSpan remaining,
@@ -247,7 +266,8 @@ internal sealed class GrpcCall<TRequest, TResponse> : IGrpcCall, IAsyncStreamRea
             {
                 // The transport took its own reference for as long as it still copies the bytes.
                 payload.Release();
-                _started?.TrySetResult();
+                _startFinished = true;
+                Volatile.Read(ref _started)?.TrySetResult();
             }
             if (_disposed || (_cts?.IsCancellationRequested ?? false))
             {
