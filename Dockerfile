@@ -7,15 +7,18 @@ ARG DOTNET_VERSION=10.0
 
 FROM mcr.microsoft.com/dotnet/sdk:${DOTNET_VERSION} AS build
 WORKDIR /src
-# Only what the server and the CLI are built from: the build settings, the public protos and src/ (no tests, benchmarks
-# or tools). Restore runs as its own step so that a failing package source is told apart from a failing build.
+# The image's platform (set by BuildKit/buildx: amd64, arm64): the published code is ReadyToRun, native code for one
+# platform, and scripts/publish.sh maps it to the .NET runtime identifier (linux-x64, linux-arm64).
+ARG TARGETARCH
+# Only what the server and the CLI are built from: the build settings, the public protos, src/ and the publish script
+# (no tests, benchmarks or tools). Restore runs as its own step so that a failing package source is told apart from a
+# failing build. scripts/publish.sh is the same publish without Docker (README.md, "Run it").
 COPY Directory.Build.props Directory.Packages.props .editorconfig ./
 COPY protos/ protos/
 COPY src/ src/
-RUN dotnet restore src/OptOutRegistry.Server/OptOutRegistry.Server.csproj \
- && dotnet restore src/OptOutRegistry.Cli/OptOutRegistry.Cli.csproj
-RUN dotnet publish src/OptOutRegistry.Server/OptOutRegistry.Server.csproj -c Release --no-restore -o /app/server \
- && dotnet publish src/OptOutRegistry.Cli/OptOutRegistry.Cli.csproj -c Release --no-restore -o /app/cli
+COPY scripts/publish.sh scripts/
+RUN scripts/publish.sh restore
+RUN scripts/publish.sh publish /app
 
 FROM mcr.microsoft.com/dotnet/aspnet:${DOTNET_VERSION} AS runtime
 # The .NET images ship an unprivileged "app" user (APP_UID); the data volume belongs to it.
