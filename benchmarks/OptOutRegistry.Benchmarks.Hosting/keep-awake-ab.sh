@@ -48,7 +48,7 @@ for r in $(seq "$rounds"); do
       --Logging:LogLevel:Default=Warning "${extra[@]}" >/dev/null 2>&1 &
     pid=$!
     for _ in $(seq 300); do (echo >/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break; sleep 0.2; done
-    $bench lean --server "http://127.0.0.1:$port" --queries "$queries" --seconds 3 --rate 10000 >/dev/null 2>&1 # warm-up
+    $bench lean --server "http://127.0.0.1:$port" --queries "$queries" --seconds 3 --rate 10000 >/dev/null 2>&1 || true # warm-up (its exit status: see the measured run)
     sleep 1
     # (a)
     $bench lean --server "http://127.0.0.1:$port" --queries "$queries" --seconds 12 --rate 200 >/dev/null 2>&1 &
@@ -60,7 +60,7 @@ for r in $(seq "$rounds"); do
     sleep 2; read -r ku0 ks0 _ < <(ka "$pid"); sleep 5; read -r ku1 ks1 _ < <(ka "$pid")
     # (c)
     read -r u0 s0 < <(all "$pid"); read -r ku2 ks2 kc2 < <(ka "$pid"); c0=$(switches "$pid")
-    out=$($bench lean --server "http://127.0.0.1:$port" --queries "$queries" --seconds "$lean_seconds" --rate 10000 2>&1 | head -1)
+    out=$($bench lean --server "http://127.0.0.1:$port" --queries "$queries" --seconds "$lean_seconds" --rate 10000 2>&1 | head -1 || true)
     read -r u1 s1 < <(all "$pid"); read -r ku3 ks3 kc3 < <(ka "$pid"); c1=$(switches "$pid")
     calls=$(echo "$out" | field calls)
     tick_us=$((1000000 / $(getconf CLK_TCK)))
