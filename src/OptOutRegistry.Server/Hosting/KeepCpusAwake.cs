@@ -166,7 +166,9 @@ public sealed partial class KeepCpusAwake : IHostedService, IDisposable
     public Task StartAsync(CancellationToken cancellationToken)
     {
         var failures = new string?[_cpus.Length];
-        using var ready = new CountdownEvent(_cpus.Length);
+        // Not disposed here: if the start is cancelled while a thread is still setting itself up, that thread's Signal
+        // must not meet a disposed event (an exception on a background thread ends the process).
+        var ready = new CountdownEvent(_cpus.Length);
         var windowTicks = (long)(_options.Window.TotalSeconds * Stopwatch.Frequency);
         _threads = new Thread[_cpus.Length];
         for (var i = 0; i < _cpus.Length; i++)
