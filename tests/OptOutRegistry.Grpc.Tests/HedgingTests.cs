@@ -49,6 +49,22 @@ public sealed class HedgingTests(HedgingTests.ScriptedServer server) : IClassFix
 
     [Theory]
     [MemberData(nameof(Transports))]
+    public async Task FirstAttemptHeld_TheHedgeGoesOutWhenTheDelayHasPassed(GrpcTransport transport)
+    {
+        // A real (short) hedging delay: the first attempt never answers, so the call can only end through the hedge the
+        // delay's timer sends. Nothing is asserted about how long it took.
+        var script = server.NewScript((attempt, _) => attempt == 0 ? Hold() : AnswerOnceTheFirstArrived("after the delay"));
+        using var channel = Channel(transport);
+
+        var response = await channel.UnaryAsync(Methods.UnaryEcho, script.Request, Hedged(3, TimeSpan.FromMilliseconds(20))).WaitAsync(Patience);
+
+        Assert.Equal("after the delay", response.Message);
+        await script.Attempts[0].Cancelled.Task.WaitAsync(Patience);
+        Assert.Equal("1", script.Attempts[1].PreviousAttempts);
+    }
+
+    [Theory]
+    [MemberData(nameof(Transports))]
     public async Task AnswerBeforeTheDelay_NoHedgeIsSent(GrpcTransport transport)
     {
         var script = server.NewScript((_, _) => Answer("only"));

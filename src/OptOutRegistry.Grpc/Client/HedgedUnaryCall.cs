@@ -58,31 +58,31 @@ internal static class HedgedUnaryCall<TRequest, TResponse>
             var nextDelay = policy.Delay;
             while (true)
             {
+                Task<TResponse>? finished = null;
+                var raced = false;
                 if (timer is null && !hedgingStopped && started < attempts.Length)
                 {
-                    if (policy.HasHedge || tasks.Count == 0)
-                    {
-                        timer = nextDelay <= TimeSpan.Zero ? Task.CompletedTask : Task.Delay(nextDelay, decided.Token);
-                    }
-                    else
+                    if (!policy.HasHedge && tasks.Count > 0)
                     {
                         // The budget is spent: no timer (it could only wake up to find nothing to send).
                         hedgingStopped = true;
                     }
+                    else if (nextDelay > TimeSpan.Zero && tasks.Count == 1)
+                    {
+                        // The usual wait, one attempt against the hedging delay: WaitAsync's own timer, which it drops
+                        // when the attempt ends first (no Delay task, no WhenAny, no token registration).
+                        await ((Task)tasks[0].WaitAsync(nextDelay)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                        finished = tasks[0].IsCompleted ? tasks[0] : null;
+                        raced = true;
+                    }
+                    else
+                    {
+                        timer = nextDelay <= TimeSpan.Zero ? Task.CompletedTask : Task.Delay(nextDelay, decided.Token);
+                    }
                 }
-                Task<TResponse>? finished;
-                if (timer is null)
+                if (!raced)
                 {
-                    finished = await Task.WhenAny(tasks).ConfigureAwait(false);
-                }
-                else if (tasks.Count == 1 && !timer.IsCompleted)
-                {
-                    // The usual wait: one attempt against the hedging delay (the two-task overload, no array).
-                    finished = await Task.WhenAny(tasks[0], timer).ConfigureAwait(false) == timer ? null : tasks[0];
-                }
-                else
-                {
-                    finished = await WhenAnyWithTimerAsync(tasks, timer).ConfigureAwait(false);
+                    finished = timer is null ? await Task.WhenAny(tasks).ConfigureAwait(false) : await WhenAnyWithTimerAsync(tasks, timer).ConfigureAwait(false);
                 }
                 if (finished is null)
                 {
