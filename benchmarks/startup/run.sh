@@ -14,6 +14,8 @@
 #           loaded), wall/user/system seconds and max RSS from /usr/bin/time. Variants: jit (IL only, as the CLI
 #           project sets it: tiered compilation off), r2r (ReadyToRun, tiering off), r2r-tc1 (ReadyToRun with
 #           DOTNET_TieredCompilation=1).
+#   steady  (STEADY_RUNS, default 3; 0 skips) the server's CPU per 1,000 URLs of batch checks and per unary call at
+#           10,000/s after warm-up, jit vs r2r, a new server per run (wall figures: see Benchmarks.Check/run.sh).
 # Needs: the .NET 10 SDK, python3 with grpcio (Debian package python3-grpcio; PYTHON=... to choose the interpreter),
 # /usr/bin/time. Wall figures on a shared machine are noisy: compare the sides' CPU and the ratios, run by run.
 set -euo pipefail
@@ -107,6 +109,39 @@ for run in $(seq "$big_runs"); do
 done
 stop_server
 
+# Steady state: ReadyToRun must not cost the running server anything (tiering re-jits hot code). Per run and side: a
+# new server on the largest store, loaded, warmed by a 3 s batch run; then the server's CPU over an 8 s batch run
+# (1,000 URLs per call, 4 in flight) and an 8 s lean unary run at 10,000 calls/s (Benchmarks.Check).
+steady_runs="${STEADY_RUNS:-3}"
+ticks=$(getconf CLK_TCK)
+cpu_of() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+field() { sed -n "s/.*[[:space:]]$1=\([0-9.]*\).*/\1/p" | head -1; }
+[[ "$steady_runs" != 0 ]] && echo "== steady state on the $largest-selector store: server CPU per 1,000 batch URLs and per unary call, alternating jit / r2r"
+for run in $(seq "$steady_runs"); do
+  for side in jit r2r; do
+    start_server "$work/$side/Server/optout-server.dll" "$work/store-$largest"
+    until dotnet "$work/r2r/Cli/optout.dll" check --server "http://127.0.0.1:$port" --purpose train-ai "$covered" 2>/dev/null | grep -q DISALLOWED; do
+      sleep 0.5
+    done
+    url="http://127.0.0.1:$port"
+    $bench batch --server "$url" --queries "$work/queries-$largest.txt" --seconds 3 --concurrency 4 >/dev/null
+    before=$(cpu_of "$server_pid")
+    out=$($bench batch --server "$url" --queries "$work/queries-$largest.txt" --seconds 8 --concurrency 4 | tail -1)
+    after=$(cpu_of "$server_pid")
+    urls=$(field urls <<<"$out"); rate=$(field urls_per_s <<<"$out")
+    batch_cpu=$(python3 -c "import sys; print(f'{(int(sys.argv[2]) - int(sys.argv[1])) / int(sys.argv[3]) / int(sys.argv[4]) * 1e9:.0f}')" "$before" "$after" "$ticks" "$urls")
+    before=$(cpu_of "$server_pid")
+    out=$($bench lean --server "$url" --queries "$work/queries-$largest.txt" --seconds 8 --rate 10000 | grep -m1 '^lean')
+    after=$(cpu_of "$server_pid")
+    calls=$(field calls <<<"$out")
+    unary_cpu=$(python3 -c "import sys; print(f'{(int(sys.argv[2]) - int(sys.argv[1])) / int(sys.argv[3]) / int(sys.argv[4]) * 1e6:.1f}')" "$before" "$after" "$ticks" "$calls")
+    printf 'steady	%s	%s	batch_urls_per_s=%s	batch_server_cpu_us_per_1000=%s	unary_server_cpu_us_per_call=%s	unary_p50_ms=%s	unary_p99_ms=%s
+' \
+      "$largest" "$side" "$rate" "$batch_cpu" "$unary_cpu" "$(field p50_ms <<<"$out")" "$(field p99_ms <<<"$out")" | tee -a "$results"
+    stop_server
+  done
+done
+
 echo "== medians (min-max) per row and variant"
 "$py" - "$results" <<'PY'
 import collections, statistics, sys
@@ -118,6 +153,7 @@ for line in open(sys.argv[1]):
         rows[(kind, row, variant)][key].append(float(value))
 for (kind, row, variant), figures in rows.items():
     keys = [k for k in figures if k not in ('lines', 'next100_max_ms')]
-    text = '\t'.join(f'{k}={statistics.median(v):g} ({min(v):g}-{max(v):g})' for k, v in ((k, figures[k]) for k in keys))
+    fmt = lambda x: f'{x:.0f}' if abs(x) >= 1000 else f'{x:g}'
+    text = '\t'.join(f'{k}={fmt(statistics.median(v))} ({fmt(min(v))}-{fmt(max(v))})' for k, v in ((k, figures[k]) for k in keys))
     print(f'{kind}\t{row}\t{variant}\tn={len(next(iter(figures.values())))}\t{text}')
 PY
