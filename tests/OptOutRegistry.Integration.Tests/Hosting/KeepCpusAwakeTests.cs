@@ -20,6 +20,10 @@ public sealed class KeepCpusAwakeTests
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(15);
 
+    // Thread.Join returns when a thread's managed code has ended; the kernel removes its /proc/self/task entry a moment
+    // later. Each test starts once the previous test's threads are gone, so the ones it counts are its own.
+    public KeepCpusAwakeTests() => _ = KeepAwakeThreadsOnceExited();
+
     [Theory]
     [InlineData(null)]
     [InlineData("0")]
@@ -97,7 +101,7 @@ public sealed class KeepCpusAwakeTests
         await CheckAsync(server.GrpcAddress, "https://example.org/spin");
         Assert.Equal(AllowedCpus().Length, KeepAwakeThreads().Count);
         await server.DisposeAsync();
-        Assert.Empty(KeepAwakeThreads());
+        Assert.Empty(KeepAwakeThreadsOnceExited());
     }
 
     [Theory]
@@ -222,6 +226,20 @@ public sealed class KeepCpusAwakeTests
 
     // /proc/self/task/TID: comm "keep-awake-N"; stat fields (proc(5)) 3 state, 14 utime, 15 stime, 41 policy; status
     // Cpus_allowed_list.
+    /// <summary>The keep-awake threads left after waiting up to <see cref="Patience"/> for their OS threads to exit.</summary>
+    private static List<KeepAwakeThread> KeepAwakeThreadsOnceExited()
+    {
+        var deadline = Stopwatch.GetTimestamp() + (long)(Patience.TotalSeconds * Stopwatch.Frequency);
+        var threads = KeepAwakeThreads();
+        while (threads.Count > 0 && Stopwatch.GetTimestamp() < deadline)
+        {
+            Thread.Sleep(20);
+            threads = KeepAwakeThreads();
+        }
+
+        return threads;
+    }
+
     private static List<KeepAwakeThread> KeepAwakeThreads()
     {
         var threads = new List<KeepAwakeThread>();
