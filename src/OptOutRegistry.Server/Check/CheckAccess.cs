@@ -10,6 +10,38 @@ public sealed record CheckAccessOptions
 {
     /// <summary>When true, every check must carry a valid API key (holder or admin) in <c>authorization: Bearer KEY</c>.</summary>
     public bool RequireKey { get; init; }
+
+    /// <summary>
+    /// How long a check that arrives before the matcher holds the registry (<see cref="Matching.MatcherReadiness"/>) waits
+    /// for it before it is answered UNAVAILABLE with a <c>retry-after-ms</c> trailer (HTTP 503 with Retry-After).
+    /// Configuration key <c>check-wait-for-matcher</c>, in seconds (0 = answer UNAVAILABLE at once); default 10.
+    /// </summary>
+    public TimeSpan WaitForMatcher { get; init; } = DefaultWaitForMatcher;
+
+    /// <summary>The default of <see cref="WaitForMatcher"/>.</summary>
+    public static readonly TimeSpan DefaultWaitForMatcher = TimeSpan.FromSeconds(10);
+
+    /// <summary>Parses <c>check-wait-for-matcher</c> (seconds, 0–3600); null or empty gives the default.</summary>
+    /// <exception cref="FormatException">Not a number of seconds in range; the message names the option.</exception>
+    public static TimeSpan ParseWaitForMatcher(string? value)
+    {
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            return DefaultWaitForMatcher;
+        }
+
+        if (!double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) || !double.IsFinite(seconds))
+        {
+            throw new FormatException($"--check-wait-for-matcher: '{value}' is not a number of seconds");
+        }
+
+        if (seconds is < 0 or > 3600)
+        {
+            throw new FormatException($"--check-wait-for-matcher: {value} is out of range: 0 to 3600 seconds");
+        }
+
+        return TimeSpan.FromSeconds(seconds);
+    }
 }
 
 /// <summary>
@@ -18,7 +50,8 @@ public sealed record CheckAccessOptions
 /// this process stops working for checks at once too. Failures are <see cref="RpcException"/>s (UNAUTHENTICATED,
 /// RESOURCE_EXHAUSTED with a <c>retry-after-ms</c> trailer), which the HTTP gateways translate to 401/429.
 /// </summary>
-public sealed class CheckAccess(CheckAccessOptions options, CheckRateLimiter limiter, CallerResolver callers, Hosting.CheckActivity activity)
+public sealed class CheckAccess(CheckAccessOptions options, CheckRateLimiter limiter, CallerResolver callers, Hosting.CheckActivity activity,
+    Matching.MatcherReadiness readiness)
 {
     /// <summary>The trailer (gRPC) carrying how long to wait before retrying, in milliseconds.</summary>
     public const string RetryAfterTrailer = "retry-after-ms";
@@ -35,6 +68,34 @@ public sealed class CheckAccess(CheckAccessOptions options, CheckRateLimiter lim
     public ValueTask AdmitAsync(HttpContext http, int subjects)
     {
         activity.OnCheck(); // --keep-cpus-awake: a counter store and one branch (Hosting/CheckActivity.cs)
+        if (!readiness.IsReady)
+        {
+            // Only while the server starts: an empty matcher would answer UNKNOWN for reserved works.
+            return AdmitWhenReadyAsync(http, subjects);
+        }
+
+        return AdmitReadyAsync(http, subjects);
+    }
+
+    private async ValueTask AdmitWhenReadyAsync(HttpContext http, int subjects)
+    {
+        try
+        {
+            await readiness.WhenReady.WaitAsync(options.WaitForMatcher, http.RequestAborted).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            var ms = 1000;
+            throw new RpcException(
+                new Status(StatusCode.Unavailable, $"the registry is still being loaded into the matcher (waited {options.WaitForMatcher.TotalSeconds:0.#} s); retry after {ms} ms"),
+                new Metadata { { RetryAfterTrailer, ms.ToString(CultureInfo.InvariantCulture) } });
+        }
+
+        await AdmitReadyAsync(http, subjects).ConfigureAwait(false);
+    }
+
+    private ValueTask AdmitReadyAsync(HttpContext http, int subjects)
+    {
         var key = KeyOf(http.Request.Headers.Authorization.ToString());
         if (!options.RequireKey)
         {

@@ -28,8 +28,13 @@ public static class CheckServiceExtensions
         services.AddSingleton(replica);
         services.TryAddSingletonTimeProvider();
         services.AddSingleton(new RegistryMirror());
+        services.AddSingleton<Matching.MatcherReadiness>();
         services.AddSingleton<CheckEngine>();
-        services.AddSingleton(new CheckAccessOptions { RequireKey = configuration.GetValue("check-require-key", false) });
+        services.AddSingleton(new CheckAccessOptions
+        {
+            RequireKey = configuration.GetValue("check-require-key", false),
+            WaitForMatcher = CheckAccessOptions.ParseWaitForMatcher(configuration["check-wait-for-matcher"]),
+        });
         services.AddSingleton(new CheckRateLimitOptions
         {
             PerAddressPerSecond = configuration.GetValue("check-rate-limit-per-address", CheckRateLimitOptions.DefaultPerAddress),

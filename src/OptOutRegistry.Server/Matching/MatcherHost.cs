@@ -1,3 +1,4 @@
+using OptOutRegistry.Grpc;
 using OptOutRegistry.Server.Check;
 using OptOutRegistry.Snapshots;
 using OptOutRegistry.Storage;
@@ -11,7 +12,8 @@ namespace OptOutRegistry.Server.Matching;
 /// PostgreSQL every node tails the shared event table (LISTEN/NOTIFY), so every node of a cluster follows the database.
 /// A replica (<c>--follow</c>) runs <see cref="Replication.ReplicaFollower"/> instead.
 /// </summary>
-public sealed class MatcherHost(RegistryMirror mirror, IServiceProvider services, ILogger<MatcherHost> logger) : BackgroundService
+public sealed class MatcherHost(RegistryMirror mirror, MatcherReadiness readiness, HealthStatusRegistry health, IServiceProvider services,
+    ILogger<MatcherHost> logger) : BackgroundService
 {
     /// <inheritdoc />
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -20,10 +22,15 @@ public sealed class MatcherHost(RegistryMirror mirror, IServiceProvider services
         if (store is null)
         {
             CheckLog.NoStore(logger);
+            readiness.MarkReady();
             return;
         }
 
+        // Until the rebuild is done checks wait (MatcherReadiness); load balancers are told so.
+        health.SetStatus(string.Empty, ServingStatus.NotServing);
         await RebuildAsync(store, stoppingToken).ConfigureAwait(false);
+        readiness.MarkReady();
+        health.SetStatus(string.Empty, ServingStatus.Serving);
         var delay = 100;
         while (!stoppingToken.IsCancellationRequested)
         {

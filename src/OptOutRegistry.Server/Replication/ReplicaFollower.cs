@@ -16,7 +16,8 @@ namespace OptOutRegistry.Server.Replication;
 /// <c>{data-dir}/replica/</c>: a restarted replica resumes from them and serves at once, even while the primary is down.
 /// </summary>
 public sealed class ReplicaFollower(
-    ReplicaOptions options, RegistryMirror mirror, ServerPaths paths, HealthStatusRegistry health, ILogger<ReplicaFollower> logger)
+    ReplicaOptions options, RegistryMirror mirror, Matching.MatcherReadiness readiness, ServerPaths paths, HealthStatusRegistry health,
+    ILogger<ReplicaFollower> logger)
     : BackgroundService
 {
     private static readonly Method<Pb.GetSnapshotRequest, Pb.SnapshotChunk> GetSnapshot =
@@ -45,6 +46,7 @@ public sealed class ReplicaFollower(
         if (loaded)
         {
             health.SetStatus(string.Empty, ServingStatus.Serving);
+            readiness.MarkReady();
         }
 
         using var channel = GrpcChannel.ForAddress(primary);
@@ -79,6 +81,7 @@ public sealed class ReplicaFollower(
                         journal.Clear();
                         loaded = true;
                         health.SetStatus(string.Empty, ServingStatus.Serving);
+                        readiness.MarkReady();
                     }
                 }
 
