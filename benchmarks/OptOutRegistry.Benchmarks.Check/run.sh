@@ -23,6 +23,8 @@
 # idle machine itself fails to run a thread on time, and for how long every CPU is stalled at once (the whole VM
 # paused); the `lean` rows run the same meter and say how many of their calls over 2 ms were in flight during such a
 # machine stall (of_them_in_machine_stalls) and the percentiles of the calls that were not (RESULTS.md, round six).
+#   KEEP_AWAKE_VARIANT=0  skip the part that restarts this tree's server with --keep-cpus-awake 1s (docs/latency.md)
+#                      and repeats the lean, lean-hedged and batch modes against it
 #   GC_VARIANT=0       skip the last part, which restarts this tree's server with .NET's default GC setting, DATAS on
 #                      (DOTNET_GCDynamicAdaptationMode=1; the server project turns it off), and repeats the unary and
 #                      batch modes against it
@@ -54,26 +56,47 @@ start_server() { # dll port data-dir
 wait_port() { for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.2; done; return 1; }
 ticks=$(getconf CLK_TCK)
 failures=0
-cpu_of() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# The server's CPU in clock ticks, without its --keep-cpus-awake threads (named keep-awake-N): they only take CPU time
+# nothing else wanted, and counting it would hide what a call costs. Their own time is printed as keep_awake_seconds.
+cpu_of() { echo $(( $(awk '{print $14 + $15}' "/proc/$1/stat") - $(keep_awake_of "$1") )); }
+keep_awake_of() { # ticks of the keep-awake threads
+  local sum=0 t
+  for t in /proc/"$1"/task/*; do
+    [[ "$(cat "$t/comm" 2>/dev/null)" == keep-awake-* ]] && sum=$((sum + $(sed 's/.*) //' "$t/stat" | awk '{print $12 + $13}')))
+  done
+  echo "$sum"
+}
 # Context switches of all the process's threads: on this VM a sleep/wake costs ~30 us of CPU, so switches per call are
 # the mechanism behind CPU per call. Only live threads count: a pool thread that exits takes its count along.
-switches_of() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ {s += $2} END {print s}'; }
+# The keep-awake threads are left out here too: their switches are request threads preempting them.
+switches_of() {
+  local t sum=0
+  for t in /proc/"$1"/task/*; do
+    [[ "$(cat "$t/comm" 2>/dev/null)" == keep-awake-* ]] && continue
+    sum=$((sum + $(awk '/ctxt_switches/ {s += $2} END {print s + 0}' "$t/status" 2>/dev/null || echo 0)))
+  done
+  echo "$sum"
+}
 # Runs a command and prints the CPU seconds and context switches of the server process meanwhile.
 with_server_cpu() { # label pid command...
   local label="$1" pid="$2"; shift 2
-  local before after switches_before switches_after
+  local before after switches_before switches_after awake_before awake_after
   before=$(cpu_of "$pid")
+  awake_before=$(keep_awake_of "$pid")
   switches_before=$(switches_of "$pid")
   # A client that reports failed calls (the lean generator checks every grpc-status and verdict) exits non-zero: the
   # run goes on so the other rows are still measured, and the script's exit status says so at the end.
   "$@" || { echo "  FAILED (exit status $?): $label ${*:1:3}"; failures=$((failures + 1)); }
   after=$(cpu_of "$pid")
+  awake_after=$(keep_awake_of "$pid")
   switches_after=$(switches_of "$pid")
-  python3 -c "import sys; print(f'  server_cpu\t{sys.argv[1]}\tseconds={(int(sys.argv[3]) - int(sys.argv[2])) / int(sys.argv[4]):.2f}\tcontext_switches={max(0, int(sys.argv[6]) - int(sys.argv[5])) or \"n/a (threads exited)\"}')" "$label" "$before" "$after" "$ticks" "$switches_before" "$switches_after"
+  python3 -c "import sys; print(f'  server_cpu\t{sys.argv[1]}\tseconds={(int(sys.argv[3]) - int(sys.argv[2])) / int(sys.argv[4]):.2f}\tcontext_switches={max(0, int(sys.argv[6]) - int(sys.argv[5])) or \"n/a (threads exited)\"}' + (f'\tkeep_awake_seconds={(int(sys.argv[8]) - int(sys.argv[7])) / int(sys.argv[4]):.2f}' if sys.argv[8] != '0' else ''))" "$label" "$before" "$after" "$ticks" "$switches_before" "$switches_after" "$awake_before" "$awake_after"
 }
 
 echo "== the platform alone: hiccup meter on the idle machine, 10 s (lateness of a real-time thread per CPU sleeping 1 ms)"
 $bench hiccups --seconds 10
+echo "== the platform again with a SCHED_IDLE busy loop on each CPU (no vCPU halts; the difference is the host waking halted vCPUs late)"
+$bench hiccups --seconds 10 --busy-cpus 1
 
 start_server "$server" "$grpc_port" "$work/data"
 server_pid=$!
@@ -126,7 +149,7 @@ print(f"  h2load-unary\tcalls={n}\thttp200={ok}\tachieved_per_s={n / span:.0f}\t
 PY
 }
 
-for mode in batch h2batch stream lean unary single lean+watch h2unary; do
+for mode in batch h2batch stream lean lean-hedged unary single lean+watch h2unary; do
   for t in "${targets[@]}"; do
     IFS=: read -r label port pid <<<"$t"
     url="http://127.0.0.1:$port"
@@ -138,6 +161,12 @@ for mode in batch h2batch stream lean unary single lean+watch h2unary; do
         # The lean open-loop generator (LeanLoad.cs): one URL per raw CheckBatch call, 10,000/s, after a 1 s warm-up,
         # with the hiccup meter running beside it.
         with_server_cpu "$label" "$pid" $bench lean --server "$url" --queries "$work/queries.txt" --seconds "$lean_seconds" --rate 10000 --hiccups 1 ;;
+      lean-hedged)
+        # The same calls over two connections, each call sent again on the other connection when it has no answer 1 ms
+        # after it was sent (first answer wins, the other stream is reset; at most 0.1 hedges per call on average, like
+        # the SDK's HedgingPolicy): a stall that holds one connection's thread is ridden out on the other.
+        with_server_cpu "$label" "$pid" $bench lean --server "$url" --queries "$work/queries.txt" --seconds "$lean_seconds" --rate 10000 --hiccups 1 \
+          --connections 2 --hedge-after-ms 1 ;;
       lean+watch)
         # The same with the server watched over EventPipe: the server's GC pauses, bytes and request times meanwhile.
         watch_for "$pid" $((seconds + 2))
@@ -167,12 +196,18 @@ for mode in batch h2batch stream lean unary single lean+watch h2unary; do
 done
 
 echo "  server_rss_kb=$(awk '/VmRSS/ {print $2}' "/proc/$server_pid/status") (new server, DATAS off as built)"
-if [[ "${GC_VARIANT:-1}" != 0 ]]; then
-  # The same server and data, restarted with DATAS (.NET's dynamic adaptation of Server GC) on, as .NET's default
-  # would have it: DATAS keeps gen0 small, so a 10,000 calls/s unary run collects 7-41 times instead of 0-2
-  # (RESULTS.md, round four). The batch mode shows the throughput side; server_rss_kb the memory side.
+
+# The CLI streaming every query from stdin through the same (default) server.
+start=$(date +%s.%N)
+dotnet "$cli" check --server "http://127.0.0.1:$grpc_port" --purpose train-ai - <"$work/queries.txt" >"$work/cli.out"
+end=$(date +%s.%N)
+lines=$(wc -l <"$work/cli.out")
+python3 -c "import sys; s=float(sys.argv[2])-float(sys.argv[1]); print(f'cli\tlines={sys.argv[3]}\tseconds={s:.2f}\turls_per_s={int(sys.argv[3])/s:.0f}')" "$start" "$end" "$lines"
+
+restart_server() { # [extra server args...]: this tree's server on the same data, loaded and warmed up (environment passes through)
   kill "$server_pid"; wait "$server_pid" 2>/dev/null || true
-  DOTNET_GCDynamicAdaptationMode=1 start_server "$server" "$grpc_port" "$work/data"
+  dotnet "$server" --urls "http://127.0.0.1:$grpc_port" --http-urls none --data-dir "$work/data" \
+    --check-rate-limit-per-address 0 --Logging:LogLevel:Default=Warning "$@" >"$work/data.log" 2>&1 &
   server_pid=$!
   wait_port "$grpc_port"
   url="http://127.0.0.1:$grpc_port"
@@ -183,6 +218,28 @@ if [[ "${GC_VARIANT:-1}" != 0 ]]; then
     sleep 1
   done
   $bench unary --server "$url" --queries "$work/queries.txt" --seconds 3 --rate 10000 >/dev/null # warm-up (JIT)
+}
+
+if [[ "${KEEP_AWAKE_VARIANT:-1}" != 0 ]]; then
+  # The same server restarted with --keep-cpus-awake 1s (docs/latency.md): a SCHED_IDLE thread per CPU spins while
+  # checks arrive, so no vCPU halts and the host never has to wake one. server_cpu leaves those threads out and prints
+  # their own time as keep_awake_seconds.
+  restart_server --keep-cpus-awake 1s
+  echo "== the new server again, restarted with --keep-cpus-awake 1s"
+  echo "-- lean (keep-cpus-awake)"
+  with_server_cpu "keep-awake" "$server_pid" $bench lean --server "$url" --queries "$work/queries.txt" --seconds "$lean_seconds" --rate 10000 --hiccups 1
+  echo "-- lean-hedged (keep-cpus-awake)"
+  with_server_cpu "keep-awake" "$server_pid" $bench lean --server "$url" --queries "$work/queries.txt" --seconds "$lean_seconds" --rate 10000 --hiccups 1 \
+    --connections 2 --hedge-after-ms 1
+  echo "-- batch (keep-cpus-awake)"
+  with_server_cpu "keep-awake" "$server_pid" $bench batch --server "$url" --queries "$work/queries.txt" --seconds "$seconds" --concurrency 4
+fi
+
+if [[ "${GC_VARIANT:-1}" != 0 ]]; then
+  # The same server and data, restarted with DATAS (.NET's dynamic adaptation of Server GC) on, as .NET's default
+  # would have it: DATAS keeps gen0 small, so a 10,000 calls/s unary run collects 7-41 times instead of 0-2
+  # (RESULTS.md, round four). The batch mode shows the throughput side; server_rss_kb the memory side.
+  DOTNET_GCDynamicAdaptationMode=1 restart_server
   echo "== the new server again, restarted with DOTNET_GCDynamicAdaptationMode=1 (DATAS on, .NET's default)"
   echo "-- h2batch (DATAS on)"
   with_server_cpu "datas-on" "$server_pid" h2 "$grpc_port" "$work/batch.bin" -c 1 -m 4 -D "$seconds" --warm-up-time=1
@@ -201,11 +258,6 @@ if [[ "${GC_VARIANT:-1}" != 0 ]]; then
   echo "  server_rss_kb=$(awk '/VmRSS/ {print $2}' "/proc/$server_pid/status") (DATAS on)"
 fi
 
-start=$(date +%s.%N)
-dotnet "$cli" check --server "http://127.0.0.1:$grpc_port" --purpose train-ai - <"$work/queries.txt" >"$work/cli.out"
-end=$(date +%s.%N)
-lines=$(wc -l <"$work/cli.out")
-python3 -c "import sys; s=float(sys.argv[2])-float(sys.argv[1]); print(f'cli\tlines={sys.argv[3]}\tseconds={s:.2f}\turls_per_s={int(sys.argv[3])/s:.0f}')" "$start" "$end" "$lines"
 
 echo "== Redis $(redis-server --version | awk '{print $3}') on loopback: SADD the same URLs, pipelined SISMEMBER of the same queries"
 redis-server --port "$redis_port" --save '' --appendonly no --daemonize no >"$work/redis.log" 2>&1 &
