@@ -1,5 +1,4 @@
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
 
 namespace OptOutRegistry.Benchmarks.Check;
 
@@ -10,38 +9,19 @@ namespace OptOutRegistry.Benchmarks.Check;
 /// </summary>
 internal sealed class LeanPoll
 {
-    private const short PollIn = 0x1;
-    private readonly PollFd[] _fds;
+    private readonly LinuxNative.PollFd[] _fds;
     private readonly Socket[] _sockets;
     private readonly bool[] _readable;
     private readonly List<Socket> _select = [];
 
-    [StructLayout(LayoutKind.Sequential)]
-    private struct PollFd
-    {
-        public int Fd;
-        public short Events;
-        public short Revents;
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct Timespec
-    {
-        public long Seconds;
-        public long Nanoseconds;
-    }
-
-    [DllImport("libc", EntryPoint = "ppoll", SetLastError = true)]
-    private static extern int Ppoll(ref PollFd fds, nuint count, ref Timespec timeout, IntPtr signalMask);
-
     public LeanPoll(Socket[] sockets)
     {
         _sockets = sockets;
-        _fds = new PollFd[sockets.Length];
+        _fds = new LinuxNative.PollFd[sockets.Length];
         _readable = new bool[sockets.Length];
         for (var i = 0; i < sockets.Length; i++)
         {
-            _fds[i] = new PollFd { Fd = (int)sockets[i].SafeHandle.DangerousGetHandle(), Events = PollIn };
+            _fds[i] = new LinuxNative.PollFd { Fd = (int)sockets[i].SafeHandle.DangerousGetHandle(), Events = LinuxNative.PollIn };
         }
     }
 
@@ -66,9 +46,9 @@ internal sealed class LeanPoll
             _fds[i].Revents = 0;
         }
 
-        var timeout = new Timespec { Seconds = nanoseconds / 1_000_000_000, Nanoseconds = nanoseconds % 1_000_000_000 };
+        var timeout = new LinuxNative.Timespec { Seconds = nanoseconds / 1_000_000_000, Nanoseconds = nanoseconds % 1_000_000_000 };
         // A blittable array element passed by ref is pinned for the call: ppoll reads and writes the whole array.
-        var ready = Ppoll(ref _fds[0], (nuint)_fds.Length, ref timeout, IntPtr.Zero);
+        var ready = LinuxNative.Ppoll(ref _fds[0], (nuint)_fds.Length, ref timeout, IntPtr.Zero);
         for (var i = 0; i < _fds.Length; i++)
         {
             // POLLIN, or POLLHUP/POLLERR: a receive then reports the closed connection.

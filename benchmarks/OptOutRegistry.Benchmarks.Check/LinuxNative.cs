@@ -1,18 +1,18 @@
 using System.Globalization;
-using System.Net.Sockets;
 using System.Runtime.InteropServices;
 
 namespace OptOutRegistry.Benchmarks.Check;
 
-/// <summary>The Linux calls the load generator and the hiccup meter make: ppoll, thread CPU clocks, timer slack, sleeping, pinning, real-time priority.</summary>
+/// <summary>The Linux calls the load generator and the hiccup meter make: ppoll (used by LeanPoll), thread CPU clocks, timer slack, sleeping, pinning, real-time priority.</summary>
 internal static class LinuxNative
 {
-    private const short PollIn = 0x1;
+    /// <summary>POLLIN (poll(2)).</summary>
+    internal const short PollIn = 0x1;
     private const int ClockThreadCpuTime = 3;
     private const int PrSetTimerSlack = 29;
 
     [StructLayout(LayoutKind.Sequential)]
-    private struct PollFd
+    internal struct PollFd
     {
         public int Fd;
         public short Events;
@@ -20,37 +20,21 @@ internal static class LinuxNative
     }
 
     [StructLayout(LayoutKind.Sequential)]
-    private struct Timespec
+    internal struct Timespec
     {
         public long Seconds;
         public long Nanoseconds;
     }
 
+    /// <summary>ppoll(2): the lean generator's wait (LeanPoll), with a nanosecond timeout.</summary>
     [DllImport("libc", EntryPoint = "ppoll", SetLastError = true)]
-    private static extern int Ppoll(ref PollFd fds, nuint count, ref Timespec timeout, IntPtr signalMask);
+    internal static extern int Ppoll(ref PollFd fds, nuint count, ref Timespec timeout, IntPtr signalMask);
 
     [DllImport("libc", EntryPoint = "clock_gettime")]
     private static extern int ClockGetTime(int clock, out Timespec time);
 
     [DllImport("libc", EntryPoint = "prctl")]
     private static extern int Prctl(int option, nuint value, nuint a3, nuint a4, nuint a5);
-
-    /// <summary>
-    /// Waits up to <paramref name="nanoseconds"/> for the socket to be readable. <c>Socket.Poll</c> rounds to
-    /// milliseconds on Linux (poll(2)); at 10,000 calls/s the next call is due in 100 µs, so ppoll(2) it is.
-    /// </summary>
-    public static bool WaitReadable(Socket socket, long nanoseconds)
-    {
-        if (!OperatingSystem.IsLinux())
-        {
-            return socket.Poll((int)Math.Min(nanoseconds / 1000, int.MaxValue), SelectMode.SelectRead);
-        }
-
-        var fd = new PollFd { Fd = (int)socket.SafeHandle.DangerousGetHandle(), Events = PollIn };
-        var timeout = new Timespec { Seconds = nanoseconds / 1_000_000_000, Nanoseconds = nanoseconds % 1_000_000_000 };
-        var ready = Ppoll(ref fd, 1, ref timeout, IntPtr.Zero);
-        return ready > 0;
-    }
 
     public static long ThreadCpuNanoseconds()
     {
