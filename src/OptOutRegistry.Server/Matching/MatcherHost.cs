@@ -1,4 +1,3 @@
-using OptOutRegistry.Grpc;
 using OptOutRegistry.Server.Check;
 using OptOutRegistry.Snapshots;
 using OptOutRegistry.Storage;
@@ -12,8 +11,7 @@ namespace OptOutRegistry.Server.Matching;
 /// PostgreSQL every node tails the shared event table (LISTEN/NOTIFY), so every node of a cluster follows the database.
 /// A replica (<c>--follow</c>) runs <see cref="Replication.ReplicaFollower"/> instead.
 /// </summary>
-public sealed class MatcherHost(RegistryMirror mirror, MatcherReadiness readiness, HealthStatusRegistry health, IServiceProvider services,
-    ILogger<MatcherHost> logger) : BackgroundService
+public sealed class MatcherHost(RegistryMirror mirror, MatcherReadiness readiness, IServiceProvider services, ILogger<MatcherHost> logger) : BackgroundService
 {
     /// <inheritdoc />
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -26,11 +24,10 @@ public sealed class MatcherHost(RegistryMirror mirror, MatcherReadiness readines
             return;
         }
 
-        // Until the rebuild is done checks wait (MatcherReadiness); load balancers are told so.
-        health.SetStatus(string.Empty, ServingStatus.NotServing);
+        // Until the rebuild is done checks wait and load balancers are told so (MatcherReadiness).
+        readiness.MarkLoading();
         await RebuildAsync(store, stoppingToken).ConfigureAwait(false);
         readiness.MarkReady();
-        health.SetStatus(string.Empty, ServingStatus.Serving);
         var delay = 100;
         while (!stoppingToken.IsCancellationRequested)
         {

@@ -1,3 +1,5 @@
+using OptOutRegistry.Grpc;
+
 namespace OptOutRegistry.Server.Matching;
 
 /// <summary>
@@ -5,10 +7,11 @@ namespace OptOutRegistry.Server.Matching;
 /// (<see cref="MatcherHost"/>: 16–20 s for 10 M reservations), a replica loading its first snapshot
 /// (<see cref="Replication.ReplicaFollower"/>) — an answer from it would be UNKNOWN for works that are reserved, and a
 /// crawler would take that as leave to use them. So checks wait for it (<see cref="Check.CheckAccess"/>, up to
-/// <c>check-wait-for-matcher</c>), and answer UNAVAILABLE with a retry hint if it takes longer; health says NOT_SERVING
-/// meanwhile, so that load balancers send checks elsewhere.
+/// <c>check-wait-for-matcher</c>), and answer UNAVAILABLE with a retry hint if it takes longer; the server's health
+/// (<c>grpc.health.v1</c>, service "") says NOT_SERVING meanwhile, so that load balancers send checks elsewhere. The
+/// two follow one state, kept here.
 /// </summary>
-public sealed class MatcherReadiness
+public sealed class MatcherReadiness(HealthStatusRegistry health)
 {
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile bool _isReady;
@@ -19,9 +22,13 @@ public sealed class MatcherReadiness
     /// <summary>Completes when <see cref="IsReady"/> becomes true.</summary>
     public Task WhenReady => _ready.Task;
 
-    /// <summary>Marks the matcher ready and releases the checks waiting for it.</summary>
+    /// <summary>The matcher is being loaded: health NOT_SERVING until <see cref="MarkReady"/>.</summary>
+    public void MarkLoading() => health.SetStatus(string.Empty, ServingStatus.NotServing);
+
+    /// <summary>Marks the matcher ready (health SERVING) and releases the checks waiting for it.</summary>
     public void MarkReady()
     {
+        health.SetStatus(string.Empty, ServingStatus.Serving);
         _isReady = true;
         _ready.TrySetResult();
     }

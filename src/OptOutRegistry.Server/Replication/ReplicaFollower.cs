@@ -16,8 +16,7 @@ namespace OptOutRegistry.Server.Replication;
 /// <c>{data-dir}/replica/</c>: a restarted replica resumes from them and serves at once, even while the primary is down.
 /// </summary>
 public sealed class ReplicaFollower(
-    ReplicaOptions options, RegistryMirror mirror, Matching.MatcherReadiness readiness, ServerPaths paths, HealthStatusRegistry health,
-    ILogger<ReplicaFollower> logger)
+    ReplicaOptions options, RegistryMirror mirror, Matching.MatcherReadiness readiness, ServerPaths paths, ILogger<ReplicaFollower> logger)
     : BackgroundService
 {
     private static readonly Method<Pb.GetSnapshotRequest, Pb.SnapshotChunk> GetSnapshot =
@@ -41,11 +40,10 @@ public sealed class ReplicaFollower(
         using var journal = new ReplicaJournal(Path.Combine(directory, "events.journal"));
 
         // Until a snapshot is loaded the replica would answer UNKNOWN for everything: say so to load balancers.
-        health.SetStatus(string.Empty, ServingStatus.NotServing);
+        readiness.MarkLoading();
         var loaded = TryResumeLocally(directory, journal, primary);
         if (loaded)
         {
-            health.SetStatus(string.Empty, ServingStatus.Serving);
             readiness.MarkReady();
         }
 
@@ -80,7 +78,6 @@ public sealed class ReplicaFollower(
                         await LoadSnapshotAsync(channel, primary, key, spki, directory, stoppingToken);
                         journal.Clear();
                         loaded = true;
-                        health.SetStatus(string.Empty, ServingStatus.Serving);
                         readiness.MarkReady();
                     }
                 }
