@@ -21,6 +21,7 @@ internal sealed class HiccupMeter
 
     private readonly Meter[] _meters;
     private readonly Thread[] _threads;
+    private readonly long _stealAtStart = HypervisorSteal.ReadTicks();
     private long _stopAt = long.MaxValue;
     private int _notRealtime;
 
@@ -93,8 +94,9 @@ internal sealed class HiccupMeter
         var machineLate = allLate.Sum(l => l.End - l.Start);
         var longest = allLate.Count == 0 ? 0 : allLate.Max(l => l.End - l.Start);
         double Ms(double ticks) => ticks * 1000.0 / Stopwatch.Frequency;
+        var steal = HypervisorSteal.Describe(_stealAtStart, seconds, _meters.Length);
         return string.Create(CultureInfo.InvariantCulture,
-            $"realtime={(_notRealtime == 0 ? "yes" : "no")}\tsamples={_meters.Sum(m => m.Samples)}\tlate_over_1ms={_meters.Sum(m => m.Over1Ms)}\tlate_over_2ms={_meters.Sum(m => m.Over2Ms)}\tlate_over_5ms={_meters.Sum(m => m.Over5Ms)}\tmax_late_ms={Ms(_meters.Max(m => m.MaxLate)):F1}\tcpu_late_share={perCpuLate / wall:P2}\tmachine_stalls={allLate.Count}\tmachine_stalled_share={machineLate / wall:P2}\tlongest_machine_stall_ms={Ms(longest):F1}");
+            $"realtime={(_notRealtime == 0 ? "yes" : "no")}\tsamples={_meters.Sum(m => m.Samples)}\tlate_over_1ms={_meters.Sum(m => m.Over1Ms)}\tlate_over_2ms={_meters.Sum(m => m.Over2Ms)}\tlate_over_5ms={_meters.Sum(m => m.Over5Ms)}\tmax_late_ms={Ms(_meters.Max(m => m.MaxLate)):F1}\tcpu_late_share={perCpuLate / wall:P2}\tmachine_stalls={allLate.Count}\tmachine_stalled_share={machineLate / wall:P2}\tlongest_machine_stall_ms={Ms(longest):F1}\t{steal}");
     }
 
     /// <summary>
