@@ -1,10 +1,10 @@
 namespace OptOutRegistry.Server.Hosting;
 
 /// <summary>
-/// The check path's signal to the <c>--keep-cpus-awake</c> threads (<see cref="KeepCpusAwake"/>): every check request
-/// calls <see cref="OnCheck"/>, which costs a counter store and one predictable branch. The keep-awake threads read the
-/// counter between spin slices with their own clock, so no request reads a clock; when the option is off the branch is
-/// never taken.
+/// The check path's signal to the <c>--keep-cpus-awake</c> threads (the spinners of <see cref="KeepCpusAwake"/> or the
+/// controller of <see cref="KeepCpusAwakePmQos"/>): every check request calls <see cref="OnCheck"/>, which costs a
+/// counter store and one predictable branch. The keep-awake threads read the counter with their own clock (between spin
+/// slices, or a few times per window), so no request reads a clock; when the option is off the branch is never taken.
 /// </summary>
 public sealed class CheckActivity
 {
@@ -80,6 +80,24 @@ public sealed class CheckActivity
     }
 
     internal bool IsStopping => Volatile.Read(ref _stopping);
+
+    /// <summary>
+    /// Sleeps up to <paramref name="timeout"/> or until <see cref="Stop"/>; true once stopping. The pm-qos controller's
+    /// wait between looks at the counter while checks flow (<see cref="KeepCpusAwakePmQos"/>): a check does not wake it,
+    /// since only <see cref="Park"/>ed threads are woken.
+    /// </summary>
+    internal bool WaitForStop(TimeSpan timeout)
+    {
+        lock (_gate)
+        {
+            if (!_stopping)
+            {
+                Monitor.Wait(_gate, timeout);
+            }
+
+            return _stopping;
+        }
+    }
 
     // Once per idle period: the first check after the threads parked takes the lock and wakes them; racing checks see
     // _parked == 0 after the exchange and go on.

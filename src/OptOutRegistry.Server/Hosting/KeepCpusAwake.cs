@@ -12,9 +12,10 @@ namespace OptOutRegistry.Server.Hosting;
 /// Why: on a virtual machine an idle vCPU halts, and the hypervisor may wake it late; a request arriving on a halted vCPU
 /// waits for that wake-up. Measured on the project's 2-vCPU VM (guest cpuidle governor haltpoll with
 /// guest_halt_poll_ns=0): with a SCHED_IDLE busy loop per CPU the share of each CPU's time a real-time probe was woken
-/// more than 0.5 ms late fell from 0.61-6.27 % to 0.15-0.59 % (docs/latency.md). The threads are SCHED_IDLE (sched(7)):
-/// the kernel runs them only when nothing else wants the CPU and preempts them at once when a request thread wakes, so
-/// request work is not slowed; the price is CPU time the host sees as busy while checks flow.
+/// more than 0.5 ms late fell from 0.61-6.27 % to 0.15-0.59 % (docs/latency.md). Two methods
+/// (<see cref="KeepCpusAwakeMethod"/>, option <c>--keep-cpus-awake-method</c>): pm-qos holds the kernel's CPU latency
+/// QoS request at 0 so the idle loop polls instead of halting (<see cref="KeepCpusAwakePmQos"/>); spin runs a SCHED_IDLE
+/// thread per CPU (<see cref="KeepCpusAwake"/>). Either way the price is vCPUs the host sees as busy while checks flow.
 /// </remarks>
 public sealed record KeepCpusAwakeOptions
 {
@@ -24,11 +25,57 @@ public sealed record KeepCpusAwakeOptions
     /// <summary>The longest window accepted: a longer one is almost certainly a unit mistake (e.g. 200s for 200ms).</summary>
     public static readonly TimeSpan MaxWindow = TimeSpan.FromSeconds(10);
 
-    /// <summary>How long after the last check the threads keep spinning before they park; zero: the option is off.</summary>
+    /// <summary>How long after the last check the CPUs are kept awake; zero: the option is off.</summary>
     public TimeSpan Window { get; init; }
 
     /// <summary>Whether the option is on.</summary>
     public bool Enabled => Window > TimeSpan.Zero;
+
+    /// <summary>The configuration key and, with <c>--</c>, the command-line option that chooses the method.</summary>
+    public const string MethodKey = "keep-cpus-awake-method";
+
+    /// <summary>
+    /// Configuration key for the PM QoS device (<see cref="PmQosDevice"/>); not documented for operators: tests point it at
+    /// a path that cannot be opened to see what happens where the device is not granted.
+    /// </summary>
+    public const string PmQosDeviceKey = "keep-cpus-awake-pm-qos-device";
+
+    /// <summary>The kernel's CPU latency QoS device (Documentation/power/pm_qos_interface.rst).</summary>
+    public const string DefaultPmQosDevice = "/dev/cpu_dma_latency";
+
+    /// <summary>How the CPUs are kept awake; <see cref="KeepCpusAwakeMethod.Auto"/> by default.</summary>
+    public KeepCpusAwakeMethod Method { get; init; }
+
+    /// <summary>The PM QoS device the <see cref="KeepCpusAwakeMethod.PmQos"/> method writes; <see cref="DefaultPmQosDevice"/>.</summary>
+    public string PmQosDevice { get; init; } = DefaultPmQosDevice;
+
+    /// <summary>Why <see cref="KeepCpusAwakeMethod.Auto"/> chose spin (the QoS device could not be opened); null otherwise.</summary>
+    public string? AutoFallbackReason { get; init; }
+
+    /// <summary>
+    /// Parses a method: <c>auto</c> (default, also for a null or empty value), <c>pm-qos</c> or <c>spin</c>, any case.
+    /// </summary>
+    /// <exception cref="FormatException">Anything else; the message names the option and the values it takes.</exception>
+    public static KeepCpusAwakeMethod ParseMethod(string? value)
+    {
+        var text = value?.Trim() ?? string.Empty;
+        if (text.Length == 0 || string.Equals(text, "auto", StringComparison.OrdinalIgnoreCase))
+        {
+            return KeepCpusAwakeMethod.Auto;
+        }
+
+        if (string.Equals(text, "pm-qos", StringComparison.OrdinalIgnoreCase))
+        {
+            return KeepCpusAwakeMethod.PmQos;
+        }
+
+        if (string.Equals(text, "spin", StringComparison.OrdinalIgnoreCase))
+        {
+            return KeepCpusAwakeMethod.Spin;
+        }
+
+        throw new FormatException($"--{MethodKey}: '{value}' is not valid: give auto, pm-qos or spin");
+    }
 
     /// <summary>
     /// Parses a window: <c>0</c> or <c>off</c> (off), or a number with a unit, <c>ms</c> or <c>s</c> (<c>200ms</c>,
@@ -190,7 +237,8 @@ public sealed partial class KeepCpusAwake : IHostedService, IDisposable
             throw new InvalidOperationException($"--{KeepCpusAwakeOptions.Key}: {string.Join("; ", failed)}");
         }
 
-        LogStarted(_log, _cpus.Length, (long)_options.Window.TotalMilliseconds);
+        LogStarted(_log, _cpus.Length, (long)_options.Window.TotalMilliseconds,
+            _options.AutoFallbackReason is { } reason ? "auto, pm-qos unavailable: " + reason : "spin");
         return Task.CompletedTask;
     }
 
@@ -264,28 +312,70 @@ public sealed partial class KeepCpusAwake : IHostedService, IDisposable
         }
     }
 
-    [LoggerMessage(EventId = 40, Level = LogLevel.Information, Message = "keep-cpus-awake: {Threads} SCHED_IDLE threads, one per CPU, spin for {WindowMs} ms after each check")]
-    private static partial void LogStarted(ILogger logger, int threads, long windowMs);
+    [LoggerMessage(EventId = 40, Level = LogLevel.Information, Message = "keep-cpus-awake: method spin ({Threads} SCHED_IDLE threads, one per CPU, spin for {WindowMs} ms after each check; method option {Choice})")]
+    private static partial void LogStarted(ILogger logger, int threads, long windowMs, string choice);
 }
 
-/// <summary>Registers <c>--keep-cpus-awake</c>.</summary>
+/// <summary>Registers <c>--keep-cpus-awake</c> and <c>--keep-cpus-awake-method</c>.</summary>
 public static class KeepCpusAwakeExtensions
 {
     /// <summary>
     /// Adds <see cref="CheckActivity"/> (always: the check path signals it) and, when <c>keep-cpus-awake</c> is set to a
-    /// window, the <see cref="KeepCpusAwake"/> threads, after checking that the option can work here.
+    /// window, the keep-awake service of the method <c>keep-cpus-awake-method</c> chooses, after checking that it can work
+    /// here: <see cref="KeepCpusAwakePmQos"/> (pm-qos; auto when the QoS device can be opened for writing) or
+    /// <see cref="KeepCpusAwake"/> (spin; auto otherwise).
     /// </summary>
-    /// <exception cref="FormatException">The window is not valid.</exception>
+    /// <exception cref="FormatException">The window or the method is not valid.</exception>
     /// <exception cref="ArgumentException">The option is on but cannot be honoured on this system.</exception>
     public static IServiceCollection AddKeepCpusAwake(this IServiceCollection services, IConfiguration configuration)
     {
-        var options = new KeepCpusAwakeOptions { Window = KeepCpusAwakeOptions.ParseWindow(configuration[KeepCpusAwakeOptions.Key]) };
-        services.AddSingleton(new CheckActivity());
-        if (options.Enabled)
+        var options = new KeepCpusAwakeOptions
         {
-            KeepCpusAwake.EnsureSupported();
-            services.AddSingleton(options);
-            services.AddHostedService<KeepCpusAwake>();
+            Window = KeepCpusAwakeOptions.ParseWindow(configuration[KeepCpusAwakeOptions.Key]),
+            // Parsed even when the option is off, so a misspelt method is reported rather than ignored.
+            Method = KeepCpusAwakeOptions.ParseMethod(configuration[KeepCpusAwakeOptions.MethodKey]),
+            PmQosDevice = configuration[KeepCpusAwakeOptions.PmQosDeviceKey] is { Length: > 0 } device ? device : KeepCpusAwakeOptions.DefaultPmQosDevice,
+        };
+        services.AddSingleton(new CheckActivity());
+        if (!options.Enabled)
+        {
+            return services;
+        }
+
+        const string method = "--" + KeepCpusAwakeOptions.MethodKey;
+        switch (options.Method)
+        {
+            case KeepCpusAwakeMethod.PmQos:
+                if (KeepCpusAwakePmQos.Probe(options.PmQosDevice) is { } reason)
+                {
+                    throw new ArgumentException(
+                        $"{method} pm-qos: {reason}; it needs root or write access to the device (a container: --device {options.PmQosDevice}; a systemd unit: DeviceAllow={options.PmQosDevice} w). Use {method} spin, or auto to fall back to spin.");
+                }
+
+                services.AddSingleton(options).AddHostedService<KeepCpusAwakePmQos>();
+                break;
+            case KeepCpusAwakeMethod.Spin:
+                KeepCpusAwake.EnsureSupported();
+                services.AddSingleton(options).AddHostedService<KeepCpusAwake>();
+                break;
+            default:
+                if (KeepCpusAwakePmQos.Probe(options.PmQosDevice) is not { } unavailable)
+                {
+                    services.AddSingleton(options).AddHostedService<KeepCpusAwakePmQos>();
+                    break;
+                }
+
+                try
+                {
+                    KeepCpusAwake.EnsureSupported();
+                }
+                catch (ArgumentException ex)
+                {
+                    throw new ArgumentException($"{method} auto: pm-qos: {unavailable}; spin: {ex.Message}", ex);
+                }
+
+                services.AddSingleton(options with { AutoFallbackReason = unavailable }).AddHostedService<KeepCpusAwake>();
+                break;
         }
 
         return services;

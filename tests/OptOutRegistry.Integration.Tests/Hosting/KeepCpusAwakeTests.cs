@@ -10,12 +10,13 @@ using Pb = OptOutRegistry.Api.V1;
 namespace OptOutRegistry.Integration.Tests.Hosting;
 
 /// <summary>
-/// <c>--keep-cpus-awake</c>: the keep-awake threads of an in-process server, observed the way an operator would, in
-/// <c>/proc/self/task/*</c> (name, state, scheduling policy, affinity, CPU time). Only this class starts servers with the
-/// option, and xunit runs a class's tests one at a time, so every <c>keep-awake-N</c> thread in the process is the
-/// current test's. States rather than CPU time show spinning: a SCHED_IDLE thread gets CPU only when its CPU is
+/// <c>--keep-cpus-awake</c> with <c>--keep-cpus-awake-method spin</c>: the keep-awake threads of an in-process server,
+/// observed the way an operator would, in <c>/proc/self/task/*</c> (name, state, scheduling policy, affinity, CPU time).
+/// Only the classes of the <see cref="KeepCpusAwakeCollection"/> start servers with the option, and xunit runs a
+/// collection's tests one at a time, so every <c>keep-awake-N</c> thread in the process is the current test's. States rather than CPU time show spinning: a SCHED_IDLE thread gets CPU only when its CPU is
 /// otherwise idle, which a busy test machine may never be, but a spinning thread is runnable (R) and a parked one sleeps (S).
 /// </summary>
+[Collection(KeepCpusAwakeCollection.Name)]
 public sealed class KeepCpusAwakeTests
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(15);
@@ -39,7 +40,7 @@ public sealed class KeepCpusAwakeTests
     [Fact]
     public async Task On_threads_are_per_cpu_pinned_sched_idle_park_when_idle_spin_while_checks_flow_and_verdicts_stay_right()
     {
-        await using var server = await TemporaryServer.StartAsync(["--keep-cpus-awake", "200ms"]);
+        await using var server = await TemporaryServer.StartAsync(["--keep-cpus-awake", "200ms", "--keep-cpus-awake-method", "spin"]);
 
         // One thread per CPU the process may use, each pinned to its CPU (named after it) and SCHED_IDLE.
         var threads = KeepAwakeThreads();
@@ -97,7 +98,7 @@ public sealed class KeepCpusAwakeTests
     [Fact]
     public async Task Stopping_the_server_ends_the_threads()
     {
-        var server = await TemporaryServer.StartAsync(["--keep-cpus-awake", "5s"]);
+        var server = await TemporaryServer.StartAsync(["--keep-cpus-awake", "5s", "--keep-cpus-awake-method", "spin"]);
         await CheckAsync(server.GrpcAddress, "https://example.org/spin");
         Assert.Equal(AllowedCpus().Length, KeepAwakeThreads().Count);
         await server.DisposeAsync();
@@ -188,14 +189,14 @@ public sealed class KeepCpusAwakeTests
         }
     }
 
-    private static async Task CheckAsync(string address, string url)
+    internal static async Task CheckAsync(string address, string url)
     {
         await using var client = CheckClient.Create(address);
         var answer = await client.CheckBatchAsync(new Pb.CheckBatchRequest { Purpose = Pb.UsageCategory.TrainAi, Subjects = { new Pb.Subject { Url = url } } });
         Assert.Equal(Pb.Verdict.Unknown, Assert.Single(answer.Results).Verdict);
     }
 
-    private static async Task WaitForAllAsync(char state, string what)
+    internal static async Task WaitForAllAsync(char state, string what)
     {
         var clock = Stopwatch.StartNew();
         while (true)
@@ -213,7 +214,7 @@ public sealed class KeepCpusAwakeTests
     }
 
     // Parked threads use no CPU: over a second, their user+system time grows by less than 50 ms (5 clock ticks) in all.
-    private static void AssertIdleCpu()
+    internal static void AssertIdleCpu()
     {
         var before = KeepAwakeThreads();
         Thread.Sleep(1000);
@@ -222,12 +223,12 @@ public sealed class KeepCpusAwakeTests
         Assert.True(grown < 5, $"parked keep-awake threads used {grown * 10} ms of CPU in 1 s");
     }
 
-    private sealed record KeepAwakeThread(int Tid, int Cpu, char State, int Policy, long CpuTicks, string CpusAllowed);
+    internal sealed record KeepAwakeThread(int Tid, int Cpu, char State, int Policy, long CpuTicks, string CpusAllowed);
 
     // /proc/self/task/TID: comm "keep-awake-N"; stat fields (proc(5)) 3 state, 14 utime, 15 stime, 41 policy; status
     // Cpus_allowed_list.
     /// <summary>The keep-awake threads left after waiting up to <see cref="Patience"/> for their OS threads to exit.</summary>
-    private static List<KeepAwakeThread> KeepAwakeThreadsOnceExited()
+    internal static List<KeepAwakeThread> KeepAwakeThreadsOnceExited()
     {
         var deadline = Stopwatch.GetTimestamp() + (long)(Patience.TotalSeconds * Stopwatch.Frequency);
         var threads = KeepAwakeThreads();
@@ -240,7 +241,7 @@ public sealed class KeepCpusAwakeTests
         return threads;
     }
 
-    private static List<KeepAwakeThread> KeepAwakeThreads()
+    internal static List<KeepAwakeThread> KeepAwakeThreads()
     {
         var threads = new List<KeepAwakeThread>();
         foreach (var task in Directory.GetDirectories("/proc/self/task"))
@@ -248,7 +249,9 @@ public sealed class KeepCpusAwakeTests
             try
             {
                 var comm = File.ReadAllText(Path.Combine(task, "comm")).Trim();
-                if (!comm.StartsWith(KeepCpusAwake.ThreadNamePrefix, StringComparison.Ordinal))
+                // keep-awake-N, N a CPU (the pm-qos controller keep-awake-qos is not one of these).
+                if (!comm.StartsWith(KeepCpusAwake.ThreadNamePrefix, StringComparison.Ordinal)
+                    || !int.TryParse(comm.AsSpan(KeepCpusAwake.ThreadNamePrefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out _))
                 {
                     continue;
                 }
@@ -275,7 +278,7 @@ public sealed class KeepCpusAwakeTests
     }
 
     // The CPUs this process may use, from /proc/self/status (e.g. "0-1" or "0,2-3").
-    private static int[] AllowedCpus()
+    internal static int[] AllowedCpus()
     {
         var list = File.ReadAllLines("/proc/self/status")
             .Single(l => l.StartsWith("Cpus_allowed_list:", StringComparison.Ordinal))["Cpus_allowed_list:".Length..].Trim();
@@ -294,4 +297,15 @@ public sealed class KeepCpusAwakeTests
 
         return [.. cpus];
     }
+}
+
+/// <summary>
+/// The test classes that start servers with <c>--keep-cpus-awake</c>: one at a time, so the keep-awake threads, the
+/// QoS device's open files and its current value that a test observes are its own.
+/// </summary>
+[CollectionDefinition(Name)]
+public sealed class KeepCpusAwakeCollection
+{
+    /// <summary>The collection's name.</summary>
+    public const string Name = "keep-cpus-awake";
 }
