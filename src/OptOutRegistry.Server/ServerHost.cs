@@ -46,7 +46,13 @@ public static partial class ServerHost
     }
 
     /// <summary>Builds the application without starting it (tests start it themselves).</summary>
-    public static WebApplication Build(string[] args)
+    public static WebApplication Build(string[] args) => Build(args, null);
+
+    /// <summary>
+    /// <see cref="Build(string[])"/>, with <paramref name="configureServices"/> run after every component is registered:
+    /// tests substitute a service there (e.g. a store that fails on purpose).
+    /// </summary>
+    internal static WebApplication Build(string[] args, Action<IServiceCollection>? configureServices)
     {
         // --urls is taken out of the arguments before ASP.NET sees them: the host binds those addresses itself
         // (see ListenAddress), and ASP.NET would otherwise try to bind them a second time.
@@ -105,6 +111,7 @@ public static partial class ServerHost
         builder.Services.AddCheckServices(configuration);
         builder.Services.AddRequestRateLimits(configuration);
         builder.Services.AddKeepCpusAwake(configuration);
+        configureServices?.Invoke(builder.Services);
 
         var app = builder.Build();
 
