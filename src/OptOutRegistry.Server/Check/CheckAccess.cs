@@ -51,7 +51,7 @@ public sealed record CheckAccessOptions
 /// RESOURCE_EXHAUSTED with a <c>retry-after-ms</c> trailer), which the HTTP gateways translate to 401/429.
 /// </summary>
 public sealed class CheckAccess(CheckAccessOptions options, CheckRateLimiter limiter, CallerResolver callers, Hosting.CheckActivity activity,
-    Matching.MatcherReadiness readiness)
+    Matching.MatcherReadiness readiness, Warmup.WarmUpGate warmUp)
 {
     /// <summary>The trailer (gRPC) carrying how long to wait before retrying, in milliseconds.</summary>
     public const string RetryAfterTrailer = "retry-after-ms";
@@ -70,8 +70,9 @@ public sealed class CheckAccess(CheckAccessOptions options, CheckRateLimiter lim
         activity.OnCheck(); // --keep-cpus-awake: a counter store and one branch (Hosting/CheckActivity.cs)
         if (!readiness.IsReady)
         {
-            // Only while the server starts: an empty matcher would answer UNKNOWN for reserved works.
-            return AdmitWhenReadyAsync(http, subjects);
+            // Only while the server starts: an empty matcher would answer UNKNOWN for reserved works, and a cold server
+            // slowly. The server's own warm-up requests (Warmup/WarmUpGate.cs) pass, without rate limits.
+            return warmUp.Admits(http) ? ValueTask.CompletedTask : AdmitWhenReadyAsync(http, subjects);
         }
 
         return AdmitReadyAsync(http, subjects);
@@ -87,7 +88,7 @@ public sealed class CheckAccess(CheckAccessOptions options, CheckRateLimiter lim
         {
             var ms = 1000;
             throw new RpcException(
-                new Status(StatusCode.Unavailable, $"the registry is still being loaded into the matcher (waited {options.WaitForMatcher.TotalSeconds:0.#} s); retry after {ms} ms"),
+                new Status(StatusCode.Unavailable, $"{(readiness.IsCaughtUp ? "the server is warming up" : "the registry is still being loaded into the matcher")} (waited {options.WaitForMatcher.TotalSeconds:0.#} s); retry after {ms} ms"),
                 new Metadata { { RetryAfterTrailer, ms.ToString(CultureInfo.InvariantCulture) } });
         }
 

@@ -16,7 +16,7 @@ public static class CheckServiceExtensions
     /// Adds the matcher (<see cref="RegistryMirror"/>) and what keeps it current — <see cref="MatcherHost"/> tailing the
     /// store, or with <c>--follow URL</c> a <see cref="ReplicaFollower"/> — plus the check engine, access control and
     /// rate limits. Configuration keys: <c>follow</c>, <c>check-require-key</c>, <c>check-rate-limit-per-address</c>,
-    /// <c>check-rate-limit-per-key</c>, <c>follow-key</c>.
+    /// <c>check-rate-limit-per-key</c>, <c>follow-key</c>, <c>warm-up</c>.
     /// </summary>
     public static IServiceCollection AddCheckServices(this IServiceCollection services, IConfiguration configuration)
     {
@@ -28,7 +28,11 @@ public static class CheckServiceExtensions
         services.AddSingleton(replica);
         services.TryAddSingletonTimeProvider();
         services.AddSingleton(new RegistryMirror());
+        // --warm-up on|off (Warmup/ServerWarmUp.cs): ready only after the server has sent itself a few checks.
+        var warmUp = Warmup.WarmUpOptions.Parse(configuration["warm-up"]);
+        services.AddSingleton(warmUp);
         services.AddSingleton<Matching.MatcherReadiness>();
+        services.AddSingleton<Warmup.WarmUpGate>();
         services.AddSingleton<CheckEngine>();
         services.AddSingleton(new CheckAccessOptions
         {
@@ -54,6 +58,8 @@ public static class CheckServiceExtensions
         {
             services.AddHostedService<MatcherHost>();
         }
+
+        services.AddHostedService<Warmup.ServerWarmUp>();
 
         return services;
     }

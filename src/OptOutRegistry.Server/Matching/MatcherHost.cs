@@ -20,23 +20,37 @@ public sealed class MatcherHost(RegistryMirror mirror, MatcherReadiness readines
         if (store is null)
         {
             CheckLog.NoStore(logger);
-            readiness.MarkReady();
+            readiness.MarkCaughtUp();
             return;
         }
 
-        // Until the rebuild is done checks wait and load balancers are told so (MatcherReadiness).
+        // Until the matcher has caught up checks wait and load balancers are told so (MatcherReadiness).
         readiness.MarkLoading();
-        await RebuildAsync(store, stoppingToken).ConfigureAwait(false);
-        readiness.MarkReady();
+        // The sequence the matcher must reach before the server says it is ready: the rebuild's own snapshot when it
+        // succeeds; when it fails, the store's head as read after the failure (at least the head when loading started),
+        // which the tail below must replay up to. Long.MaxValue: not known yet.
+        var catchUpTo = await RebuildAsync(store, stoppingToken).ConfigureAwait(false) ? -1 : long.MaxValue;
         var delay = 100;
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
+                if (catchUpTo == long.MaxValue)
+                {
+                    catchUpTo = await store.GetLatestSequenceAsync(stoppingToken).ConfigureAwait(false);
+                    MatcherLog.CatchingUp(logger, mirror.AppliedSequence + 1, catchUpTo);
+                }
+
+                CaughtUpAt(catchUpTo);
                 CheckLog.FollowingStore(logger, mirror.AppliedSequence + 1);
                 await foreach (var committed in store.TailEventsAsync(mirror.AppliedSequence + 1, stoppingToken))
                 {
                     Apply(committed);
+                    if (!readiness.IsCaughtUp)
+                    {
+                        CaughtUpAt(catchUpTo);
+                    }
+
                     delay = 100;
                 }
             }
@@ -49,13 +63,28 @@ public sealed class MatcherHost(RegistryMirror mirror, MatcherReadiness readines
         }
     }
 
+    // Ready (as far as the matcher goes) once it holds the store's events up to the head it had to reach.
+    private void CaughtUpAt(long catchUpTo)
+    {
+        if (!readiness.IsCaughtUp && mirror.AppliedSequence >= catchUpTo)
+        {
+            if (catchUpTo >= 0)
+            {
+                MatcherLog.CaughtUp(logger, mirror.AppliedSequence);
+            }
+
+            readiness.MarkCaughtUp();
+        }
+    }
+
     // Start-up: build the matcher in bulk from the store's reservation rows (MatcherRebuild), then tail the log from the
-    // rows' sequence on. A failed rebuild is logged and leaves the mirror as it was; the tail then replays the log.
-    private async Task RebuildAsync(IRegistryStore store, CancellationToken stoppingToken)
+    // rows' sequence on. A failed rebuild is logged and leaves the mirror as it was; the tail then replays the log, and
+    // the server is not ready until that replay has reached the store's head (false is returned).
+    private async Task<bool> RebuildAsync(IRegistryStore store, CancellationToken stoppingToken)
     {
         if (mirror.AppliedSequence >= 0)
         {
-            return;
+            return true;
         }
 
         try
@@ -64,10 +93,12 @@ public sealed class MatcherHost(RegistryMirror mirror, MatcherReadiness readines
                 .ConfigureAwait(false);
             MatcherLog.Rebuilt(logger, result.Rows - result.Skipped, result.AsOfSequence, result.Elapsed.TotalSeconds,
                 result.ReadWaited.TotalSeconds, result.BuildWaited.TotalSeconds);
+            return true;
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             MatcherLog.RebuildFailed(logger, ex);
+            return false;
         }
     }
 

@@ -25,6 +25,9 @@ public sealed class ReplicaFollower(
     private static readonly Method<Pb.WatchEventsRequest, Pb.Event> WatchEvents =
         Method<Pb.WatchEventsRequest, Pb.Event>.Create(Pb.FeedReflection.Descriptor.Services[0], "WatchEvents");
 
+    private static readonly Method<Pb.GetTreeHeadRequest, Pb.SignedTreeHead> GetTreeHead =
+        Method<Pb.GetTreeHeadRequest, Pb.SignedTreeHead>.Create(Pb.FeedReflection.Descriptor.Services[0], "GetTreeHead");
+
     private static readonly Method<Pb.GetPublicKeyRequest, Pb.PublicKey> GetPublicKey =
         Method<Pb.GetPublicKeyRequest, Pb.PublicKey>.Create(Pb.FeedReflection.Descriptor.Services[0], "GetPublicKey");
 
@@ -44,12 +47,16 @@ public sealed class ReplicaFollower(
         var loaded = TryResumeLocally(directory, journal, primary);
         if (loaded)
         {
-            readiness.MarkReady();
+            // A verified local snapshot (and its journal) is served at once, even while the primary is down.
+            readiness.MarkCaughtUp();
         }
 
         using var channel = GrpcChannel.ForAddress(primary);
         var delay = 100;
         var keyChecked = false;
+        // When no snapshot could be loaded the replica replays the feed from sequence 0; it is ready only once that
+        // replay has reached the primary's head as of then (its tree size − 1). Long.MaxValue: not asked yet.
+        var catchUpTo = long.MaxValue;
         while (!stoppingToken.IsCancellationRequested)
         {
             try
@@ -78,8 +85,20 @@ public sealed class ReplicaFollower(
                         await LoadSnapshotAsync(channel, primary, key, spki, directory, stoppingToken);
                         journal.Clear();
                         loaded = true;
-                        readiness.MarkReady();
+                        readiness.MarkCaughtUp();
                     }
+                }
+
+                if (!readiness.IsCaughtUp)
+                {
+                    if (catchUpTo == long.MaxValue)
+                    {
+                        var head = await channel.UnaryAsync(GetTreeHead, new Pb.GetTreeHeadRequest(), new CallOptions(CancellationToken: stoppingToken));
+                        catchUpTo = head.TreeSize - 1;
+                        Matching.MatcherLog.ReplicaCatchingUp(logger, primary, mirror.AppliedSequence + 1, catchUpTo);
+                    }
+
+                    CaughtUpAt(catchUpTo);
                 }
 
                 var from = mirror.AppliedSequence + 1;
@@ -102,6 +121,10 @@ public sealed class ReplicaFollower(
                     }
 
                     Apply(@event);
+                    if (!readiness.IsCaughtUp)
+                    {
+                        CaughtUpAt(catchUpTo);
+                    }
 
                     delay = 100;
                 }
@@ -120,6 +143,16 @@ public sealed class ReplicaFollower(
 
                 delay = Math.Min(delay * 2, 2000);
             }
+        }
+    }
+
+    // Ready (as far as the matcher goes) once the feed replay holds the primary's events up to the head it had to reach.
+    private void CaughtUpAt(long catchUpTo)
+    {
+        if (mirror.AppliedSequence >= catchUpTo)
+        {
+            Matching.MatcherLog.ReplicaCaughtUp(logger, options.FollowUrl!, mirror.AppliedSequence);
+            readiness.MarkCaughtUp();
         }
     }
 
