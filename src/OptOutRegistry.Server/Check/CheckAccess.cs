@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Reflection;
+using System.Runtime.CompilerServices;
 using OptOutRegistry.Grpc;
 using OptOutRegistry.Server.Auth;
 using OptOutRegistry.Server.RateLimiting;
@@ -76,6 +78,23 @@ public sealed class CheckAccess(CheckAccessOptions options, CheckRateLimiter lim
         }
 
         return AdmitReadyAsync(http, subjects);
+    }
+
+    /// <summary>
+    /// Compiles the admission steps a caller's check takes and the warm-up's requests skip (the key parsing and the rate
+    /// limiter: warm-up requests are not charged), so that the first caller does not wait for their JIT either.
+    /// Called by <see cref="Warmup.ServerWarmUp"/>.
+    /// </summary>
+    internal static void PrepareAdmission()
+    {
+        const BindingFlags Flags = BindingFlags.Instance | BindingFlags.Static | BindingFlags.Public | BindingFlags.NonPublic;
+        foreach (var name in (ReadOnlySpan<string>)[nameof(AdmitReadyAsync), nameof(KeyOf), nameof(Limit), nameof(AdmitSlowAsync), nameof(AdmitOpenSlowAsync)])
+        {
+            RuntimeHelpers.PrepareMethod(typeof(CheckAccess).GetMethod(name, Flags)!.MethodHandle);
+        }
+
+        RuntimeHelpers.PrepareMethod(typeof(CheckRateLimiter).GetMethod(nameof(CheckRateLimiter.TryAcquire), Flags)!.MethodHandle);
+        RuntimeHelpers.PrepareMethod(typeof(CheckAccessOptions).GetProperty(nameof(CheckAccessOptions.RequireKey))!.GetMethod!.MethodHandle);
     }
 
     private async ValueTask AdmitWhenReadyAsync(HttpContext http, int subjects)

@@ -21,7 +21,9 @@ namespace OptOutRegistry.Server.Warmup;
 /// first use, the HTTP/2 and gRPC paths; benchmarks/startup/RESULTS.md, round seven), 40× the p99 target — a replica
 /// joining a fleet served its first callers that slowly.</para>
 /// <para>The requests pass the readiness gate with a per-process token (<see cref="WarmUpGate"/>) and skip the rate
-/// limits; their subjects are <c>.invalid</c> URLs (RFC 2606), which no reservation can match. Which addresses speak
+/// limits; their subjects are <c>.invalid</c> URLs (RFC 2606), which no reservation can match, so the paths of a match
+/// are compiled by <see cref="MatcherRehearsal"/> on a throwaway matcher, and the admission steps the requests skip by
+/// <see cref="Check.CheckAccess.PrepareAdmission"/>. Which addresses speak
 /// what is found by trying: gRPC over HTTP/2 first, the gateways over HTTP/1.1 where that failed (a cleartext address
 /// speaks one or the other) and on every <c>https</c> address (which serves both through ALPN). Over TLS the warm-up
 /// does not validate the certificate: it connects to an address this process itself bound, and the token it sends opens
@@ -77,6 +79,9 @@ public sealed class ServerWarmUp(
                 requests += await WarmAddressAsync(Reachable(address), budget.Token).ConfigureAwait(false);
             }
 
+            // What the requests above cannot reach: the admission steps they skip, and a matcher's paths for a match.
+            Check.CheckAccess.PrepareAdmission();
+            MatcherRehearsal.Run();
             if (requests == 0)
             {
                 WarmUpLog.NothingWarmed(logger, string.Join(", ", addresses));
@@ -215,7 +220,7 @@ public sealed class ServerWarmUp(
         client.DefaultRequestHeaders.Add(WarmUpGate.Header, gate.Token);
         using (var json = await client.PostAsync(
             "/v1/check",
-            new StringContent("{\"subjects\":[{\"url\":\"https://warm-up.invalid/optout-registry/json.jpg\"}]}", Encoding.UTF8, "application/json"),
+            new StringContent("{\"subjects\":[{\"url\":\"https://warm-up.invalid/optout-registry/json.jpg\"}],\"purpose\":\"USAGE_CATEGORY_TRAIN_AI\"}", Encoding.UTF8, "application/json"),
             cancellationToken).ConfigureAwait(false))
         {
             await ExpectOkAsync(json, "/v1/check", cancellationToken).ConfigureAwait(false);
@@ -234,7 +239,8 @@ public sealed class ServerWarmUp(
 
     private static Pb.CheckBatchRequest Request(int urls, bool matches)
     {
-        var request = new Pb.CheckBatchRequest { IncludeMatches = matches };
+        // Purpose train-ai, as crawlers ask (the field's setter and the category paths are compiled too).
+        var request = new Pb.CheckBatchRequest { IncludeMatches = matches, Purpose = Pb.UsageCategory.TrainAi };
         for (var i = 0; i < urls; i++)
         {
             request.Subjects.Add(new Pb.Subject { Url = "https://warm-up.invalid/optout-registry/" + i.ToString(System.Globalization.CultureInfo.InvariantCulture) + ".jpg" });

@@ -93,6 +93,43 @@ public sealed class ServerReadinessTests
     }
 
     [Fact]
+    public async Task A_replica_that_cannot_keep_a_snapshot_replays_the_feed_and_is_ready_once_it_reached_the_primarys_head()
+    {
+        await using var primary = await ServerFixture.StartAsync();
+        using (var anonymous = RegistryClient.Create(primary.GrpcAddress))
+        {
+            var (holder, _) = await RegistryTestHelpers.NewHolderAsync(anonymous, "Ready Press");
+            using (holder)
+            {
+                await holder.CreateReservationAsync(RegistryTestHelpers.Spec(RegistryTestHelpers.Url(Reserved)));
+            }
+        }
+
+        // The replica cannot write the snapshot it downloads (a directory is in the way): it follows the feed from
+        // sequence 0 instead, and must not say SERVING before that replay has reached the primary's head.
+        var dataDirectory = Path.Combine(Path.GetTempPath(), "optout-test-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(Path.Combine(dataDirectory, "replica", "snapshot.snap.download"));
+        var logs = new CapturingLogs();
+        try
+        {
+            await using var replica = await TemporaryServer.StartAsync(
+                ["--follow", primary.GrpcAddress, "--Logging:LogLevel:Default", "Warning", "--Logging:LogLevel:OptOutRegistry.Server.Replication", "Information"],
+                dataDirectory, logs);
+            await using var client = CheckClient.Create(replica.GrpcAddress);
+            var response = await client.CheckBatchAsync(new Pb.CheckBatchRequest { Subjects = { new Pb.Subject { Url = Reserved } } });
+            Assert.Equal(Pb.Verdict.Disallowed, response.Results[0].Verdict);
+            using var channel = GrpcChannel.ForAddress(replica.GrpcAddress);
+            await WaitServingAsync(channel);
+            Assert.Contains(logs.Lines, l => l.Contains("replaying the feed from sequence 0 to the primary's head", StringComparison.Ordinal));
+            Assert.Contains(logs.Lines, l => l.Contains("caught up with the primary", StringComparison.Ordinal));
+        }
+        finally
+        {
+            TryDelete(dataDirectory);
+        }
+    }
+
+    [Fact]
     public async Task With_warm_up_on_the_server_checks_itself_before_it_is_ready_without_spending_the_callers_rate_limit()
     {
         var logs = new CapturingLogs();
