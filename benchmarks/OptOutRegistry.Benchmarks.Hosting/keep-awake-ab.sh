@@ -9,7 +9,9 @@
 #   WINDOW=1s the option's value in the "on" runs;  PORT=57731;  LEAN_SECONDS=10
 # Per run it prints:
 #   (a) the platform's lateness (`hiccups`: real-time thread per CPU, share of CPU time woken > 0.5 ms late; hypervisor
-#       steal) while a trickle of 200 checks/s keeps the method active, and each CPU's POLL idle time meanwhile (ms);
+#       steal) while a trickle of 200 checks/s keeps the method active, and meanwhile each CPU's POLL idle time (ms; it is
+#       the idle time while a request of 0 is held, so small when other work keeps the CPUs busy) and its entries into
+#       deeper idle states (halts: 0 while the request of 0 is held, whatever the load);
 #   (b) over 5 s with no checks, 2 s after the trickle: the keep-awake threads' CPU (0 when they park), each CPU's time in
 #       the POLL idle state (ms; near 0 once the CPUs may halt again) and the CPU latency limit in force (us; reading
 #       /dev/cpu_dma_latency, 2000000000 = no constraint);
@@ -46,6 +48,8 @@ switches() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ {s 
 field() { tr '\t' '\n' | awk -F= -v k="$1" '$1 == k {print $2}'; }
 calc() { python3 -c "print(round($1, 2))"; }
 poll_ms() { cat /sys/devices/system/cpu/cpu[0-9]*/cpuidle/state0/time 2>/dev/null | awk '{printf "%s%d", (NR > 1 ? " " : ""), $1 / 1000}'; }
+# Entries into idle states deeper than POLL (halts), per CPU: none while a latency request of 0 is held, whatever the load.
+halts() { for c in /sys/devices/system/cpu/cpu[0-9]*/cpuidle; do cat "$c"/state[1-9]*/usage 2>/dev/null | awk '{s += $1} END {print s + 0}'; done | paste -sd' '; }
 delta() { paste <(tr ' ' '\n' <<<"$1") <(tr ' ' '\n' <<<"$2") | awk '{printf "%s%d", (NR > 1 ? "/" : ""), $2 - $1}'; }
 qos_limit() { python3 -c "import os, struct; f = os.open('/dev/cpu_dma_latency', os.O_RDONLY); print(struct.unpack('i', os.read(f, 4))[0])" 2>/dev/null || echo n/a; }
 steal() { awk '$1 == "cpu" {print $9}' /proc/stat; }
@@ -63,7 +67,7 @@ for r in $(seq "$rounds"); do
     $bench lean --server "http://127.0.0.1:$port" --queries "$queries" --seconds 12 --rate 200 >/dev/null 2>&1 &
     trickle=$!
     sleep 1
-    pa0=$(poll_ms); hic=$($bench hiccups --seconds 10 2>&1 | tail -1); pa1=$(poll_ms)
+    pa0=$(poll_ms); ha0=$(halts); hic=$($bench hiccups --seconds 10 2>&1 | tail -1); pa1=$(poll_ms); ha1=$(halts)
     wait "$trickle" || true
     # (b)
     sleep 2; read -r ku0 ks0 _ < <(ka "$pid"); pl0=$(poll_ms); sleep 5; read -r ku1 ks1 _ < <(ka "$pid"); pl1=$(poll_ms); limit=$(qos_limit)
@@ -73,8 +77,8 @@ for r in $(seq "$rounds"); do
     read -r u1 s1 < <(all "$pid"); read -r ku3 ks3 kc3 < <(ka "$pid"); c1=$(switches "$pid"); st1=$(steal)
     calls=$(echo "$out" | field calls)
     tick_us=$((1000000 / $(getconf CLK_TCK)))
-    printf '%s %-6s | hiccups+trickle cpu_late_share=%s machine_stalled_share=%s late_over_1ms=%s steal_ms=%s poll_ms_per_cpu_in_10s=%s | idle keep-awake cpu_ms_in_5s=%s poll_ms_per_cpu_in_5s=%s qos_limit_us=%s | lean p50_ms=%s p99_ms=%s client_cpu_us=%s server_us_per_call_excl_keepawake=%s (sys %s) server_switches_per_call=%s keepawake_cpu_ms=%s steal_ms=%s load=%s\n' \
-      "$(date -u +%T)" "$mode" "$(echo "$hic" | field cpu_late_share)" "$(echo "$hic" | field machine_stalled_share)" "$(echo "$hic" | field late_over_1ms)" "$(echo "$hic" | field steal_ms)" "$(delta "$pa0" "$pa1")" \
+    printf '%s %-6s | hiccups+trickle cpu_late_share=%s machine_stalled_share=%s late_over_1ms=%s steal_ms=%s poll_ms_per_cpu_in_10s=%s halts_per_cpu_in_10s=%s | idle keep-awake cpu_ms_in_5s=%s poll_ms_per_cpu_in_5s=%s qos_limit_us=%s | lean p50_ms=%s p99_ms=%s client_cpu_us=%s server_us_per_call_excl_keepawake=%s (sys %s) server_switches_per_call=%s keepawake_cpu_ms=%s steal_ms=%s load=%s\n' \
+      "$(date -u +%T)" "$mode" "$(echo "$hic" | field cpu_late_share)" "$(echo "$hic" | field machine_stalled_share)" "$(echo "$hic" | field late_over_1ms)" "$(echo "$hic" | field steal_ms)" "$(delta "$pa0" "$pa1")" "$(delta "$ha0" "$ha1")" \
       $(( (ku1 - ku0 + ks1 - ks0) * tick_us / 1000 )) "$(delta "$pl0" "$pl1")" "$limit" "$(echo "$out" | field p50_ms)" "$(echo "$out" | field p99_ms)" "$(echo "$out" | field process_cpu_us_per_call)" \
       "$(calc "($u1 - $u0 + $s1 - $s0 - ($ku3 - $ku2 + $ks3 - $ks2)) * $tick_us / $calls")" "$(calc "($s1 - $s0 - ($ks3 - $ks2)) * $tick_us / $calls")" \
       "$(calc "($c1 - $c0 - ($kc3 - $kc2)) / $calls")" $(( (ku3 - ku2 + ks3 - ks2) * tick_us / 1000 )) $(( (st1 - st0) * tick_us / 1000 )) "$(cut -d' ' -f1 /proc/loadavg)"

@@ -48,8 +48,10 @@ public sealed class KeepCpusAwakePmQosTests
         var controller = Controller();
         Assert.NotNull(controller);
 
-        // No check yet: the request is at "no constraint".
-        Assert.Equal(NoConstraint, ReadLimit());
+        // No check from outside yet: the request is at "no constraint" (once the window of the server's own start-up
+        // warm-up checks, if any, has passed) and the controller is parked.
+        await WaitForLimitAsync(NoConstraint, "lifted before the first check");
+        await WaitForControllerParkedAsync();
 
         using var flowing = new CancellationTokenSource();
         var flow = FlowAsync(server.GrpcAddress, flowing.Token);
@@ -91,7 +93,7 @@ public sealed class KeepCpusAwakePmQosTests
         }
 
         Assert.True(Controller()!.Value.CpuTicks - controllerBefore.CpuTicks < 5, "the parked controller used CPU");
-        Assert.Equal('S', Controller()!.Value.State);
+        await WaitForControllerParkedAsync();
 
         // The next check holds it again.
         await KeepCpusAwakeTests.CheckAsync(server.GrpcAddress, "https://example.org/again");
@@ -201,6 +203,16 @@ public sealed class KeepCpusAwakePmQosTests
         while (ReadLimit() != value)
         {
             Assert.True(clock.Elapsed < Patience, $"the CPU latency request was not {what}: {Device} reads {ReadLimit()} us");
+            await Task.Delay(10);
+        }
+    }
+
+    private static async Task WaitForControllerParkedAsync()
+    {
+        var clock = Stopwatch.StartNew();
+        while (Controller() is not { State: 'S' })
+        {
+            Assert.True(clock.Elapsed < Patience, $"the {KeepCpusAwakePmQos.ThreadName} thread is not parked: {Controller()}");
             await Task.Delay(10);
         }
     }
