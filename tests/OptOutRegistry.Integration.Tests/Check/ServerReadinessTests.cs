@@ -160,6 +160,40 @@ public sealed class ServerReadinessTests
         Assert.True(activity.Checks >= 14, $"{activity.Checks} checks counted");
     }
 
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    public async Task The_warm_up_goes_through_tls_and_required_keys(bool tls, bool requireKey)
+    {
+        // Over TLS one address serves gRPC (h2) and the gateways (HTTP/1.1) through ALPN: both are warmed there, with a
+        // self-signed certificate the warm-up does not validate. With keys required the warm-up needs none.
+        var directory = Path.Combine(Path.GetTempPath(), "optout-test-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(directory);
+        try
+        {
+            List<string> args = tls
+                ? ["--urls", "https://127.0.0.1:0", "--http-urls", "none", .. SelfSignedCertificate(directory)]
+                : ["--urls", "http://127.0.0.1:0", "--http-urls", "http://127.0.0.1:0"];
+            args.AddRange(["--check-require-key", requireKey ? "true" : "false",
+                "--Logging:LogLevel:Default", "Warning", "--Logging:LogLevel:OptOutRegistry.Server.Warmup", "Information"]);
+            var logs = new CapturingLogs();
+            await using var server = await TemporaryServer.StartAsync(args, logging: logs);
+            var deadline = Stopwatch.StartNew();
+            while (!logs.Lines.Any(l => l.StartsWith("Warm-up", StringComparison.Ordinal)) && deadline.Elapsed < TimeSpan.FromSeconds(30))
+            {
+                await Task.Delay(20);
+            }
+
+            // Two rounds of 5 gRPC and 2 gateway requests, all on one address over TLS, on two in cleartext.
+            Assert.Contains(logs.Lines, l => l.StartsWith("Warm-up: 14 requests", StringComparison.Ordinal));
+        }
+        finally
+        {
+            TryDelete(directory);
+        }
+    }
+
     [Fact]
     public async Task With_warm_up_off_the_server_sends_itself_nothing()
     {
@@ -232,6 +266,22 @@ public sealed class ServerReadinessTests
             });
         await app.StartAsync();
         return app;
+    }
+
+    private static string[] SelfSignedCertificate(string directory)
+    {
+        using var key = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+        var request = new System.Security.Cryptography.X509Certificates.CertificateRequest(
+            "CN=optout-registry warm-up test", key, System.Security.Cryptography.HashAlgorithmName.SHA256);
+        var san = new System.Security.Cryptography.X509Certificates.SubjectAlternativeNameBuilder();
+        san.AddIpAddress(System.Net.IPAddress.Loopback);
+        request.CertificateExtensions.Add(san.Build());
+        using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
+        var cert = Path.Combine(directory, "cert.pem");
+        var keyPath = Path.Combine(directory, "key.pem");
+        File.WriteAllText(cert, certificate.ExportCertificatePem());
+        File.WriteAllText(keyPath, key.ExportPkcs8PrivateKeyPem());
+        return ["--tls-cert", cert, "--tls-key", keyPath];
     }
 
     private static string GrpcAddress(WebApplication app) =>
