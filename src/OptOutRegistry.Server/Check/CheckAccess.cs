@@ -69,15 +69,28 @@ public sealed class CheckAccess(CheckAccessOptions options, CheckRateLimiter lim
     /// <param name="subjects">How many subjects the request checks.</param>
     public ValueTask AdmitAsync(HttpContext http, int subjects)
     {
-        activity.OnCheck(); // --keep-cpus-awake: a counter store and one branch (Hosting/CheckActivity.cs)
-        if (!readiness.IsReady)
+        if (readiness.IsReady)
         {
-            // Only while the server starts: an empty matcher would answer UNKNOWN for reserved works, and a cold server
-            // slowly. The server's own warm-up requests (Warmup/WarmUpGate.cs) pass, without rate limits.
-            return warmUp.Admits(http) ? ValueTask.CompletedTask : AdmitWhenReadyAsync(http, subjects);
+            activity.OnCheck(); // --keep-cpus-awake: a counter store and one branch (Hosting/CheckActivity.cs)
+            return AdmitReadyAsync(http, subjects);
         }
 
-        return AdmitReadyAsync(http, subjects);
+        return AdmitStartingAsync(http, subjects);
+    }
+
+    // Only while the server starts: a matcher that has not caught up would answer UNKNOWN for reserved works, and a cold
+    // server slowly. The server's own warm-up requests (Warmup/WarmUpGate.cs) pass at once; they are not user traffic,
+    // so they are neither charged to the rate limits nor counted as checks (CheckActivity: they do not wake
+    // --keep-cpus-awake).
+    private ValueTask AdmitStartingAsync(HttpContext http, int subjects)
+    {
+        if (warmUp.Admits(http))
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        activity.OnCheck();
+        return AdmitWhenReadyAsync(http, subjects);
     }
 
     /// <summary>

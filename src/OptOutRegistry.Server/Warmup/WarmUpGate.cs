@@ -23,6 +23,7 @@ public sealed class WarmUpGate(MatcherReadiness readiness)
     public const string Header = "x-optout-warm-up";
 
     private readonly string _token = Convert.ToHexString(RandomNumberGenerator.GetBytes(32));
+    private long _admitted;
 
     /// <summary>This process's token (for <see cref="ServerWarmUp"/> only).</summary>
     internal string Token => _token;
@@ -46,8 +47,17 @@ public sealed class WarmUpGate(MatcherReadiness readiness)
         }
 
         // Constant time: the comparison's duration tells a prober nothing about how much of a guess was right.
-        return CryptographicOperations.FixedTimeEquals(MemoryMarshal.AsBytes(presented.AsSpan()), MemoryMarshal.AsBytes(_token.AsSpan()));
+        if (!CryptographicOperations.FixedTimeEquals(MemoryMarshal.AsBytes(presented.AsSpan()), MemoryMarshal.AsBytes(_token.AsSpan())))
+        {
+            return false;
+        }
+
+        Interlocked.Increment(ref _admitted);
+        return true;
     }
+
+    /// <summary>Warm-up requests let through so far (they are not counted anywhere else).</summary>
+    public long Admitted => Interlocked.Read(ref _admitted);
 
     private static bool FromThisMachine(IPAddress? remote, IPAddress? local)
     {
