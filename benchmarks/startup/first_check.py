@@ -8,6 +8,10 @@
   first_http_ms    then one POST /v1/check (JSON) on a fresh HTTP/1.1 connection, its own latency
   warm_grpc_ms     the same two calls again on fresh connections after 200 more calls: the warm server's figure
   warm_http_ms
+With READY_BY=log in the environment, "ready" is instead the server's own log line — "Warm-up: " with the warm-up on,
+"Matcher rebuilt from the store" with it off — and nothing calls the server before the first check: a caller that
+does not go through a load balancer's health probes, so the first check also pays for the gRPC paths a health probe
+would have compiled (the log categories OptOutRegistry.Server.Warmup and .Matching must log Information).
 Then stops the server (SIGTERM). The client is grpcio with hand-encoded messages; its own first-call costs are paid
 during the health polling, before ready_ms.
 Usage: python3 first_check.py GRPC_PORT HTTP_PORT COVERED_URL -- SERVER_COMMAND...
@@ -99,12 +103,20 @@ try:
         time.sleep(0.001)
     health_channel = grpc.insecure_channel(f'127.0.0.1:{grpc_port}', options=[('grpc.use_local_subchannel_pool', 1)])
     health = health_channel.unary_unary('/grpc.health.v1.Health/Check')
+    by_log = os.environ.get('READY_BY') == 'log'
     while True:
-        try:
-            if health(b'', timeout=5) == b'\x08\x01':  # HealthCheckResponse { status: SERVING }
+        if by_log:
+            log.flush()
+            with open(log.name) as f:
+                text = f.read()
+            if ('--warm-up off' in ' '.join(command) and 'Matcher rebuilt from the store' in text) or 'Warm-up: ' in text:
                 break
-        except grpc.RpcError:
-            pass
+        else:
+            try:
+                if health(b'', timeout=5) == b'\x08\x01':  # HealthCheckResponse { status: SERVING }
+                    break
+            except grpc.RpcError:
+                pass
         if server.poll() is not None or now_ms() > LIMIT_S * 1000:
             raise SystemExit('the server exited or never said SERVING')
         time.sleep(0.005)

@@ -9,6 +9,8 @@
 #                       into the run's temp directory, never written; its covered URL must be COVERED (below)
 #   COVERED=URL         the covered URL (default: the Benchmarks.Check seeder's first, DISALLOWED for train-ai)
 #   BUILDS="jit r2r"    which builds to measure
+#   READY_BY=log        "ready" is the server's log line instead of health SERVING, and nothing calls the server before
+#                       the first check (a caller without a load balancer's health probes; see first_check.py)
 # Needs: the .NET 10 SDK, python3 with grpcio (Debian package python3-grpcio; PYTHON=... to choose the interpreter).
 # Wall figures on a shared machine are noisy: compare the two sides run by run.
 set -euo pipefail
@@ -64,7 +66,7 @@ for store in "${stores[@]}"; do
         line=$("$py" "$here/first_check.py" "$port" "$http_port" "$covered" -- dotnet "$work/$side/optout-server.dll" \
           --urls "http://127.0.0.1:$port" --http-urls "http://127.0.0.1:$http_port" --data-dir "$work/store-$store" \
           --check-rate-limit-per-address 0 --warm-up "$warm" \
-          --Logging:LogLevel:Default=Warning --Logging:LogLevel:OptOutRegistry.Server.Warmup=Information)
+          --Logging:LogLevel:Default=Warning --Logging:LogLevel:OptOutRegistry.Server.Warmup=Information --Logging:LogLevel:OptOutRegistry.Server.Matching=Information)
         printf '%s\t%s\twarm-up-%s\t%s\n' "$store" "$side" "$warm" "$line" | tee -a "$results"
         sleep 1
       done
