@@ -139,9 +139,10 @@ public sealed record KeepCpusAwakeOptions
 }
 
 /// <summary>
-/// The <c>--keep-cpus-awake</c> threads: one per CPU the process may use, pinned to it, SCHED_IDLE, named
-/// <c>keep-awake-N</c> (N the CPU) so they are recognisable in <c>/proc/PID/task/*/comm</c>. Each spins while the last
-/// check (<see cref="CheckActivity"/>) is less than the window old, then parks until the next check.
+/// The spin method of <c>--keep-cpus-awake</c> (<c>--keep-cpus-awake-method spin</c>, or auto without the PM QoS
+/// device): one thread per CPU the process may use, pinned to it, SCHED_IDLE, named <c>keep-awake-N</c> (N the CPU) so
+/// they are recognisable in <c>/proc/PID/task/*/comm</c>. Each spins while the last check (<see cref="CheckActivity"/>)
+/// is less than the window old, then parks until the next check.
 /// </summary>
 public sealed partial class KeepCpusAwake : IHostedService, IDisposable
 {
@@ -152,7 +153,10 @@ public sealed partial class KeepCpusAwake : IHostedService, IDisposable
     // a garbage collection never waits for a spinner: a spinner that is SCHED_IDLE and pinned could be starved for a long
     // time by busy request threads on its CPU, and a collection that had to wait for it would stall every request thread.
     // Each slice is tens of microseconds of PAUSE instructions (measured in docs/latency.md), so the window and a stop
-    // are noticed that quickly.
+    // are noticed that quickly. A plain managed loop without PAUSE would dodge pause-loop exits but is compiled fully
+    // interruptible in cooperative mode, so a collection must interrupt the thread, which a starved SCHED_IDLE thread
+    // handles only when it runs: measured, gen-0 collections went from 0.3 to 3.9-8 ms median and up to 1.26 s
+    // (benchmarks/OptOutRegistry.Benchmarks.Hosting/RESULTS.md, round eight), with no gain seen from leaving PAUSE out.
     private const int SliceIterations = 1024;
 
     private readonly KeepCpusAwakeOptions _options;

@@ -48,8 +48,8 @@ public sealed class KeepCpusAwakePmQosTests
         var controller = Controller();
         Assert.NotNull(controller);
 
-        // No check from outside yet: the request is at "no constraint" (once the window of the server's own start-up
-        // warm-up checks, if any, has passed) and the controller is parked.
+        // No check yet (the server's own start-up warm-up checks are not counted): the request is at "no constraint" and
+        // the controller is parked.
         await WaitForLimitAsync(NoConstraint, "lifted before the first check");
         await WaitForControllerParkedAsync();
 
@@ -130,7 +130,7 @@ public sealed class KeepCpusAwakePmQosTests
 
         // And the spinners spin on a check, as with method spin.
         await KeepCpusAwakeTests.CheckAsync(server.GrpcAddress, "https://example.org/fallback");
-        await KeepCpusAwakeTests.WaitForAllAsync('S', "parked after the window with no checks");
+        await KeepCpusAwakeTests.WaitForAllParkedAsync("parked after the window with no checks");
     }
 
     [Fact]

@@ -53,7 +53,7 @@ public sealed class KeepCpusAwakeTests
         }
 
         // No check yet: parked, and their CPU time does not grow.
-        await WaitForAllAsync('S', "parked before the first check");
+        await WaitForAllParkedAsync("parked before the first check");
         AssertIdleCpu();
 
         // A check wakes them: each is seen runnable (spinning) while checks keep arriving.
@@ -91,7 +91,7 @@ public sealed class KeepCpusAwakeTests
         }
 
         // Checks stop: within the 200 ms window (plus this machine's delays) they park again and cost nothing.
-        await WaitForAllAsync('S', "parked after the window with no checks");
+        await WaitForAllParkedAsync("parked after the window with no checks");
         AssertIdleCpu();
     }
 
@@ -196,16 +196,26 @@ public sealed class KeepCpusAwakeTests
         Assert.Equal(Pb.Verdict.Unknown, Assert.Single(answer.Results).Verdict);
     }
 
-    internal static async Task WaitForAllAsync(char state, string what)
+    /// <summary>
+    /// Waits until every keep-awake thread is parked: sleeping (S) in two looks 250 ms apart (longer than the tests'
+    /// 200 ms window) with no CPU time gained in between. One look is not enough: a spinner that returns to managed code
+    /// while a garbage collection runs also sleeps (S) until the collection ends, and then spins out the rest of its window.
+    /// </summary>
+    internal static async Task WaitForAllParkedAsync(string what)
     {
         var clock = Stopwatch.StartNew();
         while (true)
         {
             var threads = KeepAwakeThreads();
             Assert.NotEmpty(threads);
-            if (threads.All(t => t.State == state))
+            if (threads.All(t => t.State == 'S'))
             {
-                return;
+                await Task.Delay(250);
+                var again = KeepAwakeThreads();
+                if (again.All(t => t.State == 'S') && again.Sum(t => t.CpuTicks) == threads.Sum(t => t.CpuTicks))
+                {
+                    return;
+                }
             }
 
             Assert.True(clock.Elapsed < Patience, $"keep-awake threads not {what}: states {string.Join(",", threads.Select(t => $"{t.Cpu}={t.State}"))}");
