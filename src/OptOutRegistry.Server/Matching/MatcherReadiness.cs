@@ -34,6 +34,10 @@ public sealed class MatcherReadiness
         ArgumentNullException.ThrowIfNull(warmUp);
         _health = health;
         _warm = !warmUp.Enabled;
+        // NOT_SERVING from the start: the health registry says SERVING until told otherwise, and the hosted services that
+        // call MarkLoading run their ExecuteAsync in the background, possibly after Kestrel already listens. This is
+        // constructed with them, before the server starts.
+        _health.SetStatus(string.Empty, ServingStatus.NotServing);
     }
 
     /// <summary>True once the matcher has caught up and the server is warm (never false again): checks are admitted.</summary>
