@@ -25,6 +25,8 @@
 # machine stall (of_them_in_machine_stalls) and the percentiles of the calls that were not (RESULTS.md, round six).
 #   KEEP_AWAKE_VARIANT=0  skip the part that restarts this tree's server with --keep-cpus-awake 1s (docs/latency.md)
 #                      and repeats the lean, lean-hedged and batch modes against it
+#   KEEP_AWAKE_METHOD=auto  that server's --keep-cpus-awake-method: auto (pm-qos where /dev/cpu_dma_latency is writable,
+#                      as for root here, else spin), pm-qos or spin
 #   GC_VARIANT=0       skip the last part, which restarts this tree's server with .NET's default GC setting, DATAS on
 #                      (DOTNET_GCDynamicAdaptationMode=1; the server project turns it off), and repeats the unary and
 #                      batch modes against it
@@ -221,11 +223,12 @@ restart_server() { # [extra server args...]: this tree's server on the same data
 }
 
 if [[ "${KEEP_AWAKE_VARIANT:-1}" != 0 ]]; then
-  # The same server restarted with --keep-cpus-awake 1s (docs/latency.md): a SCHED_IDLE thread per CPU spins while
-  # checks arrive, so no vCPU halts and the host never has to wake one. server_cpu leaves those threads out and prints
-  # their own time as keep_awake_seconds.
-  restart_server --keep-cpus-awake 1s
-  echo "== the new server again, restarted with --keep-cpus-awake 1s"
+  # The same server restarted with --keep-cpus-awake 1s (docs/latency.md): while checks arrive no vCPU halts, so the host
+  # never has to wake one - pm-qos holds a CPU latency request of 0 (the idle loop polls), spin runs a SCHED_IDLE thread
+  # per CPU. server_cpu leaves the keep-awake threads out and prints their own time as keep_awake_seconds.
+  method="${KEEP_AWAKE_METHOD:-auto}"
+  restart_server --keep-cpus-awake 1s --keep-cpus-awake-method "$method"
+  echo "== the new server again, restarted with --keep-cpus-awake 1s --keep-cpus-awake-method $method"
   echo "-- lean (keep-cpus-awake)"
   with_server_cpu "keep-awake" "$server_pid" $bench lean --server "$url" --queries "$work/queries.txt" --seconds "$lean_seconds" --rate 10000 --hiccups 1
   echo "-- lean-hedged (keep-cpus-awake)"
