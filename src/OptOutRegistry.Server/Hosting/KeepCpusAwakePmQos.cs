@@ -28,7 +28,7 @@ public enum KeepCpusAwakeMethod
 /// </summary>
 /// <remarks>
 /// With a request of 0 every cpuidle governor may only choose the POLL state (its exit latency is 0; haltpoll and menu
-/// return state 0 when the latency limit is 0), so an idle CPU runs the kernel's poll loop with TIF_POLLING_NRFLAG set
+/// return state 0 when the latency limit is 0; that is x86: elsewhere state 0 is the shallowest hardware state), so an idle CPU runs the kernel's poll loop with TIF_POLLING_NRFLAG set
 /// instead of halting: a wake-up from another CPU then needs no IPI (the poller sees need_resched), and the hypervisor
 /// has no halted vCPU to wake. The kernel drops the request when the file is closed, so a crashed server leaves nothing
 /// behind. The poll loop is idle time: it is charged to no cgroup, and no thread of this process runs for it.
