@@ -77,8 +77,9 @@ public sealed partial class KeepCpusAwakePmQos : IHostedService, IDisposable
     {
         _request = PmQosRequest.Open(_options.PmQosDevice);
         var windowTicks = (long)(_options.Window.TotalSeconds * Stopwatch.Frequency);
-        // The controller looks at the counter a few times per window: the request is lifted between one window and
-        // 1.25 windows after the last check, with at most 4 wake-ups of this thread per window while checks flow.
+        // The controller looks at the counter every quarter window, but at most every 250 ms (and at least every 1 ms):
+        // the request is lifted between one window and one window plus that slice after the last check, and this thread
+        // wakes at most 4 times per window (at most 4 times a second for long windows) while checks flow.
         var slice = TimeSpan.FromTicks(Math.Clamp(_options.Window.Ticks / 4, TimeSpan.TicksPerMillisecond, 250 * TimeSpan.TicksPerMillisecond));
         var request = _request;
         _thread = new Thread(() => Run(request, windowTicks, slice)) { IsBackground = true, Name = ThreadName };
