@@ -662,7 +662,17 @@ internal sealed class GrpcCall<TRequest, TResponse> : IGrpcCall, IAsyncStreamRea
     private void CancelFromReader()
     {
         _disposed = true;
-        _cts?.Cancel();
+        try
+        {
+            _cts?.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The call was cleaned up meanwhile (MoveNextSlowAsync cleans up before its registration is disposed, and a
+            // failing pump cleans up from another thread): nothing is left to cancel. Thrown here, the exception would
+            // surface in whoever cancelled the reader's token - e.g. a host stopping its background services.
+        }
+
         OnCallCancelled();
     }
 
