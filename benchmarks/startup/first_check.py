@@ -28,35 +28,13 @@ import time
 
 import grpc
 
+from checkwire import check_batch_request, first_verdict
+
 grpc_port, http_port, url = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 command = sys.argv[sys.argv.index('--') + 1:]
 LIMIT_S = 180
-
-
-def varint(n):
-    out = bytearray()
-    while True:
-        low, n = n & 0x7F, n >> 7
-        out.append(low | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def length_delimited(number, payload):
-    return varint(number << 3 | 2) + varint(len(payload)) + payload
-
-
-# CheckBatchRequest { subjects: [{ url }], purpose: USAGE_CATEGORY_TRAIN_AI (2) } (protos/optout/v1/check.proto)
-request = length_delimited(1, length_delimited(1, url.encode())) + bytes([0x10, 2])
+request = check_batch_request(url)
 json_body = json.dumps({'subjects': [{'url': url}], 'purpose': 'USAGE_CATEGORY_TRAIN_AI'})
-
-
-def first_verdict(response):
-    # CheckBatchResponse.results[0] (field 1, length-delimited) -> CheckResult.verdict (field 1, varint).
-    i = 1
-    while response[i] & 0x80:
-        i += 1
-    return response[i + 2]
 
 
 def now_ms():

@@ -29,19 +29,14 @@ work="$(mktemp -d)"
 server_pid=
 trap 'kill $server_pid 2>/dev/null || true; rm -rf "$work"' EXIT
 
-py=
-for candidate in ${PYTHON:-} python3 /usr/bin/python3; do
-  if "$candidate" -c 'import grpc' 2>/dev/null; then py="$candidate"; break; fi
-done
-[[ -n "$py" ]] || { echo "run.sh: no python3 with grpcio (Debian package python3-grpcio); set PYTHON" >&2; exit 2; }
-
-rid="$(dotnet msbuild "$root/src/OptOutRegistry.Server/OptOutRegistry.Server.csproj" -nologo -getProperty:NETCoreSdkPortableRuntimeIdentifier)"
+# shellcheck source=benchmarks/startup/lib.sh
+. "$here/lib.sh"
+py="$(grpc_python)"
+rid="$(publish_rid)"
 echo "== publishing both sides from this tree for $rid (framework-dependent, Release): IL only and ReadyToRun"
 for side in jit r2r; do
-  r2r=false; [[ "$side" == r2r ]] && r2r=true
   for project in Server Cli; do
-    dotnet publish "$root/src/OptOutRegistry.$project" -c Release -r "$rid" -p:SelfContained=false -p:PublishReadyToRun=$r2r \
-      -o "$work/$side/$project" -nologo -v q >/dev/null
+    publish_side "$side" "$project" "$rid" "$work/$side/$project"
   done
   echo "  $side: $(du -sh "$work/$side/Server" | cut -f1) server, $(du -sh "$work/$side/Cli" | cut -f1) cli"
 done

@@ -26,18 +26,13 @@ work="$(mktemp -d)"
 server_pid=
 trap 'kill $server_pid 2>/dev/null || true; rm -rf "$work"' EXIT
 
-py=
-for candidate in ${PYTHON:-} python3 /usr/bin/python3; do
-  if "$candidate" -c 'import grpc' 2>/dev/null; then py="$candidate"; break; fi
-done
-[[ -n "$py" ]] || { echo "warm-up.sh: no python3 with grpcio (Debian package python3-grpcio); set PYTHON" >&2; exit 2; }
-
-rid="$(dotnet msbuild "$root/src/OptOutRegistry.Server/OptOutRegistry.Server.csproj" -nologo -getProperty:NETCoreSdkPortableRuntimeIdentifier)"
+# shellcheck source=benchmarks/startup/lib.sh
+. "$here/lib.sh"
+py="$(grpc_python)"
+rid="$(publish_rid)"
 echo "== publishing the server from this tree for $rid (framework-dependent, Release): ${builds[*]}"
 for side in "${builds[@]}"; do
-  r2r=false; [[ "$side" == r2r ]] && r2r=true
-  dotnet publish "$root/src/OptOutRegistry.Server" -c Release -r "$rid" -p:SelfContained=false -p:PublishReadyToRun=$r2r \
-    -o "$work/$side" -nologo -v q >/dev/null
+  publish_side "$side" Server "$rid" "$work/$side"
 done
 
 stores=(small)
